@@ -1,0 +1,1 @@
+"""BeatSync: field_client."""

@@ -1,0 +1,151 @@
+"""One error hierarchy for the whole project, shaped like CouchDB's errors.
+
+Every class carries the HTTP status and the CouchDB ``error`` name it maps to,
+so the server turns any of them into ``{"error": ..., "reason": ...}`` in one
+middleware, and the HTTP remote turns a CouchDB error response back into the
+same class with :func:`error_from_response`. Stores raise these directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "CouchError",
+    "Forbidden",
+    "InvalidRev",
+    "MethodNotAllowed",
+    "NotFound",
+    "PreconditionFailed",
+    "RequestTooLarge",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "error_from_response",
+]
+
+
+class CouchError(Exception):
+    """Base of every error that has a CouchDB-shaped JSON form."""
+
+    status: ClassVar[int] = 500
+    error: ClassVar[str] = "unknown_error"
+    default_reason: ClassVar[str] = "Unknown error"
+
+    def __init__(self, reason: str | None = None, *, error: str | None = None) -> None:
+        self.reason = reason or self.default_reason
+        # A peer may answer with an error name we keep verbatim (e.g. "file_exists").
+        self.error_name = error or self.error
+        super().__init__(self.reason)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.error_name, "reason": self.reason}
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying later (server trouble), as opposed to a client mistake."""
+        return self.status >= 500 or self.status in (408, 429)
+
+
+class BadRequest(CouchError):
+    status = 400
+    error = "bad_request"
+    default_reason = "Bad request"
+
+
+class InvalidRev(BadRequest):
+    default_reason = "Invalid rev format"
+
+
+class Unauthorized(CouchError):
+    status = 401
+    error = "unauthorized"
+    default_reason = "Name or password is incorrect."
+
+
+class Forbidden(CouchError):
+    status = 403
+    error = "forbidden"
+    default_reason = "You are not allowed to access this resource."
+
+
+class NotFound(CouchError):
+    status = 404
+    error = "not_found"
+    default_reason = "missing"
+
+
+class MethodNotAllowed(CouchError):
+    status = 405
+    error = "method_not_allowed"
+    default_reason = "Method not allowed."
+
+
+class Conflict(CouchError):
+    status = 409
+    error = "conflict"
+    default_reason = "Document update conflict."
+
+
+class PreconditionFailed(CouchError):
+    status = 412
+    error = "file_exists"
+    default_reason = "The database could not be created, the file already exists."
+
+
+class RequestTooLarge(CouchError):
+    status = 413
+    error = "too_large"
+    default_reason = "the request entity is too large"
+
+
+class UnsupportedMediaType(CouchError):
+    status = 415
+    error = "bad_content_type"
+    default_reason = "Content-Type must be application/json"
+
+
+class ServiceUnavailable(CouchError):
+    status = 503
+    error = "service_unavailable"
+    default_reason = "The service is unavailable; try again later."
+
+    def __init__(
+        self, reason: str | None = None, *, error: str | None = None, retry_after: float = 5
+    ) -> None:
+        super().__init__(reason, error=error)
+        self.retry_after = retry_after
+
+
+_BY_STATUS: dict[int, type[CouchError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PreconditionFailed,
+        RequestTooLarge,
+        UnsupportedMediaType,
+        ServiceUnavailable,
+    )
+}
+
+
+def error_from_response(status: int, body: Any) -> CouchError:
+    """The error a peer's non-2xx answer stands for, keeping its own words."""
+    error = reason = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        reason = body.get("reason")
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = type(f"HTTP{status}", (CouchError,), {"status": status})
+    return cls(
+        str(reason) if reason is not None else f"HTTP {status}",
+        error=str(error) if error is not None else None,
+    )
