@@ -23,6 +23,7 @@ compute on their nested forms.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,9 +102,9 @@ def path_tree(path: Sequence[str], deleted: bool = False) -> dict[str, RevInfo]:
     if not path:
         raise InvalidRev("a revision path needs at least one rev")
     gens = [parse_rev(rev)[0] for rev in path]
-    if any(older != newer - 1 for newer, older in zip(gens, gens[1:], strict=False)):
+    if any(older != newer - 1 for newer, older in itertools.pairwise(gens)):
         raise InvalidRev("revision path generations must descend by one")
-    tree = {rev: RevInfo(parent) for rev, parent in zip(path, path[1:], strict=False)}
+    tree = {rev: RevInfo(parent) for rev, parent in itertools.pairwise(path)}
     tree[path[-1]] = RevInfo(None)
     tree[path[0]] = RevInfo(tree[path[0]].parent, deleted)
     return tree
