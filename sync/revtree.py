@@ -168,7 +168,7 @@ def deleted_conflicts(tree: RevTree) -> list[str]:
 
 def ancestry(tree: RevTree, rev: str, limit: int | None = None) -> list[str]:
     """``rev`` and its known ancestors, newest first (at most ``limit`` of them)."""
-    path = []
+    path: list[str] = []
     current: str | None = rev
     while current is not None and current in tree and (limit is None or len(path) < limit):
         path.append(current)
