@@ -1,0 +1,178 @@
+"""The schema files, loaded once and compiled once per (type, version).
+
+Files live in ``schemas/json/<type>.v<N>.json`` and ``common.json`` (shipped as
+package data). Every file of every version stays: an older device's record is
+validated against the version it was written in, then migrated.
+
+Two deliberate departures from jsonschema's defaults, so the field client and
+the gateway agree with each other and with the JSON Schema spec:
+
+* ``pattern``: JSON Schema uses ECMA-262 regexes, where ``$`` is the end of
+  the string. Python's ``$`` also matches before a final newline, which would
+  let ``"beat-1\\n"`` pass as a slug; our patterns are all ``^...$``, so they are
+  matched with ``fullmatch``.
+* ``format: date-time`` is checked by our own RFC 3339 parser rather than
+  whichever optional format package happens to be installed (jsonschema
+  silently skips formats it has no checker for).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema.protocols import Validator
+from referencing import Registry, Resource
+
+if TYPE_CHECKING:  # referencing exports Resolver only from its private module
+    from referencing._core import Resolver
+
+__all__ = [
+    "CURRENT_VERSIONS",
+    "KNOWN_VERSIONS",
+    "RECORD_TYPES",
+    "declared_fields",
+    "parse_datetime",
+    "validator_for",
+]
+
+RECORD_TYPES: tuple[str, ...] = (
+    "complaint",
+    "visitor_entry",
+    "verification_visit",
+    "appointment",
+    "certificate_request",
+    "journal_entry",
+)
+
+_FILE = re.compile(r"(?P<type>[a-z_]+)\.v(?P<version>[1-9][0-9]*)\.json")
+
+# RFC 3339 section 5.6 date-time: full-date "T" full-time, offset required.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """The aware datetime an RFC 3339 string names, or ``None`` if it is not one."""
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        return None
+    text = value.upper()
+    # fromisoformat takes at most 6 fraction digits; RFC 3339 allows any number.
+    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # month 13, 30 February, offset +25:00 ...
+        return None
+
+
+def _load_files() -> dict[str, dict[str, Any]]:
+    folder = resources.files("schemas") / "json"
+    return {
+        entry.name: json.loads(entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".json")
+    }
+
+
+_FILES = _load_files()
+_SCHEMAS: dict[tuple[str, int], dict[str, Any]] = {
+    (m["type"], int(m["version"])): schema
+    for name, schema in _FILES.items()
+    if (m := _FILE.fullmatch(name))
+}
+KNOWN_VERSIONS: dict[str, frozenset[int]] = {
+    record_type: frozenset(v for t, v in _SCHEMAS if t == record_type)
+    for record_type in RECORD_TYPES
+}
+CURRENT_VERSIONS: dict[str, int] = {t: max(vs) for t, vs in KNOWN_VERSIONS.items()}
+
+_REGISTRY: Registry = Registry().with_resources(
+    (schema["$id"], Resource.from_contents(schema)) for schema in _FILES.values()
+)
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _ecma_pattern(
+    validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, str):
+        return
+    regex = _regex(pattern)
+    anchored = pattern.startswith("^") and pattern.endswith("$")
+    found = regex.fullmatch(instance) if anchored else regex.search(instance)
+    if found is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _is_number(checker: object, instance: object) -> bool:
+    # NaN slips past every minimum/maximum (all comparisons are false), and JSON
+    # has no NaN or Infinity anyway.
+    if isinstance(instance, bool):
+        return False
+    if isinstance(instance, int):
+        return True
+    return isinstance(instance, float) and math.isfinite(instance)
+
+
+def _is_integer(checker: object, instance: object) -> bool:
+    # 2020-12 counts 1.0 as an integer; a record's counters are written as ints.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_FORMATS = FormatChecker(formats=())
+
+
+def _is_datetime(value: object) -> bool:
+    # Formats only constrain strings; a non-string fails on "type" instead.
+    return not isinstance(value, str) or parse_datetime(value) is not None
+
+
+_FORMATS.checks("date-time")(_is_datetime)
+
+
+_RecordValidator = validators.extend(
+    Draft202012Validator,
+    validators={"pattern": _ecma_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _is_number, "integer": _is_integer}
+    ),
+)
+
+
+@cache
+def validator_for(record_type: str, version: int) -> Validator:
+    """The compiled validator for one schema version (``KeyError`` if there is none)."""
+    schema = _SCHEMAS[(record_type, version)]
+    return _RecordValidator(schema, registry=_REGISTRY, format_checker=_FORMATS)
+
+
+def _properties(schema: Mapping[str, Any], resolver: Resolver) -> set[str]:
+    """Field names a schema declares, following ``$ref`` and ``allOf`` branches."""
+    names = set(schema.get("properties", {}))
+    if "$ref" in schema:
+        resolved = resolver.lookup(schema["$ref"])
+        names |= _properties(resolved.contents, resolved.resolver)
+    for branch in schema.get("allOf", ()):
+        names |= _properties(branch, resolver)
+        for key in ("then", "else"):
+            names |= _properties(branch.get(key, {}), resolver)
+    return names
+
+
+@cache
+def declared_fields(record_type: str, version: int) -> frozenset[str]:
+    """Every top-level field a record of this version may carry."""
+    schema = _SCHEMAS[(record_type, version)]
+    return frozenset(_properties(schema, _REGISTRY.resolver(base_uri=schema["$id"])))

@@ -1,0 +1,57 @@
+"""Upgrading a record written under an older schema version to the current one.
+
+Devices update on their own schedule, so the gateway keeps receiving records
+in every version still in the field. Each step upgrades one version to the
+next and is a pure function of the record; ``migrate`` chains them. Add a
+step here whenever a ``<type>.v<N+1>.json`` is added (a test enforces it).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas.loader import CURRENT_VERSIONS
+from schemas.versions import is_tombstone, record_version
+
+__all__ = ["STEPS", "migrate"]
+
+Step = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _complaint_1_to_2(doc: dict[str, Any]) -> dict[str, Any]:
+    """v2 keeps all of the complainant in one object and names cyber fraud plainly."""
+    phone = doc.pop("complainant_phone", None)
+    if phone is not None:
+        complainant = doc.get("complainant")
+        doc["complainant"] = {**(complainant if isinstance(complainant, Mapping) else {})}
+        doc["complainant"]["phone"] = phone
+    if doc.get("category") == "cyber":
+        doc["category"] = "cyber_fraud"
+    return doc
+
+
+# (type, from_version) -> step to from_version + 1
+STEPS: dict[tuple[str, int], Step] = {
+    ("complaint", 1): _complaint_1_to_2,
+}
+
+
+def migrate(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: ``doc`` brought to its type's current ``schema_version``.
+
+    It does not validate; validate the result. A version newer than this app
+    knows raises ``RecordInvalid`` ("update the app"). Tombstones come back as
+    a copy. CouchDB metadata is carried over untouched; the caller decides what
+    the changed body means for ``_rev`` and for the device's signature.
+    """
+    result = copy.deepcopy(dict(doc))
+    if is_tombstone(result):
+        return result
+    record_type, version = record_version(result)
+    while version < CURRENT_VERSIONS[record_type]:
+        result = STEPS[(record_type, version)](result)
+        version += 1
+        result["schema_version"] = version
+    return result
