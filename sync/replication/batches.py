@@ -1,0 +1,105 @@
+"""The batch worker's steps: which revisions the target lacks, fetch them, write them.
+
+Protocol steps "Calculate Revision Difference" (``_revs_diff``), "Fetch
+Changed Documents" (``_bulk_get`` with ``revs=true``, ``latest=true`` and
+attachments inline) and "Upload Batch of Changed Documents"
+(``_bulk_docs`` with ``new_edits=false``: the revs are stored as they are,
+merged into each document's tree, never rewritten).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.database import Database, Doc
+from sync.errors import RequestTooLarge
+
+__all__ = ["Fetched", "Missing", "WriteOutcome", "fetch_missing", "find_missing", "write_docs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Missing:
+    checked: int  # revisions offered to _revs_diff
+    revs: dict[str, list[str]]  # doc id -> revs the target lacks
+
+    @property
+    def found(self) -> int:
+        return sum(len(revs) for revs in self.revs.values())
+
+
+@dataclass(frozen=True)
+class Fetched:
+    docs: list[Doc]
+    errors: list[dict[str, Any]] = field(default_factory=list)  # revs the source could not give
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    written: int
+    failures: list[dict[str, Any]]  # {"id", "rev"?, "error", "reason"} per refused doc
+
+
+async def find_missing(target: Database, rows: Sequence[Doc]) -> Missing:
+    offered: dict[str, list[str]] = {}
+    for row in rows:
+        revs = offered.setdefault(row["id"], [])
+        revs.extend(change["rev"] for change in row.get("changes", ()) if change["rev"] not in revs)
+    checked = sum(len(revs) for revs in offered.values())
+    if not checked:
+        return Missing(0, {})
+    diff = await target.revs_diff(offered)
+    return Missing(checked, {doc_id: list(d["missing"]) for doc_id, d in diff.items()
+                             if d.get("missing")})
+
+
+async def fetch_missing(source: Database, missing: Missing) -> Fetched:
+    requests = [{"id": doc_id, "rev": rev} for doc_id, revs in missing.revs.items() for rev in revs]
+    if not requests:
+        return Fetched([])
+    # latest=true: a rev superseded since the changes read comes back as its
+    # newest descendant instead of an error (couch_replicator asks the same).
+    results = await source.bulk_get(requests, revs=True, attachments=True, latest=True)
+    docs: list[Doc] = []
+    errors: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for result in results:
+        for item in result.get("docs", ()):
+            if "ok" in item:
+                doc = item["ok"]
+                key = (doc["_id"], doc["_rev"])
+                if key not in seen:  # latest=true may name one leaf twice
+                    seen.add(key)
+                    docs.append(doc)
+            elif "error" in item:
+                # The rev vanished (purged, compacted) between the diff and the
+                # fetch: nothing to copy; later changes bring whatever replaced it.
+                errors.append(dict(item["error"]))
+    return Fetched(docs, errors)
+
+
+async def write_docs(target: Database, docs: Sequence[Doc]) -> WriteOutcome:
+    """``_bulk_docs?new_edits=false``; on 413 split the batch in halves (couch_replicator does)."""
+    if not docs:
+        return WriteOutcome(0, [])
+    try:
+        answer = await target.bulk_docs(list(docs), new_edits=False)
+    except RequestTooLarge as exc:
+        if len(docs) == 1:
+            doc = docs[0]
+            log.warning("target refused %s@%s as too large", doc.get("_id"), doc.get("_rev"))
+            failure = {"id": doc.get("_id"), "rev": doc.get("_rev"),
+                       "error": exc.error_name, "reason": exc.reason}
+            return WriteOutcome(0, [failure])
+        half = len(docs) // 2
+        first = await write_docs(target, docs[:half])
+        second = await write_docs(target, docs[half:])
+        return WriteOutcome(first.written + second.written, first.failures + second.failures)
+    # CouchDB answers [] to a fully accepted new_edits=false batch; some peers
+    # list successes too, so keep only the entries that carry an error.
+    failures = [dict(r) for r in answer if "error" in r]
+    return WriteOutcome(len(docs) - len(failures), failures)

@@ -1,0 +1,138 @@
+"""What a replication is doing and what it has done: one state enum, one counter set.
+
+PouchDB's ``replicate.js`` spreads this over a dozen mutable flags; here the
+phase is one :class:`Phase` value and every figure CouchDB reports in a
+checkpoint's history lives in :class:`Counters`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.database import Seq
+
+__all__ = [
+    "Counters",
+    "Phase",
+    "Progress",
+    "ReplicationError",
+    "ReplicationResult",
+    "ReplicationState",
+]
+
+
+class Phase(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING_FOR_CHANGES = "waiting_for_changes"  # continuous: caught up, long-polling
+    BACKING_OFF = "backing_off"  # a transient error; retrying after a delay
+    COMPLETED = "completed"
+    STOPPED = "stopped"  # the caller set ``stop``
+    FAILED = "failed"
+
+
+@dataclass
+class Counters:
+    """The per-session figures of a CouchDB checkpoint history entry."""
+
+    docs_read: int = 0  # revisions fetched from the source
+    docs_written: int = 0
+    doc_write_failures: int = 0
+    missing_checked: int = 0  # revisions asked about in _revs_diff
+    missing_found: int = 0  # ... of which the target lacked
+
+
+@dataclass
+class ReplicationState:
+    """Everything a running replication knows, in one place."""
+
+    replication_id: str
+    session_id: str
+    phase: Phase = Phase.STARTING
+    start_seq: Seq = 0  # where this session started reading (from the checkpoint)
+    written_seq: Seq = 0  # every change up to here is on the target: safe to checkpoint
+    pending: int | None = None  # changes the source says are left after the last batch
+    counters: Counters = field(default_factory=Counters)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0  # transient failures since the last successful batch
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent to ``on_progress`` after each batch (and on each phase change)."""
+
+    docs_read: int
+    docs_written: int
+    doc_write_failures: int
+    missing_checked: int
+    pending: int | None
+    last_seq: Seq
+    state: Phase
+
+    @classmethod
+    def of(cls, state: ReplicationState) -> Progress:
+        c = state.counters
+        return cls(
+            docs_read=c.docs_read,
+            docs_written=c.docs_written,
+            doc_write_failures=c.doc_write_failures,
+            missing_checked=c.missing_checked,
+            pending=state.pending,
+            last_seq=state.written_seq,
+            state=state.phase,
+        )
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    """What ``replicate`` returns, shaped like CouchDB's ``POST /_replicate`` answer.
+
+    ``ok`` is CouchDB's: the replication ran to its end (or to ``stop``);
+    documents the target refused are counted in ``doc_write_failures`` and
+    listed in ``errors`` (``{"id", "rev"?, "error", "reason"}``), not retried.
+    """
+
+    ok: bool
+    replication_id: str
+    session_id: str
+    start_last_seq: Seq
+    end_last_seq: Seq
+    docs_read: int
+    docs_written: int
+    doc_write_failures: int
+    missing_checked: int
+    missing_found: int
+    state: Phase
+    errors: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, state: ReplicationState) -> ReplicationResult:
+        c = state.counters
+        return cls(
+            ok=state.phase in (Phase.COMPLETED, Phase.STOPPED),
+            replication_id=state.replication_id,
+            session_id=state.session_id,
+            start_last_seq=state.start_seq,
+            end_last_seq=state.written_seq,
+            docs_read=c.docs_read,
+            docs_written=c.docs_written,
+            doc_write_failures=c.doc_write_failures,
+            missing_checked=c.missing_checked,
+            missing_found=c.missing_found,
+            state=state.phase,
+            errors=tuple(state.errors),
+        )
+
+
+class ReplicationError(Exception):
+    """A replication stopped for good; the message says what to do about it.
+
+    ``result`` holds what was done before the failure (``ok`` is false);
+    ``__cause__`` is the underlying error.
+    """
+
+    def __init__(self, message: str, result: ReplicationResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
