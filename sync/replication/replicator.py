@@ -351,12 +351,11 @@ def _gave_up_message(exc: BaseException, attempts: int) -> str:
             "resumes from its last checkpoint.")
 
 
-def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error that broke a task group (the others are the cancellations it caused)."""
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
             return _first_error(exc)
         if not isinstance(exc, asyncio.CancelledError):
             return exc
-    first: BaseException = group.exceptions[0]
-    return first
+    return group.exceptions[0]
