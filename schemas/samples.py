@@ -144,7 +144,7 @@ def _complaint(rng: random.Random, doc: dict[str, Any], created: datetime, offic
     status = rng.choice(
         ("registered", "assigned", "under_investigation", "resolved", "closed", "converted_to_fir")
     )
-    incident = {
+    incident: dict[str, Any] = {
         "time": _stamp(created - timedelta(hours=rng.randrange(1, 72))),
         "place": rng.choice(_PLACES),
     }
