@@ -1,31 +1,343 @@
-"""``beatsync-server``: run the sync gateway (placeholder until the gateway lands)."""
+"""``beatsync-server``: run the sync gateway and administer its district.
+
+A thin click layer over :mod:`server.admin` and :mod:`server.web_app`. Every
+command takes ``--data DIR`` (default ``./beatsync-data``, or the
+``BEATSYNC_DATA`` environment variable): the folder holding the gateway's
+identities, audit log and station databases.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 from aiohttp import web
+from rich.console import Console
+from rich.table import Table
+
+from server import admin
+from server.config import DEFAULT_DATA_DIR, GatewayConfig
+from server.logs import configure_logging
+from server.models import Role, check_slug
+from server.repo_sqlite import SQLiteGatewayState
+from server.web_app import create_app, open_state
+from sync.errors import CouchError
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+_data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    envvar="BEATSYNC_DATA",
+    show_default=True,
+    help="Folder holding the gateway's identities, audit log and station databases.",
+)
 
 
-def create_app() -> web.Application:
-    async def root(request: web.Request) -> web.Response:
-        return web.json_response({"couchdb": "Welcome", "vendor": {"name": "BeatSync"}})
+def _with_state(data_dir: Path, action: Callable[[SQLiteGatewayState], Awaitable[T]]) -> T:
+    """Run one admin action against the data folder; errors become a clear message."""
 
-    app = web.Application()
-    app.router.add_get("/", root)
-    return app
+    async def run() -> T:
+        state = await open_state(GatewayConfig(data_dir=data_dir))
+        try:
+            return await action(state)
+        finally:
+            await state.close()
+
+    try:
+        return asyncio.run(run())
+    except CouchError as exc:
+        raise click.ClickException(exc.reason) from None
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def _new_password(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is not None:
+        return value
+    return str(click.prompt("New password", hide_input=True, confirmation_prompt=True))
 
 
 @click.group(invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """BeatSync sync gateway."""
+    """BeatSync sync gateway: the server every device syncs with.
+
+    With no command it runs the gateway on ./beatsync-data (same as `serve`).
+    """
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5984, show_default=True)
-def serve(host: str, port: int) -> None:
-    """Run the gateway on its embedded default store."""
-    web.run_app(create_app(), host=host, port=port)
+@_data_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 for the station LAN).",
+)
+@click.option("--port", default=5984, show_default=True, help="TCP port (CouchDB's is 5984).")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"Provision a demo district first: stations kotwali, sadar, rampur with two "
+    f"beats each; officers central, admin, sho-<station>, bo-<beat>; every "
+    f"password is {admin.DEMO_PASSWORD}.",
+)
+def serve(
+    data_dir: Path = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 5984, demo: bool = False
+) -> None:
+    """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
+    configure_logging()
+    if demo:
+        district = _with_state(data_dir, admin.provision_demo)
+        click.echo(f"Demo district ready; every password is {district.password}", err=True)
+    # run_app stops accepting on SIGINT/SIGTERM, lets in-flight requests finish
+    # (shutdown_timeout), then runs cleanup_ctx, which closes the stores.
+    web.run_app(
+        create_app(GatewayConfig(data_dir=data_dir)),
+        host=host,
+        port=port,
+        shutdown_timeout=30,
+        access_log=None,
+        print=None,
+    )
+
+
+@main.group()
+def station() -> None:
+    """Police stations: each has its own database, station-<id>."""
+
+
+@station.command("add")
+@_data_option
+@click.argument("station_id")
+@click.option("--name", required=True, help="Full name, e.g. 'Kotwali police station'.")
+@click.option(
+    "--beat-scoped",
+    is_flag=True,
+    help="Beat officers of this station sync only their own beat's records.",
+)
+def station_add(data_dir: Path, station_id: str, name: str, beat_scoped: bool) -> None:
+    """Add a station. STATION_ID: lowercase letters, digits and dashes, e.g. kotwali."""
+    try:
+        check_slug(station_id, "station id")
+    except CouchError as exc:
+        raise click.BadParameter(exc.reason) from None
+    _with_state(data_dir, lambda s: s.add_station(station_id, name, beat_scoped=beat_scoped))
+    click.echo(f"Added station {station_id} (database station-{station_id}).")
+
+
+@station.command("policy")
+@_data_option
+@click.argument("station_id")
+@click.option(
+    "--beat-scoped/--whole-station",
+    required=True,
+    help="Whether beat officers sync only their own beat's records.",
+)
+def station_policy(data_dir: Path, station_id: str, beat_scoped: bool) -> None:
+    """Change a station's sync policy."""
+    _with_state(data_dir, lambda s: s.set_beat_scoped(station_id, beat_scoped))
+    click.echo(
+        f"Station {station_id}: beat officers sync "
+        + ("only their own beat." if beat_scoped else "the whole station.")
+    )
+
+
+@station.command("list")
+@_data_option
+def station_list(data_dir: Path) -> None:
+    """List stations."""
+    stations = _with_state(data_dir, lambda s: s.list_stations())
+    _table(
+        "Stations",
+        ["id", "name", "beat-scoped"],
+        [[s.id, s.name, "yes" if s.beat_scoped else "no"] for s in stations],
+    )
+
+
+@main.group()
+def beat() -> None:
+    """Beats: the areas of a station that beat officers patrol."""
+
+
+@beat.command("add")
+@_data_option
+@click.argument("station_id")
+@click.argument("beat_id")
+@click.option("--name", required=True, help="Full name of the beat.")
+def beat_add(data_dir: Path, station_id: str, beat_id: str, name: str) -> None:
+    """Add beat BEAT_ID (lowercase letters, digits, dashes) to station STATION_ID."""
+    try:
+        check_slug(beat_id, "beat id")
+    except CouchError as exc:
+        raise click.BadParameter(exc.reason) from None
+    _with_state(data_dir, lambda s: s.add_beat(station_id, beat_id, name))
+    click.echo(f"Added beat {beat_id} to station {station_id}.")
+
+
+@beat.command("list")
+@_data_option
+@click.option("--station", "station_id", help="Only this station's beats.")
+def beat_list(data_dir: Path, station_id: str | None) -> None:
+    """List beats."""
+    beats = _with_state(data_dir, lambda s: s.list_beats(station_id))
+    _table("Beats", ["station", "id", "name"], [[b.station_id, b.id, b.name] for b in beats])
+
+
+@main.group()
+def officer() -> None:
+    """Officer accounts: who may sign in and sync."""
+
+
+@officer.command("add")
+@_data_option
+@click.argument("officer_id")
+@click.option("--name", required=True, help="The officer's full name.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="beat_officer and station_officer belong to a station; central_office "
+    "reads every station; admin manages accounts.",
+)
+@click.option("--station", "station_id", help="Station of a beat or station officer.")
+@click.option("--beat", "beat_id", help="Beat of a beat officer.")
+@click.option(
+    "--password",
+    callback=_new_password,
+    help="Initial password (asked for, hidden, when not given).",
+)
+def officer_add(
+    data_dir: Path,
+    officer_id: str,
+    name: str,
+    role: str,
+    station_id: str | None,
+    beat_id: str | None,
+    password: str,
+) -> None:
+    """Add an officer. OFFICER_ID: lowercase letters, digits, '.', '_' or '-'."""
+    _with_state(
+        data_dir,
+        lambda s: admin.add_officer(
+            s, officer_id, name, Role(role), password, station_id=station_id, beat_id=beat_id
+        ),
+    )
+    click.echo(f"Added {role} {officer_id}.")
+
+
+@officer.command("list")
+@_data_option
+@click.option("--station", "station_id", help="Only this station's officers.")
+def officer_list(data_dir: Path, station_id: str | None) -> None:
+    """List officers."""
+    officers = _with_state(data_dir, lambda s: s.list_officers(station_id))
+    _table(
+        "Officers",
+        ["id", "name", "role", "station", "beat", "status"],
+        [
+            [
+                o.id,
+                o.name,
+                o.role.value,
+                o.station_id,
+                o.beat_id,
+                "REVOKED" if o.revoked else "active",
+            ]
+            for o in officers
+        ],
+    )
+
+
+@officer.command("reset-password")
+@_data_option
+@click.argument("officer_id")
+@click.option(
+    "--password", callback=_new_password, help="New password (asked for, hidden, when not given)."
+)
+def officer_reset_password(data_dir: Path, officer_id: str, password: str) -> None:
+    """Set a new password; the old one stops working at once. Devices keep their tokens."""
+    _with_state(data_dir, lambda s: admin.reset_password(s, officer_id, password))
+    click.echo(f"Password of {officer_id} changed.")
+
+
+@officer.command("revoke")
+@_data_option
+@click.argument("officer_id")
+@click.confirmation_option(prompt="Revoke this officer and all their devices?")
+def officer_revoke(data_dir: Path, officer_id: str) -> None:
+    """Revoke an officer: their password and every device they enrolled stop working."""
+    _with_state(data_dir, lambda s: s.revoke_officer(officer_id))
+    click.echo(f"Revoked {officer_id}; their devices will wipe their data at next contact.")
+
+
+@main.group()
+def device() -> None:
+    """Enrolled devices (laptops, tablets, station PCs)."""
+
+
+@device.command("list")
+@_data_option
+@click.option("--officer", "officer_id", help="Only this officer's devices.")
+def device_list(data_dir: Path, officer_id: str | None) -> None:
+    """List devices with their last sync."""
+    devices = _with_state(data_dir, lambda s: s.list_devices(officer_id))
+    _table(
+        "Devices",
+        ["id", "officer", "name", "enrolled", "last seen", "pulled up to", "status"],
+        [
+            [
+                d.id,
+                d.officer_id,
+                d.name,
+                d.enrolled_at,
+                d.last_seen,
+                d.last_seq,
+                "REVOKED" if d.revoked else "active",
+            ]
+            for d in devices
+        ],
+    )
+
+
+@device.command("revoke")
+@_data_option
+@click.argument("device_id")
+@click.confirmation_option(prompt="Revoke this device? It will wipe its local data.")
+def device_revoke(data_dir: Path, device_id: str) -> None:
+    """Revoke a lost or stolen device: refused at its next request and told to wipe."""
+    _with_state(data_dir, lambda s: s.revoke_device(device_id))
+    click.echo(f"Revoked {device_id}.")
+
+
+@main.group()
+def district() -> None:
+    """District-wide settings."""
+
+
+@district.command("unsigned-writes")
+@_data_option
+@click.argument("policy", type=click.Choice(["accept", "refuse"]))
+def district_unsigned(data_dir: Path, policy: str) -> None:
+    """Accept (marked unsigned in the audit log) or refuse writes by stock CouchDB clients."""
+    _with_state(
+        data_dir,
+        lambda s: s.set_setting("refuse_unsigned", "true" if policy == "refuse" else "false"),
+    )
+    click.echo(f"Unsigned writes: {policy}.")

@@ -1,0 +1,179 @@
+"""The gateway's identity and audit values, shared by the repositories and the handlers.
+
+Plain frozen dataclasses: the SQLite repository builds them today, the
+CouchDB-backed one of the next issue builds the same ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sync.errors import BadRequest
+
+__all__ = [
+    "DB_PREFIX",
+    "AuditEntry",
+    "Beat",
+    "Device",
+    "Officer",
+    "Principal",
+    "Role",
+    "Station",
+    "check_officer_id",
+    "check_slug",
+    "station_db_name",
+    "station_of_db",
+]
+
+# The cross-team contract: station and beat ids are slugs; a station's
+# database is `station-<station_id>`.
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+# Same pattern as schemas/json/common.json#/$defs/officer_id, so every officer
+# id the gateway issues is one the record schemas accept in created_by.
+_OFFICER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+DB_PREFIX = "station-"
+
+
+class Role(StrEnum):
+    BEAT_OFFICER = "beat_officer"
+    STATION_OFFICER = "station_officer"
+    CENTRAL_OFFICE = "central_office"
+    ADMIN = "admin"
+
+
+def check_slug(value: object, what: str = "id") -> str:
+    if not isinstance(value, str) or not _SLUG.match(value):
+        raise BadRequest(f"{what} must match ^[a-z][a-z0-9-]{{1,40}}$")
+    return value
+
+
+def check_officer_id(value: object) -> str:
+    if not isinstance(value, str) or not _OFFICER_ID.match(value):
+        raise BadRequest("officer_id must match ^[a-z0-9][a-z0-9._-]{0,63}$")
+    return value
+
+
+def station_db_name(station_id: str) -> str:
+    return f"{DB_PREFIX}{station_id}"
+
+
+def station_of_db(db_name: str) -> str | None:
+    """The station id a database name stands for, or ``None`` for any other name."""
+    if not db_name.startswith(DB_PREFIX):
+        return None
+    station_id = db_name[len(DB_PREFIX) :]
+    return station_id if _SLUG.match(station_id) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    id: str
+    name: str
+    # Per-station policy: beat officers replicate only their own beat's records.
+    beat_scoped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    station_id: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    id: str
+    name: str
+    role: Role
+    station_id: str | None
+    beat_id: str | None
+    password_hash: str
+    revoked: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "officer_id": self.id,
+            "name": self.name,
+            "role": self.role.value,
+            "station_id": self.station_id,
+            "beat_id": self.beat_id,
+            "revoked": self.revoked,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    officer_id: str
+    name: str
+    public_key: str
+    enrolled_at: str
+    revoked: bool = False
+    last_seen: str | None = None
+    last_db: str | None = None
+    last_seq: Any = None
+    last_checkpoint_at: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "device_id": self.id,
+            "officer_id": self.officer_id,
+            "name": self.name,
+            "enrolled_at": self.enrolled_at,
+            "revoked": self.revoked,
+            "last_seen": self.last_seen,
+            "db": self.last_db,
+            "last_seq": self.last_seq,
+            "last_checkpoint_at": self.last_checkpoint_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an officer, through one of their devices or with their password."""
+
+    officer: Officer
+    device: Device | None = None
+
+    @property
+    def role(self) -> Role:
+        return self.officer.role
+
+    def public(self) -> dict[str, Any]:
+        return {
+            **self.officer.public(),
+            "device_id": self.device.id if self.device else None,
+            "auth": "device" if self.device else "password",
+            "db": station_db_name(self.officer.station_id) if self.officer.station_id else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at: str
+    db: str
+    doc_id: str
+    rev: str
+    officer_id: str
+    device_id: str | None
+    record_type: str | None
+    deleted: bool
+    signed: str  # "verified" (device signature checked) or "unsigned"
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "db": self.db,
+            "doc_id": self.doc_id,
+            "rev": self.rev,
+            "officer_id": self.officer_id,
+            "device_id": self.device_id,
+            "record_type": self.record_type,
+            "deleted": self.deleted,
+            "signed": self.signed,
+        }

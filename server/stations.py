@@ -1,0 +1,41 @@
+"""One embedded store per station database, opened on first use, closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sync.database import Database
+
+__all__ = ["StationStores"]
+
+
+class StationStores:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._open: dict[str, Database] = {}
+        self._lock = asyncio.Lock()
+
+    def path_of(self, station_id: str) -> Path:
+        # station ids are slugs (checked before this is called), so this stays under root.
+        return self._root / f"{station_id}.sqlite"
+
+    async def get(self, station_id: str) -> Database:
+        store = self._open.get(station_id)
+        if store is not None:
+            return store
+        async with self._lock:
+            store = self._open.get(station_id)
+            if store is None:
+                from sync.sqlite_store import SQLiteDatabase
+
+                self._root.mkdir(parents=True, exist_ok=True)
+                store = await SQLiteDatabase.open(self.path_of(station_id))
+                self._open[station_id] = store
+        return store
+
+    async def close(self) -> None:
+        async with self._lock:
+            stores, self._open = list(self._open.values()), {}
+        for store in stores:
+            await store.close()

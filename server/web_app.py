@@ -1,0 +1,69 @@
+"""The one application factory of the sync gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.auth import Authenticator
+from server.config import GatewayConfig
+from server.repo_sqlite import SQLiteGatewayState
+from server.stations import StationStores
+from server.throttle import LoginThrottle
+from server.web_handlers_beatsync import add_beatsync_routes
+from server.web_handlers_couch import add_couch_routes
+from server.web_keys import AUTHENTICATOR, CONFIG, GZIP_MIN_BYTES, SERVER_UUID, STATE, STORES
+from server.web_middlewares import access_log, authenticate, compress, errors
+
+__all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
+
+STATE_FILE = "gateway.sqlite"
+STATIONS_DIR = "stations"
+
+
+async def open_state(config: GatewayConfig) -> SQLiteGatewayState:
+    """The gateway's identity/audit store under the data folder (the CLI uses it too)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    state = await open_state(config)
+    stores = StationStores(config.data_dir / STATIONS_DIR)
+    server_uuid = await state.get_setting("server_uuid")
+    if server_uuid is None:
+        server_uuid = uuid.uuid4().hex
+        await state.set_setting("server_uuid", server_uuid)
+    app[STATE] = state
+    app[STORES] = stores
+    app[SERVER_UUID] = server_uuid
+    app[AUTHENTICATOR] = Authenticator(
+        state,
+        LoginThrottle(config.max_login_failures, config.login_window_s),
+        config.auth_cache_ttl_s,
+    )
+    try:
+        yield
+    finally:
+        # Runs after in-flight requests finished (aiohttp's graceful shutdown),
+        # so every acknowledged write is committed before the files close.
+        await stores.close()
+        await state.close()
+
+
+def create_app(config: GatewayConfig | None = None) -> web.Application:
+    config = config or GatewayConfig()
+    app = web.Application(
+        middlewares=[access_log, errors, authenticate],
+        client_max_size=config.max_body_bytes,
+    )
+    app[CONFIG] = config
+    app[GZIP_MIN_BYTES] = config.gzip_min_bytes
+    app.cleanup_ctx.append(_resources)
+    app.on_response_prepare.append(compress)
+    add_beatsync_routes(app)
+    add_couch_routes(app)
+    return app

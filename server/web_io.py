@@ -1,0 +1,80 @@
+"""Request parsing and JSON responses at the HTTP boundary.
+
+Client mistakes become ``BadRequest``/``UnsupportedMediaType`` here, so no
+handler ever turns one into a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from sync.errors import BadRequest, UnsupportedMediaType
+
+__all__ = [
+    "bool_param",
+    "int_param",
+    "json_param",
+    "json_response",
+    "read_json",
+    "read_json_object",
+]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def read_json(request: web.Request) -> Any:
+    # CouchDB answers 415 bad_content_type to a body that is not declared JSON.
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    raw = await request.read()  # client_max_size applies: 413 beyond it
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("invalid UTF-8 JSON", error="bad_request") from None
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+def bool_param(request: web.Request, name: str, default: bool = False) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    if value in ("true", "false"):
+        return value == "true"
+    raise BadRequest(f"Invalid boolean parameter: {name}={value!r}", error="query_parse_error")
+
+
+def int_param(
+    request: web.Request, name: str, default: int | None = None, *, minimum: int = 0
+) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"Invalid integer parameter: {name}", error="query_parse_error") from None
+    if number < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}", error="query_parse_error")
+    return number
+
+
+def json_param(request: web.Request, name: str) -> Any:
+    """A JSON-encoded query parameter (CouchDB's ``startkey="abc"``, ``open_revs=[...]``)."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"Parameter {name} must be JSON", error="query_parse_error") from None

@@ -1,0 +1,29 @@
+"""Typed keys of what the application holds (set up in :mod:`server.web_app`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.auth import Authenticator
+from server.config import GatewayConfig
+from server.repo_sqlite import SQLiteGatewayState
+from server.stations import StationStores
+
+__all__ = [
+    "AUTHENTICATOR",
+    "CONFIG",
+    "GZIP_MIN_BYTES",
+    "PRINCIPAL",
+    "SERVER_UUID",
+    "STATE",
+    "STORES",
+]
+
+CONFIG = web.AppKey("config", GatewayConfig)
+STATE = web.AppKey("state", SQLiteGatewayState)
+STORES = web.AppKey("stores", StationStores)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+SERVER_UUID = web.AppKey("server_uuid", str)
+GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
+# Request key: the authenticated Principal, or None.
+PRINCIPAL = "beatsync.principal"

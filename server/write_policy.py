@@ -1,0 +1,202 @@
+"""What the gateway checks in every written revision, before the store sees it.
+
+Two layers, as CouchDB has them:
+
+* :func:`check_structure` is CouchDB's own document parsing: a malformed
+  ``_id``/``_rev``/``_revisions`` or an unknown ``_`` member fails the whole
+  request with 400 (``couch_doc:from_json_obj``), nothing stored.
+* :func:`check_revision` is our ``validate_doc_update``: schema, station,
+  beat, immutable fields, status transitions, deletion rights and the device
+  signature. A failure refuses only that document, with CouchDB's per-doc
+  ``{"id", "error": "forbidden", "reason"}``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import schemas
+from server.access import DbScope
+from server.models import Role
+from server.repos import IdentityRepo
+from sync import signing
+from sync.database import Database, Doc
+from sync.errors import BadRequest, CouchError, Forbidden, NotFound
+from sync.revtree import parse_rev, path_from_revisions
+
+__all__ = [
+    "DOC_ID",
+    "Verdict",
+    "check_doc_id",
+    "check_revision",
+    "check_structure",
+    "forbidden_result",
+]
+
+# Random uuid4 hex ids, journal ids (journal-<device>-<seq>) and PouchDB's
+# generated ids all fit; leading "_" (reserved), "/", "..", spaces and control
+# characters do not, so no id can play tricks with paths or URLs.
+DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+_WRITABLE_META = frozenset({"_id", "_rev", "_deleted", "_revisions", "_attachments"})
+# Read-only members a client may echo back from a GET; CouchDB drops them on write.
+_IGNORED_META = frozenset({"_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"})
+_SUPERVISORS = frozenset({Role.STATION_OFFICER, Role.CENTRAL_OFFICE, Role.ADMIN})
+
+
+def check_doc_id(doc_id: object) -> str:
+    if not isinstance(doc_id, str) or not DOC_ID.match(doc_id) or ".." in doc_id:
+        raise BadRequest(
+            "Document ids are 1-200 letters, digits, '.', '_', ':' or '-', not starting"
+            " with '_' or '.'.",
+            error="illegal_docid",
+        )
+    return doc_id
+
+
+def check_structure(doc: object, *, new_edits: bool) -> Doc:
+    """The doc with ignorable members dropped, or ``BadRequest`` for a malformed one."""
+    if not isinstance(doc, dict):
+        raise BadRequest("Document must be a JSON object")
+    clean = {k: v for k, v in doc.items() if k not in _IGNORED_META}
+    for key in clean:
+        if key.startswith("_") and key not in _WRITABLE_META:
+            raise BadRequest(f"Bad special document member: {key}", error="doc_validation")
+    if "_id" not in clean and new_edits:
+        clean["_id"] = uuid.uuid4().hex
+    check_doc_id(clean.get("_id"))
+    if "_rev" in clean:
+        parse_rev(clean["_rev"])
+    elif not new_edits:
+        raise BadRequest(f"Document {clean['_id']} has no _rev (new_edits=false needs one)")
+    if "_deleted" in clean and not isinstance(clean["_deleted"], bool):
+        raise BadRequest("_deleted must be true or false", error="doc_validation")
+    if "_attachments" in clean and not isinstance(clean["_attachments"], dict):
+        raise BadRequest("_attachments must be an object", error="doc_validation")
+    if "_revisions" in clean:
+        if not isinstance(clean["_revisions"], dict):
+            raise BadRequest("_revisions must be an object", error="doc_validation")
+        path = path_from_revisions(clean["_revisions"])
+        if "_rev" in clean and path[0] != clean["_rev"]:
+            raise BadRequest("_revisions does not start with _rev", error="doc_validation")
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An accepted revision: how its signature stood, for the audit log."""
+
+    signed: str  # "verified" | "unsigned"
+
+
+async def _parent_body(store: Database, doc: Doc, *, new_edits: bool) -> Doc | None:
+    """The body this revision edits: the given ``_rev`` (new_edits) or, for a
+    replicated revision, the nearest ancestor in ``_revisions`` the store has."""
+    doc_id = doc["_id"]
+    if new_edits:
+        candidates = [doc["_rev"]] if "_rev" in doc else []
+    elif "_revisions" in doc:
+        candidates = path_from_revisions(doc["_revisions"])[1:]
+    else:
+        candidates = []
+    if candidates:
+        try:
+            found = await store.open_revs(doc_id, candidates, include_revisions=False)
+        except NotFound:
+            found = []
+        by_rev = {r["ok"]["_rev"]: r["ok"] for r in found if "ok" in r}
+        for rev in candidates:
+            if rev in by_rev:
+                return by_rev[rev]
+    if new_edits:
+        return None
+    # No known ancestor: judge immutables against the current winner if there is one
+    # (an independent branch must not rewrite who created the record either).
+    try:
+        return await store.get(doc_id)
+    except NotFound:
+        return None
+
+
+async def _check_signature(
+    doc: Doc, scope: DbScope, identities: IdentityRepo, refuse_unsigned: bool
+) -> str:
+    signer = signing.signer_of(doc)
+    if signer is None:
+        if scope.principal.device is not None:
+            raise Forbidden(
+                "Unsigned revision: a write through an enrolled device must carry the"
+                " device's Ed25519 signature."
+            )
+        if refuse_unsigned:
+            raise Forbidden(
+                "This district refuses unsigned writes; sync through an enrolled device."
+            )
+        return "unsigned"
+    device = await identities.get_device(signer)
+    if device is None or device.revoked:
+        raise Forbidden(f"Signed by device {signer!r}, which is not an enrolled device.")
+    try:
+        key = signing.public_key_from_b64(device.public_key)
+    except ValueError:
+        raise Forbidden(f"Device {signer!r} has no usable public key.") from None
+    if not signing.verify(doc, key):
+        raise Forbidden(f"The signature does not verify with device {signer!r}'s registered key.")
+    return "verified"
+
+
+def _check_deletion(old: Doc | None, scope: DbScope) -> None:
+    if old is None or old.get("_deleted"):
+        return  # nothing this station holds is being removed
+    role, officer = scope.principal.role, scope.principal.officer
+    if not scope.visible(old):
+        raise Forbidden("This record belongs to another beat.")
+    if role in _SUPERVISORS:
+        return
+    if old.get("created_by") == officer.id and "status" not in old:
+        return
+    raise Forbidden("Only a station officer may delete this record.")
+
+
+def _check_record(doc: Doc, old: Doc | None, scope: DbScope) -> None:
+    schemas.validate(doc)
+    if doc.get("station_id") != scope.station.id:
+        raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
+    if not scope.visible(doc) or (old is not None and not scope.visible(old)):
+        raise Forbidden(f"You may only write records of beat {scope.beat_id!r}.")
+    live_old = old if old is not None and not old.get("_deleted") else None
+    if live_old is not None:
+        schemas.check_immutable(live_old, doc)
+    record_type = doc["type"]
+    if "status" in doc and record_type in schemas.ALLOWED_TRANSITIONS:
+        old_status = live_old.get("status") if live_old is not None else None
+        schemas.check_transition(record_type, old_status, doc["status"], scope.principal.role.value)
+
+
+async def check_revision(
+    doc: Doc,
+    scope: DbScope,
+    store: Database,
+    identities: IdentityRepo,
+    *,
+    new_edits: bool,
+    refuse_unsigned: bool,
+) -> Verdict:
+    """Accept ``doc`` (a :func:`check_structure` result) or raise ``Forbidden``."""
+    old = await _parent_body(store, doc, new_edits=new_edits)
+    if doc.get("_deleted"):
+        if "station_id" in doc and doc["station_id"] != scope.station.id:
+            raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
+        _check_deletion(old, scope)
+    else:
+        _check_record(doc, old, scope)
+    signed = await _check_signature(doc, scope, identities, refuse_unsigned)
+    return Verdict(signed)
+
+
+def forbidden_result(doc: Mapping[str, Any], exc: CouchError) -> Doc:
+    """CouchDB's per-document error entry in a ``_bulk_docs`` answer."""
+    return {"id": doc.get("_id"), "error": exc.error_name, "reason": exc.reason}

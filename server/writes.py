@@ -1,0 +1,97 @@
+"""One write path for ``_bulk_docs``, ``PUT`` and ``DELETE``: check, store, audit.
+
+Structure errors fail the whole request (400) before anything is stored.
+Each remaining document is checked by :mod:`server.write_policy`; refused ones
+get per-doc ``forbidden`` entries and the rest go to the store in ONE
+``bulk_docs`` call (one transaction), and the answers are merged back in the
+request's order. Every accepted revision is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.access import DbScope
+from server.repos import AuditLog, IdentityRepo, NewAuditEntry
+from server.write_policy import Verdict, check_revision, check_structure, forbidden_result
+from sync.database import Database, Doc
+from sync.errors import CouchError, Forbidden, error_from_response
+
+__all__ = ["WriteDeps", "raise_for_result", "write_docs"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDeps:
+    identities: IdentityRepo
+    audit: AuditLog
+    refuse_unsigned: bool
+
+
+async def write_docs(
+    scope: DbScope, store: Database, deps: WriteDeps, docs: Sequence[Any], *, new_edits: bool
+) -> list[Doc]:
+    """CouchDB's ``_bulk_docs`` answer for ``docs`` written by ``scope``'s caller."""
+    clean = [check_structure(doc, new_edits=new_edits) for doc in docs]
+    results: list[Doc | None] = [None] * len(clean)
+    accepted: list[tuple[int, Doc, Verdict]] = []
+    for index, doc in enumerate(clean):
+        try:
+            verdict = await check_revision(
+                doc,
+                scope,
+                store,
+                deps.identities,
+                new_edits=new_edits,
+                refuse_unsigned=deps.refuse_unsigned,
+            )
+        except Forbidden as exc:
+            results[index] = forbidden_result(doc, exc)
+        else:
+            accepted.append((index, doc, verdict))
+    stored = (
+        await store.bulk_docs([doc for _, doc, _ in accepted], new_edits=new_edits)
+        if accepted
+        else []
+    )
+    audit: list[NewAuditEntry] = []
+    if new_edits:
+        for (index, doc, verdict), answer in zip(accepted, stored, strict=True):
+            results[index] = answer
+            if answer.get("ok"):
+                audit.append(_audit_entry(scope, doc, answer["rev"], verdict))
+    else:
+        # new_edits=false answers list only failures (CouchDB returns [] on success).
+        failed = {r.get("id"): r for r in stored}
+        for index, doc, verdict in accepted:
+            if doc["_id"] in failed:
+                results[index] = failed[doc["_id"]]
+            else:
+                audit.append(_audit_entry(scope, doc, doc["_rev"], verdict))
+    await deps.audit.append(audit)
+    if new_edits:
+        return [r for r in results if r is not None]
+    return [r for r in results if r is not None and "error" in r]
+
+
+def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAuditEntry:
+    device = scope.principal.device
+    return (
+        scope.db_name,
+        doc["_id"],
+        rev,
+        scope.principal.officer.id,
+        device.id if device else None,
+        doc.get("type"),
+        bool(doc.get("_deleted")),
+        verdict.signed,
+    )
+
+
+def raise_for_result(result: Doc) -> None:
+    """Turn a one-document ``_bulk_docs`` entry into the error CouchDB's ``PUT`` answers."""
+    if "error" in result:
+        status = {"forbidden": 403, "conflict": 409, "unauthorized": 401}.get(result["error"], 400)
+        exc: CouchError = error_from_response(status, result)
+        raise exc
