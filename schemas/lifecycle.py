@@ -99,13 +99,15 @@ def check_transition(record_type: str, old_status: str | None, new_status: str, 
     ``old_status`` is ``None`` for a new record, which starts from the type's
     initial status (a device may create and progress a record offline).
     """
-    if record_type not in ALLOWED_TRANSITIONS:
+    if not isinstance(record_type, str) or record_type not in ALLOWED_TRANSITIONS:
         raise _refuse(f"a {record_type} has no status to change")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _refuse(f"unknown role {role!r}")
     statuses = STATUSES[record_type]
     for status in (old_status, new_status):
-        if status is not None and status not in statuses:
+        # The old body may predate validation (a peer's replicated conflict), so
+        # its status can be any JSON value.
+        if status is not None and (not isinstance(status, str) or status not in statuses):
             raise _refuse(f"{status!r} is not a {record_type} status")
     start = INITIAL_STATUS[record_type] if old_status is None else old_status
     if start == new_status or _reachable(record_type, start, new_status, role):

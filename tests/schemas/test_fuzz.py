@@ -7,7 +7,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import RECORD_TYPES, FieldError, RecordInvalid, check_immutable, migrate, validate
+from schemas import (
+    RECORD_TYPES,
+    ROLES,
+    STATUSES,
+    FieldError,
+    RecordInvalid,
+    TransitionNotAllowed,
+    check_immutable,
+    check_transition,
+    migrate,
+    validate,
+)
 from schemas.samples import sample_records
 from tests.schemas.examples import valid
 
@@ -77,3 +88,22 @@ def test_migrate_and_check_immutable_never_crash(record: dict, key: str, value: 
         check_immutable(record, changed)
     except RecordInvalid:
         pass
+
+
+statuses = st.sampled_from(sorted(set().union(*STATUSES.values()))) | json_values
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from([*RECORD_TYPES, "nonsense"]) | json_values,
+    st.none() | statuses,
+    statuses,
+    st.sampled_from(ROLES) | json_values,
+)
+def test_check_transition_refuses_rather_than_crashes(
+    record_type: Any, old: Any, new: Any, role: Any
+) -> None:
+    try:
+        check_transition(record_type, old, new, role)
+    except TransitionNotAllowed as error:
+        assert error.errors[0].path == "status"  # noqa: PT017
