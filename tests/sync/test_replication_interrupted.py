@@ -1,0 +1,113 @@
+"""Interrupted replications resume from their checkpoint and converge, sending nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync.database import Database
+from sync.errors import Forbidden, ServiceUnavailable
+from sync.replication import ReplicationError, RetryPolicy, replicate
+from tests.peers import ROOT
+from tests.sync.flaky import Fault, Flaky
+from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
+
+N_DOCS = 200
+BATCH = 20
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+NO_WAIT = RetryPolicy(sleep=_no_sleep)
+
+# Where a replication breaks: (which side, method, nth call, raise after the call went through?)
+BREAKS = [
+    pytest.param("source", "changes", 3, False, id="source-changes-3rd-batch"),
+    pytest.param("source", "bulk_get", 4, False, id="source-bulk-get-4th-batch"),
+    pytest.param("target", "revs_diff", 2, False, id="target-revs-diff"),
+    pytest.param("target", "bulk_docs", 5, False, id="bulk-docs-before-write"),
+    pytest.param("target", "bulk_docs", 5, True, id="bulk-docs-answer-lost"),
+    pytest.param("target", "put_local", 2, False, id="checkpoint-write"),
+    pytest.param("target", "put_local", 3, True, id="checkpoint-answer-lost"),
+]
+
+
+async def _assert_converged_once(source: Database, target: Flaky) -> None:
+    assert await snapshot(source) == await snapshot(target.inner)
+    # Every doc reached the target exactly once, across all runs: nothing
+    # already written (checkpointed or not) was sent again.
+    assert sorted(target.written) == sorted(set(target.written))
+    assert len(target.written) == N_DOCS
+
+
+@pytest.mark.parametrize(("side", "method", "nth", "after"), BREAKS)
+async def test_transient_break_retries_in_the_same_run(
+    tmp_path: Path, side: str, method: str, nth: int, after: bool
+) -> None:
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        await a.bulk_docs(docs_of(N_DOCS))
+        fault = [Fault(method, nth, ServiceUnavailable(retry_after=0), after=after)]
+        source = Flaky(a, fault if side == "source" else [])
+        target = Flaky(b, fault if side == "target" else [])
+        result = await replicate(source, target, batch_size=BATCH, checkpoint_interval=0,
+                                 retry=NO_WAIT)
+        assert result.ok
+        # A write whose answer was lost did land, but no run can count it.
+        lost_answer = BATCH if (method, after) == ("bulk_docs", True) else 0
+        assert result.docs_written == N_DOCS - lost_answer
+        await _assert_converged_once(a, target)
+
+
+@pytest.mark.parametrize(("side", "method", "nth", "after"), BREAKS)
+async def test_fatal_break_then_rerun_resumes_from_checkpoint(
+    tmp_path: Path, side: str, method: str, nth: int, after: bool
+) -> None:
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        await a.bulk_docs(docs_of(N_DOCS))
+        fault = [Fault(method, nth, Forbidden("pulled the plug"), after=after)]
+        source = Flaky(a, fault if side == "source" else [])
+        target = Flaky(b, fault if side == "target" else [])
+        with pytest.raises(ReplicationError) as caught:
+            await replicate(source, target, batch_size=BATCH, checkpoint_interval=0)
+        first = caught.value.result
+        assert first is not None
+        # The rerun is a new session over the same stores (the fault is spent).
+        second = await replicate(source, target, batch_size=BATCH, checkpoint_interval=0)
+        assert second.start_last_seq == first.end_last_seq
+        assert second.docs_written < N_DOCS
+        await _assert_converged_once(a, target)
+
+
+async def test_killed_process_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    n_docs, batch = 2000, 20
+    async with sqlite_stores(tmp_path, "source") as (source,):
+        await source.bulk_docs(docs_of(n_docs))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.sync.replicate_child",
+        str(tmp_path / "source.sqlite"), str(tmp_path / "target.sqlite"), str(batch),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert child.stdout is not None
+    written = 0
+    try:
+        async with asyncio.timeout(60):
+            while written < n_docs // 4:
+                line = (await child.stdout.readline()).decode()
+                assert line.startswith("written"), f"child ended early: {line!r}"
+                written = int(line.split()[1])
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    assert child.returncode == -signal.SIGKILL
+    async with sqlite_stores(tmp_path, "source", "target") as (a, b):
+        rerun = await replicate(a, b, batch_size=batch)
+        assert rerun.start_last_seq != 0
+        assert rerun.missing_checked < n_docs - written + 3 * batch  # re-read only the tail
+        assert rerun.docs_written < n_docs
+        assert await snapshot(a) == await snapshot(b)
