@@ -325,14 +325,16 @@ async def get_doc(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
-async def _write_one(request: web.Request, doc: Doc, *, new_edits: bool) -> web.Response:
+async def _write_one(
+    request: web.Request, doc: Doc, *, new_edits: bool, status: int = 201
+) -> web.Response:
     scope, store = await _scope(request)
     results = await write_docs(scope, store, await _deps(request), [doc], new_edits=new_edits)
     for result in results:
         raise_for_result(result)
     await _note_contact(request, scope)
     rev = results[0]["rev"] if results else doc["_rev"]
-    return json_response({"ok": True, "id": doc["_id"], "rev": rev}, status=201)
+    return json_response({"ok": True, "id": doc["_id"], "rev": rev}, status=status)
 
 
 async def put_doc(request: web.Request) -> web.Response:
@@ -352,7 +354,9 @@ async def delete_doc(request: web.Request) -> web.Response:
     rev = request.query.get("rev")
     if rev is None:
         raise Conflict("Document update conflict: DELETE needs ?rev=")
-    return await _write_one(request, {"_id": doc_id, "_rev": rev, "_deleted": True}, new_edits=True)
+    return await _write_one(
+        request, {"_id": doc_id, "_rev": rev, "_deleted": True}, new_edits=True, status=200
+    )
 
 
 def add_couch_routes(app: web.Application) -> None:

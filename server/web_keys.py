@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.auth import Authenticator
 from server.config import GatewayConfig
+from server.models import Principal
 from server.repo_sqlite import SQLiteGatewayState
 from server.stations import StationStores
 
@@ -25,5 +26,5 @@ STORES = web.AppKey("stores", StationStores)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 SERVER_UUID = web.AppKey("server_uuid", str)
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
-# Request key: the authenticated Principal, or None.
-PRINCIPAL = "beatsync.principal"
+# The authenticated caller of a request, or None.
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)

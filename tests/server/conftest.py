@@ -1,0 +1,153 @@
+"""A small district, provisioned once per session and copied into each test's data folder.
+
+Password hashing is deliberately slow (scrypt), so the identities are built
+once; every test gets its own copy of the folder, so nothing leaks between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from schemas.samples import sample_record
+from server import admin
+from server.auth import token_hash
+from server.config import GatewayConfig
+from server.models import Role
+from server.web_app import create_app, open_state
+from server.web_keys import STATE, STORES
+from sync import signing
+from sync.database import Database
+
+PASSWORD = "correct-horse-1"
+WRONG_PASSWORD = "wrong-horse-1"
+
+
+@dataclass
+class District:
+    """Who is who in the test district (see ``_provision``)."""
+
+    keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)  # device id -> key
+    tokens: dict[str, str] = field(default_factory=dict)  # device id -> bearer token
+
+
+OFFICERS: list[tuple[str, Role, str | None, str | None]] = [
+    ("so-alpha", Role.STATION_OFFICER, "alpha", None),
+    ("bo-one", Role.BEAT_OFFICER, "alpha", "alpha-one"),
+    ("bo-two", Role.BEAT_OFFICER, "alpha", "alpha-two"),
+    ("so-bravo", Role.STATION_OFFICER, "bravo", None),
+    ("central", Role.CENTRAL_OFFICE, None, None),
+    ("admin", Role.ADMIN, None, None),
+    ("gone", Role.STATION_OFFICER, "alpha", None),
+]
+# device id -> officer; "dev-revoked" is revoked, and so is the officer "gone".
+DEVICES = {
+    "dev-so-alpha": "so-alpha",
+    "dev-bo-one": "bo-one",
+    "dev-revoked": "so-alpha",
+    "dev-gone": "gone",
+}
+
+
+async def _provision(data_dir: Path) -> District:
+    district = District()
+    state = await open_state(GatewayConfig(data_dir=data_dir))
+    try:
+        # Station alpha is beat-scoped: its beat officers see only their beat.
+        await state.add_station("alpha", "Alpha police station", beat_scoped=True)
+        await state.add_station("bravo", "Bravo police station")
+        for station, beat in (
+            ("alpha", "alpha-one"),
+            ("alpha", "alpha-two"),
+            ("bravo", "bravo-one"),
+        ):
+            await state.add_beat(station, beat, beat)
+        await asyncio.gather(
+            *(
+                admin.add_officer(state, oid, oid, role, PASSWORD, station_id=st, beat_id=bt)
+                for oid, role, st, bt in OFFICERS
+            )
+        )
+        for device_id, officer_id in DEVICES.items():
+            key = Ed25519PrivateKey.generate()
+            token = f"token-{device_id}"
+            await state.add_device(
+                device_id, officer_id, device_id, signing.public_key_to_b64(key), token_hash(token)
+            )
+            district.keys[device_id], district.tokens[device_id] = key, token
+        await state.revoke_device("dev-revoked")
+        await state.revoke_officer("gone")
+    finally:
+        await state.close()
+    return district
+
+
+@pytest.fixture(scope="session")
+def district_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, District]:
+    folder = tmp_path_factory.mktemp("district")
+    district = asyncio.run(_provision(folder))
+    return folder, district
+
+
+@pytest.fixture
+def district(district_template: tuple[Path, District], data_dir: Path) -> District:
+    shutil.copytree(district_template[0], data_dir, dirs_exist_ok=True)
+    return district_template[1]
+
+
+@pytest.fixture
+def config(data_dir: Path) -> GatewayConfig:
+    return GatewayConfig(data_dir=data_dir)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    district: District,
+    config: GatewayConfig,
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(config))
+
+
+def basic(officer_id: str, password: str = PASSWORD) -> dict[str, str]:
+    raw = base64.b64encode(f"{officer_id}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def bearer(district: District, device_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {district.tokens[device_id]}"}
+
+
+def record(
+    seed: int,
+    *,
+    station: str = "alpha",
+    beat: str = "alpha-one",
+    officer: str = "so-alpha",
+    record_type: str = "visitor_entry",
+) -> dict[str, Any]:
+    return sample_record(
+        random.Random(seed), record_type, station_id=station, beat_ids=[beat], officer=officer
+    )
+
+
+def signed(doc: dict[str, Any], district: District, device_id: str) -> dict[str, Any]:
+    return signing.sign(doc, district.keys[device_id], device_id)
+
+
+async def store_of(client: TestClient[Any, Any], station: str = "alpha") -> Database:
+    return await client.server.app[STORES].get(station)
+
+
+def state_of(client: TestClient[Any, Any]) -> Any:
+    return client.server.app[STATE]

@@ -1,0 +1,156 @@
+"""The write path: validation per document, signatures, audit log, CouchDB's answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.revid import new_rev
+from tests.server.conftest import basic, bearer, record, signed, state_of, store_of
+
+DB = "/station-alpha"
+
+
+async def _bulk(client, docs: list[dict[str, Any]], headers, new_edits: bool = True):
+    answer = await client.post(
+        f"{DB}/_bulk_docs", json={"docs": docs, "new_edits": new_edits}, headers=headers
+    )
+    assert answer.status == 201, await answer.text()
+    return await answer.json()
+
+
+async def test_batch_with_invalid_docs_stores_only_the_valid_ones_in_order(
+    client, district
+) -> None:
+    good_a, good_b = record(10), record(11)
+    wrong_station = record(12, station="bravo")
+    schema_broken = {**record(13), "time_in": "yesterday"}
+    results = await _bulk(client, [good_a, wrong_station, good_b, schema_broken], basic("so-alpha"))
+    assert [r.get("ok") for r in results] == [True, None, True, None]
+    assert [r["id"] for r in results] == [
+        d["_id"] for d in (good_a, wrong_station, good_b, schema_broken)
+    ]
+    assert results[1]["error"] == results[3]["error"] == "forbidden"
+    assert "station_id" in results[1]["reason"]
+    assert "time_in" in results[3]["reason"]
+    store = await store_of(client)
+    ids = {row["id"] for row in (await store.all_docs())["rows"]}
+    assert ids == {good_a["_id"], good_b["_id"]}
+
+
+async def test_accepted_writes_are_audited_with_author_device_and_signature(
+    client, district
+) -> None:
+    by_device = signed(record(20), district, "dev-so-alpha")
+    by_password = record(21)
+    await _bulk(client, [by_device], bearer(district, "dev-so-alpha"))
+    await _bulk(client, [by_password], basic("so-alpha"))
+    await _bulk(client, [record(22, station="bravo")], basic("so-alpha"))  # refused: not audited
+    answer = await client.get("/_beatsync/audit?db=station-alpha", headers=basic("central"))
+    writes = (await answer.json())["writes"]
+    assert [(w["doc_id"], w["officer_id"], w["device_id"], w["signed"]) for w in writes] == [
+        (by_device["_id"], "so-alpha", "dev-so-alpha", "verified"),
+        (by_password["_id"], "so-alpha", None, "unsigned"),
+    ]
+    assert all(w["rev"].startswith("1-") for w in writes)
+
+
+async def test_device_writes_must_be_signed_by_an_enrolled_key(client, district) -> None:
+    unsigned = record(30)
+    forged = signed(record(31), district, "dev-bo-one")  # claims dev-so-alpha below
+    forged["signature"]["device_id"] = "dev-so-alpha"
+    tampered = signed(record(32), district, "dev-so-alpha")
+    tampered["purpose"] = "changed after signing"
+    good = signed(record(33), district, "dev-so-alpha")
+    results = await _bulk(
+        client, [unsigned, forged, tampered, good], bearer(district, "dev-so-alpha")
+    )
+    assert [r.get("error") for r in results] == ["forbidden", "forbidden", "forbidden", None]
+    assert "Unsigned" in results[0]["reason"]
+    assert "does not verify" in results[1]["reason"]
+    assert "does not verify" in results[2]["reason"]
+
+
+async def test_district_can_refuse_unsigned_password_writes(client, district) -> None:
+    await state_of(client).set_setting("refuse_unsigned", "true")
+    results = await _bulk(client, [record(40)], basic("so-alpha"))
+    assert results[0]["error"] == "forbidden"
+    assert "unsigned" in results[0]["reason"]
+
+
+def _complaint(seed: int, status: str = "registered") -> dict[str, Any]:
+    doc = record(seed, record_type="complaint", officer="bo-one")
+    doc["status"] = status
+    doc.pop("fir_number", None)
+    doc.pop("assigned_officer", None)
+    return doc
+
+
+async def test_only_a_station_officer_closes_a_complaint(client, district) -> None:
+    complaint = _complaint(50)
+    (created,) = await _bulk(client, [complaint], basic("bo-one"))
+    assert created.get("ok"), created
+    closing = {**complaint, "_rev": created["rev"], "status": "closed", "updated_by": "bo-one"}
+    (refused,) = await _bulk(client, [closing], basic("bo-one"))
+    assert refused["error"] == "forbidden"
+    assert "cannot move" in refused["reason"]
+    (closed,) = await _bulk(client, [{**closing, "updated_by": "so-alpha"}], basic("so-alpha"))
+    assert closed.get("ok"), closed
+
+
+async def test_created_by_is_immutable_also_through_replication(client, district) -> None:
+    doc = record(60)
+    (created,) = await _bulk(client, [doc], basic("so-alpha"))
+    # A replicated child revision (new_edits=false) that rewrites created_by.
+    child = {**doc, "created_by": "someone-else"}
+    rev = new_rev(created["rev"], False, child)
+    child |= {"_rev": rev, "_revisions": {"start": 2, "ids": [rev[2:], created["rev"][2:]]}}
+    results = await _bulk(client, [child], basic("so-alpha"), new_edits=False)
+    assert len(results) == 1
+    assert results[0]["error"] == "forbidden"
+    assert "created_by" in results[0]["reason"]
+    honest = {**doc, "purpose": "Edited offline."}
+    rev = new_rev(created["rev"], False, honest)
+    honest |= {"_rev": rev, "_revisions": {"start": 2, "ids": [rev[2:], created["rev"][2:]]}}
+    assert await _bulk(client, [honest], basic("so-alpha"), new_edits=False) == []
+    store = await store_of(client)
+    assert (await store.get(doc["_id"]))["_rev"] == rev
+
+
+async def test_beat_officer_sees_only_own_beat_in_scoped_station(client, district) -> None:
+    mine, theirs = record(70, beat="alpha-one"), record(71, beat="alpha-two")
+    await _bulk(client, [mine, theirs], basic("so-alpha"))
+    answer = await client.get(f"{DB}/_changes?include_docs=true", headers=basic("bo-one"))
+    ids = [row["id"] for row in (await answer.json())["results"]]
+    assert ids == [mine["_id"]]
+    answer = await client.get(f"{DB}/_all_docs", headers=basic("bo-one"))
+    assert [row["id"] for row in (await answer.json())["rows"]] == [mine["_id"]]
+    answer = await client.get(f"{DB}/{theirs['_id']}", headers=basic("bo-one"))
+    assert answer.status == 403
+
+
+async def test_device_status_tracks_pulls_and_how_far_behind(client, district) -> None:
+    headers = bearer(district, "dev-so-alpha")
+    await _bulk(client, [signed(record(80), district, "dev-so-alpha")], headers)
+    answer = await client.get(f"{DB}/_changes", headers=headers)
+    pulled = (await answer.json())["last_seq"]
+    await _bulk(client, [record(81), record(82)], basic("so-alpha"))
+    answer = await client.get("/_beatsync/devices", headers=basic("central"))
+    status = {d["device_id"]: d for d in (await answer.json())["devices"]}["dev-so-alpha"]
+    assert status["last_seq"] == pulled
+    assert status["last_seen"] is not None
+    assert status["behind"] == 2
+
+
+async def test_put_and_delete_answer_like_couchdb(client, district) -> None:
+    doc = record(90)
+    created = await client.put(f"{DB}/{doc['_id']}", json=doc, headers=basic("so-alpha"))
+    assert created.status == 201
+    rev = (await created.json())["rev"]
+    stale = await client.put(f"{DB}/{doc['_id']}", json=doc, headers=basic("so-alpha"))
+    assert stale.status == 409
+    assert (await stale.json())["error"] == "conflict"
+    deleted = await client.delete(f"{DB}/{doc['_id']}?rev={rev}", headers=basic("so-alpha"))
+    assert deleted.status == 200
+    gone = await client.get(f"{DB}/{doc['_id']}", headers=basic("so-alpha"))
+    assert gone.status == 404
+    assert (await gone.json()) == {"error": "not_found", "reason": "deleted"}
