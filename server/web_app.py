@@ -57,13 +57,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: GatewayConfig | None = None) -> web.Application:
     config = config or GatewayConfig()
     app = web.Application(
-        middlewares=[access_log, errors, authenticate],
+        middlewares=[access_log, compress, errors, authenticate],
         client_max_size=config.max_body_bytes,
     )
     app[CONFIG] = config
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
     app.cleanup_ctx.append(_resources)
-    app.on_response_prepare.append(compress)
     add_beatsync_routes(app)
     add_couch_routes(app)
     return app

@@ -108,12 +108,18 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
-async def compress(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: gzip JSON bodies worth compressing for clients that accept it."""
-    if not isinstance(response, web.Response) or hdrs.CONTENT_ENCODING in response.headers:
-        return
-    body = response.body
-    if not isinstance(body, bytes) or len(body) < request.app[GZIP_MIN_BYTES]:
-        return
-    if "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower():
-        response.enable_compression(ContentCoding.gzip)
+@web.middleware
+async def compress(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Gzip JSON bodies worth compressing for clients that accept it (rural links:
+    a _changes page of records shrinks several times)."""
+    response = await handler(request)
+    if isinstance(response, web.Response) and hdrs.CONTENT_ENCODING not in response.headers:
+        body = response.body
+        accepts = request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
+        if (
+            isinstance(body, bytes)
+            and len(body) >= request.app[GZIP_MIN_BYTES]
+            and "gzip" in accepts
+        ):
+            response.enable_compression(ContentCoding.gzip)
+    return response
