@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 from urllib.parse import quote
 
 import aiohttp
@@ -66,9 +66,9 @@ class PeerUnreachable(ServiceUnavailable):
 class TooManyRequests(ServiceUnavailable):
     """429: the server (or a proxy) throttles us; transient, honours ``Retry-After``."""
 
-    status: ClassVar[int] = 429
-    error: ClassVar[str] = "too_many_requests"
-    default_reason: ClassVar[str] = "Too many requests; try again later."
+    status = 429
+    error = "too_many_requests"
+    default_reason = "Too many requests; try again later."
 
 
 class BadPeerResponse(CouchError):
@@ -77,9 +77,9 @@ class BadPeerResponse(CouchError):
     502 like a gateway would say it, so it counts as transient server trouble.
     """
 
-    status: ClassVar[int] = 502
-    error: ClassVar[str] = "bad_gateway"
-    default_reason: ClassVar[str] = "The server's answer is not valid JSON."
+    status = 502
+    error = "bad_gateway"
+    default_reason = "The server's answer is not valid JSON."
 
 
 @dataclass
@@ -111,11 +111,7 @@ def split_credentials(url: str) -> tuple[URL, str | None]:
     if parsed.user is not None:
         auth = _basic(parsed.user, parsed.password or "")
     clean = parsed.with_user(None).with_query(None).with_fragment(None)
-    raw_path = clean.raw_path.rstrip("/")
-    return URL.build(
-        scheme=clean.scheme, host=clean.raw_host or "", port=clean.explicit_port,
-        path=raw_path, encoded=True,
-    ), auth
+    return clean.with_path(clean.raw_path.rstrip("/"), encoded=True), auth
 
 
 def _basic(login: str, password: str) -> str:

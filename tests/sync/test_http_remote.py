@@ -624,3 +624,47 @@ async def test_stats_count_requests_and_bytes(db: HttpDatabase) -> None:
     assert db.stats.requests == before[0] + 2
     assert db.stats.bytes_sent - before[1] > len(payload)
     assert db.stats.bytes_received - before[2] > len(payload) * 0.7
+
+
+# -- as a replication peer ------------------------------------------------------------
+
+
+async def _leaves(db: HttpDatabase) -> dict[str, list[Any]]:
+    ids = [row["id"] for row in (await db.all_docs())["rows"]]
+    deleted = [row["id"] for row in (await db.changes())["results"] if row.get("deleted")]
+    out = {}
+    for doc_id in sorted({*ids, *deleted}):
+        leaves = await db.open_revs(doc_id, "all")
+        out[doc_id] = sorted((e["ok"]["_rev"], e["ok"]) for e in leaves if "ok" in e)
+    return out
+
+
+@pytest.mark.pouchdb
+@pytest.mark.parametrize("source_has_bulk_get", [True, False])
+async def test_replicates_between_two_pouchdb_server_databases(
+    db: HttpDatabase, pouchdb_server_url: str, unique_db_name: str, source_has_bulk_get: bool
+) -> None:
+    from sync.replication import replicate
+
+    await _tree_with_conflicts(db)
+    await db.bulk_docs([{"_id": f"r{i:03d}", "n": i} for i in range(120)])
+    source_name = db.url.rsplit("/", 1)[1]
+    proxy = proxy_to(pouchdb_server_url, refuse_bulk_get=not source_has_bulk_get)
+    async with (
+        serve(proxy) as (base, seen),
+        HttpDatabase(f"{base}/{source_name}") as source,
+        HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}-copy") as target,
+    ):
+        await target.create()
+        try:
+            result = await replicate(source, target, batch_size=50)
+            assert result.ok
+            assert result.doc_write_failures == 0
+            assert await _leaves(target) == await _leaves(db)
+            again = await replicate(source, target)  # from the checkpoint: nothing to do
+            assert again.docs_written == 0
+        finally:
+            await target.delete_database()
+    assert any("_bulk_get" in path for path in seen.paths())
+    per_doc_gets = [r for r in seen.requests if r.method == "GET" and "open_revs" in r.raw_path]
+    assert bool(per_doc_gets) is not source_has_bulk_get
