@@ -121,12 +121,26 @@ async def db(pouchdb_server_url: str, unique_db_name: str) -> AsyncIterator[Http
 # -- URL, credentials, headers, connections ----------------------------------------
 
 
-async def test_identity_has_no_credentials_nor_trailing_slash() -> None:
-    db = HttpDatabase("http://officer:s3cr%40t@127.0.0.1:5984/station-north/")
-    assert await db.identity() == "http://127.0.0.1:5984/station-north"
-    assert db.url == "http://127.0.0.1:5984/station-north"
+@pytest.mark.parametrize(
+    ("url", "identity"),
+    [
+        ("http://officer:s3cr%40t@127.0.0.1:5984/station-north/",
+         "http://127.0.0.1:5984/station-north"),
+        ("http://officer@127.0.0.1:5984/station-north", "http://127.0.0.1:5984/station-north"),
+        ("https://a:b@[::1]:6984/userdb%2Fx?q=1#f", "https://[::1]:6984/userdb%2Fx"),
+    ],
+)
+async def test_identity_has_no_credentials_nor_trailing_slash(url: str, identity: str) -> None:
+    db = HttpDatabase(url)
+    assert await db.identity() == identity
+    assert db.url == identity
     assert "s3cr" not in repr(db)
     await db.close()
+
+
+def test_a_relative_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        HttpDatabase("127.0.0.1:5984/station-north")
 
 
 async def test_url_credentials_become_basic_auth_and_leave_the_url() -> None:
