@@ -1,0 +1,90 @@
+"""Turning what the officer typed into a record revision the centre will accept.
+
+Pure functions, no I/O: fill the envelope (who, when, which station and
+beat), bring the record to the current schema version, and check it exactly
+as the gateway will (same validator, same lifecycle and immutability rules),
+so a record refused at the centre is refused here first, with the field and
+the reason, while the officer is still looking at it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import schemas
+from sync.revid import user_fields
+from sync.revtree import generation
+from sync.signing import SIGNATURE_FIELD
+
+__all__ = ["JOURNAL_PREFIX", "RECORD_TYPES", "new_record_id", "now_stamp", "prepare", "revisions"]
+
+# The types an officer's device records (the citizen-facing ones come from the portal).
+RECORD_TYPES = ("complaint", "visitor_entry", "verification_visit")
+JOURNAL_PREFIX = "journal-"
+
+
+def new_record_id() -> str:
+    """Random and made once, on the device: a retried upload is the same record, and
+    the id says nothing about the person (DESIGN: no personal data in ids)."""
+    return uuid.uuid4().hex
+
+
+def now_stamp() -> str:
+    """The device clock with its zone (the schemas want an explicit offset)."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def prepare(
+    record: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    *,
+    officer_id: str,
+    role: str,
+    station_id: str,
+    beat_id: str,
+    at: str,
+) -> dict[str, Any]:
+    """The validated user fields of the new revision of ``old`` (``None``: a new record).
+
+    Raises ``schemas.RecordInvalid`` (with every field and reason) when the
+    record breaks its schema, a fixed field changed, or the status change is
+    not this role's to make.
+    """
+    body = user_fields(record)
+    body.pop(SIGNATURE_FIELD, None)  # re-signed below; a stale one would not verify
+    if old is None:
+        body.setdefault("station_id", station_id)
+        body.setdefault("beat_id", beat_id)
+        body.setdefault("created_by", officer_id)
+        body.setdefault("created_at", at)
+    else:
+        for field in ("type", "station_id", "beat_id", "created_by", "created_at"):
+            if field in old:
+                body.setdefault(field, old[field])
+    body["updated_by"] = officer_id
+    body["updated_at"] = at
+    record_type = body.get("type")
+    if record_type not in RECORD_TYPES:
+        raise schemas.RecordInvalid.at(
+            "type", f"must be one of {', '.join(RECORD_TYPES)} on an officer's device"
+        )
+    body.setdefault("schema_version", schemas.CURRENT_VERSIONS[record_type])
+    body = schemas.migrate(body)
+    schemas.validate(body)
+    if old is not None:
+        schemas.check_immutable(schemas.migrate(user_fields(old)), body)
+    if record_type in schemas.ALLOWED_TRANSITIONS and "status" in body:
+        old_status = None if old is None else old.get("status")
+        schemas.check_transition(record_type, old_status, body["status"], role)
+    return body
+
+
+def revisions(rev: str, parent: str | None) -> dict[str, Any]:
+    """``_revisions`` for a new edit: the rev and its parent, as replication sends it."""
+    ids = [rev.split("-", 1)[1]]
+    if parent is not None:
+        ids.append(parent.split("-", 1)[1])
+    return {"start": generation(rev), "ids": ids}

@@ -1,0 +1,94 @@
+"""The device's side of the gateway: enrolment, and the station database as a store.
+
+Enrolment (``POST /_beatsync/enrol``, see the gateway's contract) trades the
+officer's password, once, for a per-device bearer token tied to the device's
+Ed25519 public key; every later request carries only the token, which the
+district office can revoke without touching the officer's password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from field_client.errors import Offline
+from sync.errors import BadRequest, CouchError, error_from_response
+from sync.http_remote import HttpDatabase
+
+__all__ = ["Enrolment", "connect", "enrol", "is_revocation"]
+
+# Enrolment happens at the station or wherever the officer sets up the device;
+# a minute covers a slow link without leaving the officer staring at nothing.
+ENROL_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    device_id: str
+    token: str
+    officer_id: str
+    station_id: str
+    beat_id: str
+    role: str
+    db: str
+    server_uuid: str
+
+    @classmethod
+    def of(cls, answer: Any) -> Enrolment:
+        try:
+            return cls(**{name: str(answer[name]) for name in cls.__slots__})
+        except (KeyError, TypeError):
+            raise BadRequest(
+                "The server's enrolment answer is incomplete; is this a BeatSync server?"
+            ) from None
+
+
+def _base(server_url: str) -> str:
+    return server_url.rstrip("/")
+
+
+async def enrol(
+    server_url: str, *, officer_id: str, password: str, device_name: str, public_key: str
+) -> Enrolment:
+    """Enrol this device; ``Offline`` when the server cannot be reached."""
+    payload = {
+        "officer_id": officer_id,
+        "password": password,
+        "device_name": device_name,
+        "public_key": public_key,
+    }
+    timeout = aiohttp.ClientTimeout(total=ENROL_TIMEOUT)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"{_base(server_url)}/_beatsync/enrol", json=payload) as response,
+        ):
+            raw = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        raise Offline() from None
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    if status != 201:
+        raise error_from_response(status, body)
+    return Enrolment.of(body)
+
+
+def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:
+    """The station database on the gateway, authenticated as this device, gzip uploads."""
+    return HttpDatabase(f"{_base(server_url)}/{db_name}", auth=token, compress_requests=True)
+
+
+def is_revocation(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the gateway's 401 ``device_revoked``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, CouchError) and seen.error_name == "device_revoked":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
