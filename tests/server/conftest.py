@@ -26,8 +26,9 @@ from server.config import GatewayConfig
 from server.models import Role
 from server.web_app import create_app, open_state
 from server.web_keys import STATE, STORES
-from sync import signing
+from sync import journal, signing
 from sync.database import Database
+from sync.revid import new_rev
 
 PASSWORD = "correct-horse-1"
 WRONG_PASSWORD = "wrong-horse-1"
@@ -151,3 +152,40 @@ async def store_of(client: TestClient[Any, Any], station: str = "alpha") -> Data
 
 def state_of(client: TestClient[Any, Any]) -> Any:
     return client.server.app[STATE]
+
+
+def field_edits(
+    district: District, device_id: str, docs: list[dict[str, Any]], officer: str = "so-alpha"
+) -> list[dict[str, Any]]:
+    """What a device pushes after creating ``docs`` offline: each record's first
+    revision and its journal entry (both signed), as ``new_edits=false`` docs."""
+    out: list[dict[str, Any]] = []
+    prev: dict[str, Any] | None = None
+    for doc in docs:
+        rev = new_rev(None, False, doc)
+        stored = signed(
+            {**doc, "_rev": rev, "_revisions": {"start": 1, "ids": [rev[2:]]}}, district, device_id
+        )
+        envelope = {k: doc[k] for k in ("station_id", "beat_id", "created_at", "updated_at")}
+        entry = journal.next_entry(
+            prev,
+            device_id=device_id,
+            record_id=doc["_id"],
+            record_type=doc["type"],
+            rev=rev,
+            parent_rev=None,
+            action="create",
+            at=doc["created_at"],
+            envelope={**envelope, "created_by": officer, "updated_by": officer},
+        )
+        prev = entry
+        entry_rev = new_rev(None, False, entry)
+        out += [
+            stored,
+            signed(
+                {**entry, "_rev": entry_rev, "_revisions": {"start": 1, "ids": [entry_rev[2:]]}},
+                district,
+                device_id,
+            ),
+        ]
+    return out

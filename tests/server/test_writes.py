@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sync.revid import new_rev
-from tests.server.conftest import basic, bearer, record, signed, state_of, store_of
+from tests.server.conftest import (
+    basic,
+    bearer,
+    field_edits,
+    record,
+    signed,
+    state_of,
+    store_of,
+)
 
 DB = "/station-alpha"
 
@@ -154,3 +162,28 @@ async def test_put_and_delete_answer_like_couchdb(client, district) -> None:
     gone = await client.get(f"{DB}/{doc['_id']}", headers=basic("so-alpha"))
     assert gone.status == 404
     assert (await gone.json()) == {"error": "not_found", "reason": "deleted"}
+
+
+async def test_audit_joins_the_device_journals_and_flags_a_broken_chain(client, district) -> None:
+    headers = bearer(district, "dev-so-alpha")
+    pushed = field_edits(district, "dev-so-alpha", [record(s) for s in (200, 201, 202)])
+    # The device loses entry 2 of its journal (its record still arrives).
+    del pushed[3]
+    answer = await client.post(
+        f"{DB}/_bulk_docs", json={"docs": pushed, "new_edits": False}, headers=headers
+    )
+    assert await answer.json() == []
+    audit = await (
+        await client.get("/_beatsync/audit?db=station-alpha", headers=basic("central"))
+    ).json()
+    edits = audit["field_edits"]
+    assert [(e["device_id"], e["seq"], e["author"]) for e in edits] == [
+        ("dev-so-alpha", 1, "so-alpha"),
+        ("dev-so-alpha", 3, "so-alpha"),
+    ]
+    assert all(e["reached_gateway"] for e in edits)
+    assert audit["chain_breaks"] == [
+        {"device_id": "dev-so-alpha", "seq": 3, "reason": "entries 2..2 are missing"}
+    ]
+    assert {w["signed"] for w in audit["writes"]} == {"verified"}
+    assert len(audit["writes"]) == 5
