@@ -126,7 +126,7 @@ class HttpDatabase(Database):
     async def create(self) -> None:
         """``PUT /{db}``; an existing database (412) is fine."""
         with contextlib.suppress(PreconditionFailed):
-            await self._http.request("PUT", retry_stale=False)
+            await self._http.request("PUT")
 
     async def delete_database(self) -> None:
         """``DELETE /{db}``."""
@@ -200,14 +200,12 @@ class HttpDatabase(Database):
         if not isinstance(doc_id, str) or not doc_id:
             raise BadRequest("a document needs an _id to be PUT")
         params = {} if new_edits else {"new_edits": "false"}
-        # Replaying a new_edits=false write is harmless (the tree already holds
-        # it); a new edit sent twice would answer a confusing conflict.
-        result: Doc = await self._http.request(
-            "PUT", quote_doc_id(doc_id), params=params, body=doc, retry_stale=not new_edits
-        )
+        result: Doc = await self._http.request("PUT", quote_doc_id(doc_id), params=params, body=doc)
         return result
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
+        # Replaying a new_edits=false batch is harmless (the tree already holds
+        # it); a batch of new edits sent twice would come back as conflicts.
         result: list[Doc] = await self._http.request(
             "POST", "_bulk_docs", body={"docs": list(docs), "new_edits": new_edits},
             retry_stale=not new_edits,
@@ -309,13 +307,11 @@ class HttpDatabase(Database):
 
     async def put_local(self, doc: Doc) -> Doc:
         path = _local_path(str(doc.get("_id", "")))
-        result: Doc = await self._http.request("PUT", path, body=doc, retry_stale=False)
+        result: Doc = await self._http.request("PUT", path, body=doc)
         return result
 
     async def delete_local(self, local_id: str, rev: str) -> Doc:
-        result: Doc = await self._http.request(
-            "DELETE", _local_path(local_id), params={"rev": rev}, retry_stale=False
-        )
+        result: Doc = await self._http.request("DELETE", _local_path(local_id), params={"rev": rev})
         return result
 
     async def purge(self, revs: Mapping[str, Sequence[str]]) -> Doc:

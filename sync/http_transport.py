@@ -43,7 +43,10 @@ __all__ = [
 COMPRESS_MIN_BYTES: Final = 1024
 # A request that fails because the server closed an idle pooled connection
 # just as we reused it (pouchdb-server drops idle ones after 5 s) is sent once
-# more on a fresh connection, like urllib3's retry of a stale pooled socket.
+# more on a fresh connection. aiohttp already does this for the methods RFC
+# 9112 §9.3.1 calls idempotent (GET, HEAD, PUT, DELETE); we add it for the
+# POSTs that are reads (_revs_diff, _bulk_get, _all_docs, _changes) or
+# replays (_bulk_docs with new_edits=false).
 STALE_CONNECTION_RETRIES: Final = 1
 _JSON: Final = "application/json"
 
@@ -90,7 +93,9 @@ class TrafficStats:
     plus the request line / status line and headers, rebuilt from the header
     lists aiohttp saw (so within a few bytes of the real header block). Not
     counted: chunked-encoding framing, TCP/TLS overhead, failed connection
-    attempts. ``requests`` counts every HTTP request sent, retries included.
+    attempts. ``requests`` counts every HTTP request sent, our retries
+    included; aiohttp's own silent re-send of an idempotent request over a
+    stale pooled connection is not visible to us and not counted.
     """
 
     requests: int = 0
@@ -345,7 +350,7 @@ class Transport:
         ``read_timeout`` is the longest silence tolerated while waiting for
         the answer (default ``request_timeout``): a limit on a stalled link,
         not on a slow one, so a large batch on 64 kbit/s still completes.
-        ``retry_stale=False`` for requests that must not be sent twice.
+        ``retry_stale=False`` for POSTs that must not be sent twice.
         """
         all_headers = self._headers(headers)
         data = None if body is None else self._encode_body(body, all_headers)

@@ -682,3 +682,75 @@ async def test_replicates_between_two_pouchdb_server_databases(
     assert any("_bulk_get" in path for path in seen.paths())
     per_doc_gets = [r for r in seen.requests if r.method == "GET" and "open_revs" in r.raw_path]
     assert bool(per_doc_gets) is not source_has_bulk_get
+
+
+# -- stale connections, longpoll deadlines, _bulk_get memory ---------------------------
+
+
+def _drops_the_second_request() -> Handler:
+    count = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal count
+        count += 1
+        if count == 2 and request.transport is not None:
+            request.transport.abort()  # as a server dropping an idle keep-alive connection
+        return web.json_response({"ok": True, "id": "x", "rev": "1-a", "n": count})
+
+    return handler
+
+
+async def test_a_read_meeting_a_dropped_connection_is_sent_again() -> None:
+    async with serve(_drops_the_second_request()) as (base, seen):
+        db = HttpDatabase(f"{base}/d")
+        await db.info()
+        # A POST, which aiohttp itself never re-sends: the retry is ours.
+        assert (await db.revs_diff({"x": ["1-a"]}))["n"] == 3
+        await db.close()
+    assert db.stats.requests == 3
+    assert [r.method for r in seen.requests] == ["GET", "POST", "POST"]
+
+
+async def test_a_new_edit_meeting_a_dropped_connection_is_not_sent_twice() -> None:
+    async with serve(_drops_the_second_request()) as (base, seen):
+        db = HttpDatabase(f"{base}/d")
+        await db.info()
+        with pytest.raises(PeerUnreachable):
+            await db.bulk_docs([{"_id": "x", "n": 1}])
+        await db.close()
+    assert [r.method for r in seen.requests] == ["GET", "POST"]
+
+
+async def test_a_longpoll_held_past_its_timeout_ends_with_no_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sync import http_remote
+
+    monkeypatch.setattr(http_remote, "LONGPOLL_GRACE", 0.3)
+
+    async def holds(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)  # pouchdb-server's idle longpoll
+        return web.json_response({})
+
+    async with serve(holds) as (base, seen), HttpDatabase(f"{base}/d") as db:
+        result = await db.changes(since="7-abc", feed="longpoll", timeout=0.2)
+        assert result == {"results": [], "last_seq": "7-abc", "pending": 0}
+        with pytest.raises(PeerUnreachable):  # "now" names no seq to report back
+            await db.changes(since="now", feed="longpoll", timeout=0.2)
+    assert "feed=longpoll" in seen.requests[0].raw_path
+    assert "timeout=200" in seen.requests[0].raw_path
+
+
+async def test_a_404_from_bulk_get_after_it_worked_is_an_error() -> None:
+    answers = [web.json_response({"results": [{"id": "a", "docs": [{"missing": "1-a"}]}]}),
+               web.json_response({"error": "not_found", "reason": "missing"}, status=404)]
+
+    async def handler(request: web.Request) -> web.Response:
+        return answers.pop(0)
+
+    async with serve(handler) as (base, _), HttpDatabase(f"{base}/d") as db:
+        first = await db.bulk_get([{"id": "a", "rev": "1-a"}])
+        assert first == [{"id": "a", "docs": [
+            {"error": {"id": "a", "rev": "1-a", "error": "not_found", "reason": "missing"}}]}]
+        with pytest.raises(NotFound):
+            await db.bulk_get([{"id": "a", "rev": "1-a"}])
