@@ -754,3 +754,19 @@ async def test_a_404_from_bulk_get_after_it_worked_is_an_error() -> None:
             {"error": {"id": "a", "rev": "1-a", "error": "not_found", "reason": "missing"}}]}]
         with pytest.raises(NotFound):
             await db.bulk_get([{"id": "a", "rev": "1-a"}])
+
+
+async def test_purge_and_revs_limit_speak_couchdbs_endpoints() -> None:
+    # pouchdb-server 4.2 has neither endpoint, so a recording server plays CouchDB.
+    async def couch(request: web.Request) -> web.Response:
+        if request.path.endswith("/_revs_limit"):
+            return web.Response(text="1000\n", content_type="application/json")
+        return web.json_response({"purge_seq": None, "purged": await request.json()}, status=201)
+
+    async with serve(couch) as (base, seen), HttpDatabase(f"{base}/d") as db:
+        assert await db.revs_limit() == 1000
+        purged = await db.purge({"a/b": ["1-x", "2-y"]})
+    assert purged["purged"] == {"a/b": ["1-x", "2-y"]}
+    assert [(r.method, r.raw_path) for r in seen.requests] == [
+        ("GET", "/d/_revs_limit"), ("POST", "/d/_purge"),
+    ]
