@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["DEFAULT_DATA_DIR", "GatewayConfig"]
@@ -29,3 +29,9 @@ class GatewayConfig:
     max_longpoll_s: float = 60.0
     # Responses above this size are gzipped for clients that accept it.
     gzip_min_bytes: int = 1024
+    # Production backend: the central CouchDB's URL (credentials in it or in
+    # BEATSYNC_COUCHDB_USER / BEATSYNC_COUCHDB_PASSWORD); None keeps the
+    # embedded SQLite store. repr=False: the URL may carry a password.
+    couchdb_url: str | None = field(default=None, repr=False)
+    # Longest CouchDB silence (connect or answer) before devices get 503.
+    couchdb_timeout_s: float = 15.0

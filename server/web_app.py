@@ -24,15 +24,28 @@ STATIONS_DIR = "stations"
 
 
 async def open_state(config: GatewayConfig) -> SQLiteGatewayState:
-    """The gateway's identity/audit store under the data folder (the CLI uses it too)."""
+    """The gateway's identity/audit store under the data folder (the CLI uses it too),
+    or in the central CouchDB when ``config.couchdb_url`` is set."""
+    if config.couchdb_url is not None:
+        from server.repo_couch import CouchGatewayState
+
+        return CouchGatewayState.open(config)  # type: ignore[return-value]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
+
+
+def _station_stores(config: GatewayConfig, state: object) -> StationStores:
+    if config.couchdb_url is not None:
+        from server.couch_backend import CouchStationStores
+
+        return CouchStationStores(state.server)  # type: ignore[attr-defined,return-value]
+    return StationStores(config.data_dir / STATIONS_DIR)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     state = await open_state(config)
-    stores = StationStores(config.data_dir / STATIONS_DIR)
+    stores = _station_stores(config, state)
     server_uuid = await state.get_setting("server_uuid")
     if server_uuid is None:
         server_uuid = uuid.uuid4().hex

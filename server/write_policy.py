@@ -87,9 +87,21 @@ def check_structure(doc: object, *, new_edits: bool) -> Doc:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """An accepted revision: how its signature stood, for the audit log."""
+    """An accepted revision: what to store, and how its signature stood (for the audit log)."""
 
+    doc: Doc
     signed: str  # "verified" | "unsigned"
+
+
+# Kept on tombstones so a beat-scoped `_changes` (a selector on beat_id) still
+# shows the deletion to the record's beat: a bare PouchDB `remove()` sends none.
+_SCOPE_FIELDS = ("station_id", "beat_id")
+
+
+def _scoped_tombstone(doc: Doc, old: Doc | None) -> Doc:
+    if old is None or signing.signer_of(doc) is not None:
+        return doc  # a signed body is stored exactly as signed
+    return {**{k: old[k] for k in _SCOPE_FIELDS if k in old}, **doc}
 
 
 async def _parent_body(store: Database, doc: Doc, *, new_edits: bool) -> Doc | None:
@@ -194,7 +206,7 @@ async def check_revision(
     else:
         _check_record(doc, old, scope)
     signed = await _check_signature(doc, scope, identities, refuse_unsigned)
-    return Verdict(signed)
+    return Verdict(_scoped_tombstone(doc, old) if doc.get("_deleted") else doc, signed)
 
 
 def forbidden_result(doc: Mapping[str, Any], exc: CouchError) -> Doc:

@@ -51,7 +51,7 @@ async def write_docs(
         else:
             accepted.append((index, doc, verdict))
     stored = (
-        await store.bulk_docs([doc for _, doc, _ in accepted], new_edits=new_edits)
+        await store.bulk_docs([verdict.doc for _, _, verdict in accepted], new_edits=new_edits)
         if accepted
         else []
     )

@@ -187,3 +187,17 @@ async def test_audit_joins_the_device_journals_and_flags_a_broken_chain(client, 
     ]
     assert {w["signed"] for w in audit["writes"]} == {"verified"}
     assert len(audit["writes"]) == 5
+
+
+async def test_a_beat_officer_sees_deletions_in_their_beat(client, district) -> None:
+    doc = record(300, beat="alpha-one")
+    (created,) = await _bulk(client, [doc], basic("so-alpha"))
+    # A bare tombstone, as PouchDB's remove() sends it.
+    tombstone = {"_id": doc["_id"], "_rev": created["rev"], "_deleted": True}
+    (deleted,) = await _bulk(client, [tombstone], basic("so-alpha"))
+    assert deleted.get("ok"), deleted
+    answer = await client.get(f"{DB}/_changes", headers=basic("bo-one"))
+    rows = (await answer.json())["results"]
+    assert [(r["id"], r.get("deleted")) for r in rows] == [(doc["_id"], True)]
+    answer = await client.get(f"{DB}/_changes", headers=basic("bo-two"))
+    assert (await answer.json())["results"] == []
