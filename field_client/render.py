@@ -1,0 +1,129 @@
+"""How the CLI shows things: rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from field_client.replica import Status, SyncReport
+
+__all__ = ["emit_json", "record_list", "record_table", "status_table", "sync_summary"]
+
+# Short enough to read aloud, long enough to be unique in one station's data;
+# the CLI accepts any unique prefix of a record id.
+SHORT_ID = 8
+
+_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "complaint": (
+        ("Complainant", "complainant.name"),
+        ("Category", "category"),
+        ("Status", "status"),
+        ("Place", "incident.place"),
+        ("Recorded", "created_at"),
+    ),
+    "visitor_entry": (
+        ("Visitor", "visitor.name"),
+        ("To meet", "whom_to_meet"),
+        ("In", "time_in"),
+        ("Out", "time_out"),
+    ),
+    "verification_visit": (
+        ("Kind", "kind"),
+        ("Subject", "subject.name"),
+        ("Recommendation", "recommendation"),
+        ("Visited", "visit_time"),
+    ),
+}
+
+
+def emit_json(console: Console, value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    console.file.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _at(doc: Mapping[str, Any], path: str) -> str:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return ""
+        value = value.get(part)
+    return "" if value is None else str(value)
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+        for index, item in enumerate(value, 1):
+            yield from _flatten(item, f"{prefix}[{index}]")
+    else:
+        yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def record_table(doc: Mapping[str, Any]) -> Table:
+    table = Table(title=f"{doc.get('type', 'record')} {doc['_id']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in _flatten({k: v for k, v in doc.items() if k != "signature"}):
+        table.add_row(key, value)
+    if doc.get("_conflicts"):
+        table.add_row(
+            "[red]CONFLICT[/red]",
+            "edited on another device too: " + ", ".join(doc["_conflicts"]),
+        )
+    return table
+
+
+def record_list(record_type: str, docs: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title=f"{len(docs)} {record_type.replace('_', ' ')} record(s)")
+    table.add_column("Id", style="cyan", no_wrap=True)
+    for title, _ in _COLUMNS[record_type]:
+        table.add_column(title, overflow="fold")
+    for doc in docs:
+        cells = [_at(doc, path) for _, path in _COLUMNS[record_type]]
+        table.add_row(doc["_id"][:SHORT_ID], *cells)
+    return table
+
+
+def status_table(status: Status) -> Table:
+    table = Table(title="BeatSync on this device", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row(
+        "Officer", f"{status.officer_id} (station {status.station_id}, beat {status.beat_id})"
+    )
+    table.add_row("Device", status.device_id)
+    table.add_row("Server", status.server_url or "not enrolled (sync disabled)")
+    for record_type, count in status.records.items():
+        table.add_row(f"{record_type.replace('_', ' ')} records", str(count))
+    pending = status.pending_records
+    table.add_row(
+        "Waiting to sync",
+        f"[yellow]{pending} record change(s)[/yellow]" if pending else "nothing",
+    )
+    table.add_row("Last successful sync", status.last_sync_at or "never")
+    if status.conflicts:
+        for conflict in status.conflicts:
+            table.add_row(
+                "[red]Conflict[/red]",
+                f"{conflict.record_type} {conflict.record_id[:SHORT_ID]}: edited on another "
+                f"device too ({len(conflict.others) + 1} versions)",
+            )
+    else:
+        table.add_row("Conflicts", "none")
+    return table
+
+
+def sync_summary(report: SyncReport) -> str:
+    text = f"Synced: sent {report.pushed}, received {report.pulled} change(s)."
+    if report.refused:
+        reasons = "; ".join(f"{r.get('id')}: {r.get('reason')}" for r in report.refused[:5])
+        text += f" The server refused {len(report.refused)}: {reasons}"
+    return text
