@@ -17,8 +17,10 @@ just the new ones. What it sets up, each through CouchDB 3's documented API
   district database gets them: a design document in a station database would
   be replicated to every device;
 * one continuous replication per station into ``beatsync-district`` as a
-  ``_replicator`` document ("Replicator Database"), with a selector that
-  takes records (documents with a ``type``) and leaves design documents out.
+  ``_replicator`` document ("Replicator Database"). No filter is needed:
+  station databases hold only records and journal entries (the gateway
+  refuses ``_design/`` ids, and bootstrap puts no index there). A
+  ``selector`` would also crash pouchdb-server 4.2's replicator.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ __all__ = [
     "AUDIT_VALIDATOR",
     "DISTRICT_DB",
     "DISTRICT_INDEXES",
-    "REPLICATION_SELECTOR",
     "BootstrapReport",
     "bootstrap",
     "fan_in_doc",
@@ -59,8 +60,6 @@ DISTRICT_INDEXES: Final[Mapping[str, list[str]]] = {
     "by-station-updated": ["station_id", "updated_at"],
     "by-type-updated": ["type", "updated_at"],
 }
-# Records and journal entries all carry `type`; design documents do not.
-REPLICATION_SELECTOR: Final = {"type": {"$exists": True}}
 AUDIT_VALIDATOR: Final = {
     "_id": "_design/append-only",
     "validate_doc_update": (
@@ -117,7 +116,6 @@ def fan_in_doc(base: str, station_id: str, credentials: tuple[str, str] | None) 
         "source": _db_url(base, station_db_name(station_id), credentials),
         "target": _db_url(base, DISTRICT_DB, credentials),
         "continuous": True,
-        "selector": REPLICATION_SELECTOR,
     }
 
 
