@@ -9,6 +9,7 @@ identities, audit log and station databases.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from sync.errors import CouchError
 __all__ = ["main"]
 
 T = TypeVar("T")
+COUCHDB_ENV = "BEATSYNC_COUCHDB"
 _data_option = click.option(
     "--data",
     "data_dir",
@@ -40,11 +42,16 @@ _data_option = click.option(
 )
 
 
+def _couchdb_env() -> str | None:
+    # Admin commands act on the central CouchDB when the gateway runs over one.
+    return os.environ.get(COUCHDB_ENV) or None
+
+
 def _with_state(data_dir: Path, action: Callable[[SQLiteGatewayState], Awaitable[T]]) -> T:
     """Run one admin action against the data folder; errors become a clear message."""
 
     async def run() -> T:
-        state = await open_state(GatewayConfig(data_dir=data_dir))
+        state = await open_state(GatewayConfig(data_dir=data_dir, couchdb_url=_couchdb_env()))
         try:
             return await action(state)
         finally:
@@ -98,18 +105,44 @@ def main(ctx: click.Context) -> None:
     f"beats each; officers central, admin, sho-<station>, bo-<beat>; every "
     f"password is {admin.DEMO_PASSWORD}.",
 )
+@click.option(
+    "--couchdb",
+    "couchdb_url",
+    envvar=COUCHDB_ENV,
+    help="Keep station databases, identities and audit in this central CouchDB "
+    "(credentials in the URL or BEATSYNC_COUCHDB_USER/_PASSWORD; never logged).",
+)
+@click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
+@click.option("--station", "hub_station", help="The hub's station id.")
+@click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
 def serve(
-    data_dir: Path = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 5984, demo: bool = False
+    data_dir: Path = DEFAULT_DATA_DIR,
+    host: str = "127.0.0.1",
+    port: int = 5984,
+    demo: bool = False,
+    couchdb_url: str | None = None,
+    hub: bool = False,
+    hub_station: str | None = None,
+    upstream: str | None = None,
 ) -> None:
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
+    config = GatewayConfig(data_dir=data_dir, couchdb_url=couchdb_url or None)
+    if hub:
+        from server.hub import create_hub_app
+
+        if not hub_station or not upstream or couchdb_url:
+            raise click.UsageError("--hub needs --station and --upstream, and no --couchdb.")
+        app = create_hub_app(config, hub_station, upstream)
+    else:
+        app = create_app(config)
     if demo:
         district = _with_state(data_dir, admin.provision_demo)
         click.echo(f"Demo district ready; every password is {district.password}", err=True)
     # run_app stops accepting on SIGINT/SIGTERM, lets in-flight requests finish
     # (shutdown_timeout), then runs cleanup_ctx, which closes the stores.
     web.run_app(
-        create_app(GatewayConfig(data_dir=data_dir)),
+        app,
         host=host,
         port=port,
         shutdown_timeout=30,
@@ -341,3 +374,66 @@ def district_unsigned(data_dir: Path, policy: str) -> None:
         lambda s: s.set_setting("refuse_unsigned", "true" if policy == "refuse" else "false"),
     )
     click.echo(f"Unsigned writes: {policy}.")
+
+
+@main.group()
+def couch() -> None:
+    """The central CouchDB behind `serve --couchdb`."""
+
+
+@couch.command("bootstrap")
+@click.option(
+    "--couchdb",
+    "couchdb_url",
+    envvar=COUCHDB_ENV,
+    required=True,
+    help="CouchDB URL with a server admin's credentials (or BEATSYNC_COUCHDB_USER/_PASSWORD).",
+)
+@click.option(
+    "--gateway-user",
+    help="The CouchDB user the gateways log in as (default: the URL's user).",
+)
+@click.option(
+    "--station",
+    "stations",
+    multiple=True,
+    help="Also provision this station's database (repeatable); stations already "
+    "in beatsync-identities are always provisioned.",
+)
+@click.option(
+    "--replication-url",
+    help="CouchDB's URL as CouchDB itself reaches it, for the fan-in replications "
+    "(default: --couchdb).",
+)
+def couch_bootstrap(
+    couchdb_url: str,
+    gateway_user: str | None,
+    stations: tuple[str, ...],
+    replication_url: str | None,
+) -> None:
+    """Create databases, _security, indexes and fan-in replications (idempotent).
+
+    Run it once before the first `serve --couchdb`, and again after adding
+    stations. Unlike the other commands it takes no --data folder.
+    """
+    from server.couch_bootstrap import bootstrap
+
+    for station_id in stations:
+        try:
+            check_slug(station_id, "station id")
+        except CouchError as exc:
+            raise click.BadParameter(exc.reason) from None
+    try:
+        report = bootstrap(
+            couchdb_url,
+            gateway_user=gateway_user,
+            stations=stations,
+            replication_url=replication_url,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for what in report.created:
+        click.echo(f"created  {what}")
+    for what in report.updated:
+        click.echo(f"updated  {what}")
+    click.echo(f"{len(report.unchanged)} item(s) already as wanted.")
