@@ -31,7 +31,9 @@ def test_every_seal_has_a_fresh_nonce_and_hides_the_text() -> None:
     assert b"same text" not in first
 
 
-@pytest.mark.parametrize("damage", [lambda b: b[:-1] + bytes([b[-1] ^ 1]), lambda b: b[:10], lambda b: b""])
+@pytest.mark.parametrize(
+    "damage", [lambda b: b[:-1] + bytes([b[-1] ^ 1]), lambda b: b[:10], lambda b: b""]
+)
 def test_altered_or_truncated_seals_fail(damage) -> None:  # type: ignore[no-untyped-def]
     codec = AesGcmCodec(new_data_key())
     with pytest.raises(SealBroken):

@@ -1,0 +1,484 @@
+"""``FieldReplica``: the officer's encrypted replica of the station database.
+
+One directory holds it: the SQLite database (every body and attachment sealed
+by :class:`~field_client.crypto.AesGcmCodec`), the key file
+(:mod:`field_client.keys`) and the settings file (:mod:`field_client.settings`).
+It is a :class:`~sync.database.Database` like any other store, so it
+replicates with another replica, the gateway over HTTP or a CouchDB; on top
+it adds what an officer's device must do: validate before saving, sign every
+revision, journal every edit, count what is not yet synced, and destroy its
+keys when the district office revokes the device.
+
+Every command but :meth:`FieldReplica.sync` works with no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import schemas
+from field_client import keys
+from field_client.errors import (
+    AlreadyInitialised,
+    DeviceRevoked,
+    NotEnrolled,
+    Offline,
+)
+from field_client.records import JOURNAL_PREFIX, RECORD_TYPES, new_record_id, now_stamp, prepare
+from field_client.records import revisions as rev_path
+from field_client.remote import connect, enrol, is_revocation
+from field_client.settings import Settings, load_settings, remove_settings, save_settings
+from sync import journal, signing
+from sync.database import Database, Doc
+from sync.errors import BadRequest, Conflict, CouchError, NotFound
+from sync.replication import Progress, RetryPolicy, is_transient, replicate
+from sync.revid import new_rev
+from sync.sqlite_store import SQLiteDatabase
+
+__all__ = [
+    "DB_FILE",
+    "FIELD_RETRY",
+    "KEY_FILE",
+    "SETTINGS_FILE",
+    "FieldReplica",
+    "Status",
+    "SyncReport",
+    "change_passphrase",
+    "wipe_replica",
+]
+
+DB_FILE = "replica.sqlite3"
+KEY_FILE = "keys.json"
+SETTINGS_FILE = "settings.json"
+# The contract's station and beat ids.
+_SLUG = re.compile(r"[a-z][a-z0-9-]{1,40}")
+# SQLite's companions of DB_FILE: removed with it on wipe.
+_DB_COMPANIONS = ("-wal", "-shm", "-journal")
+# An officer without a signal should hear so within seconds, not after the
+# replicator's ten-minute default: three quick retries cover a blip.
+FIELD_RETRY = RetryPolicy(base_delay=0.5, max_delay=4.0, max_retries=3)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflicted:
+    record_id: str
+    record_type: str | None
+    winner: str
+    others: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    officer_id: str
+    device_id: str
+    station_id: str
+    beat_id: str
+    server_url: str | None
+    records: dict[str, int]
+    pending_records: int
+    pending_journal: int
+    last_sync_at: str | None
+    conflicts: tuple[Conflicted, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    pushed: int
+    pulled: int
+    refused: tuple[dict[str, Any], ...] = field(default=())
+    at: str = ""
+
+
+def _paths(home: Path) -> tuple[Path, Path, Path]:
+    return home / DB_FILE, home / KEY_FILE, home / SETTINGS_FILE
+
+
+def _remove_database_files(db_path: Path) -> None:
+    for path in (db_path, *(db_path.with_name(db_path.name + s) for s in _DB_COMPANIONS)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def wipe_replica(home: Path) -> None:
+    """Destroy the key material first (crypto-shredding), then the files.
+
+    Once the key file is gone the database is noise even if its blocks
+    survive on flash storage; no passphrase opens it again. Needs no
+    passphrase: a device handed in or revoked must be wipeable as it is.
+    """
+    db_path, key_path, settings_path = _paths(Path(home))
+    keys.destroy_keyfile(key_path)
+    remove_settings(settings_path)
+    _remove_database_files(db_path)
+
+
+def change_passphrase(home: Path, old: str, new: str) -> None:
+    """Rewrap the data key; records are not re-encrypted. Wrong ``old``: nothing changes."""
+    keys.change_passphrase(_paths(Path(home))[1], old, new)
+
+
+def _is_offline(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if is_transient(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class FieldReplica:
+    """An unlocked replica; make one with :meth:`create` or :meth:`open`, then ``close``."""
+
+    def __init__(
+        self, home: Path, settings: Settings, keyring: keys.Keyring, db: SQLiteDatabase
+    ) -> None:
+        self.home = home
+        self._settings = settings
+        self._keyring = keyring
+        self.db = db
+        self._write_lock = asyncio.Lock()
+        self._last_entry: Doc | None = None
+        self._last_entry_loaded = False
+
+    # -- life cycle ------------------------------------------------------------
+
+    @classmethod
+    async def create(
+        cls,
+        home: Path,
+        passphrase: str,
+        *,
+        officer_id: str,
+        station_id: str,
+        beat_id: str,
+        role: str = "beat_officer",
+        device_id: str | None = None,
+        scrypt_n: int = keys.SCRYPT_N,
+    ) -> FieldReplica:
+        """A new replica in ``home`` for an officer, not yet enrolled with any server."""
+        home = Path(home)
+        db_path, key_path, settings_path = _paths(home)
+        if key_path.exists() or settings_path.exists():
+            raise AlreadyInitialised()
+        settings = Settings(
+            officer_id=officer_id,
+            device_id=device_id or f"local-{uuid.uuid4().hex[:16]}",
+            station_id=station_id,
+            beat_id=beat_id,
+            db_name=f"station-{station_id}",
+            role=role,
+        )
+        _check_identity(settings)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_database_files(db_path)  # leftovers of a wiped replica hold nothing usable
+        keyring = keys.create_keyfile(key_path, passphrase, scrypt_n=scrypt_n)
+        save_settings(settings_path, settings)
+        return await cls._opened(home, settings, keyring)
+
+    @classmethod
+    async def open(cls, home: Path, passphrase: str) -> FieldReplica:
+        """Unlock the replica in ``home``: ``WrongPassphrase`` or ``NoReplica`` otherwise."""
+        home = Path(home)
+        _, key_path, settings_path = _paths(home)
+        keyring = keys.unlock(key_path, passphrase)
+        return await cls._opened(home, load_settings(settings_path), keyring)
+
+    @classmethod
+    async def _opened(cls, home: Path, settings: Settings, keyring: keys.Keyring) -> FieldReplica:
+        db = await SQLiteDatabase.open(_paths(home)[0], name=settings.db_name, codec=keyring.codec)
+        return cls(home, settings, keyring, db)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> FieldReplica:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def public_key_b64(self) -> str:
+        return self._keyring.public_key_b64
+
+    def _save_settings(self, settings: Settings) -> None:
+        save_settings(_paths(self.home)[2], settings)
+        self._settings = settings
+
+    async def enrol(self, server_url: str, *, password: str, device_name: str) -> None:
+        """Register this device's key with the gateway and remember its token (sealed)."""
+        if await self._has_journal():
+            # Entries already signed by the local device id would not verify at the centre.
+            raise BadRequest("Enrol the device before recording anything on it.")
+        answer = await enrol(
+            server_url,
+            officer_id=self._settings.officer_id,
+            password=password,
+            device_name=device_name,
+            public_key=self.public_key_b64,
+        )
+        settings = self._settings.replace(
+            server_url=server_url.rstrip("/"),
+            server_uuid=answer.server_uuid,
+            device_id=answer.device_id,
+            officer_id=answer.officer_id,
+            station_id=answer.station_id,
+            beat_id=answer.beat_id,
+            role=answer.role,
+            db_name=answer.db,
+            sealed_token=self._keyring.seal_secret("token", answer.token),
+        )
+        _check_identity(settings)
+        self._save_settings(settings)
+
+    # -- records ---------------------------------------------------------------
+
+    async def save_record(self, record: Mapping[str, Any]) -> tuple[str, str]:
+        """Validate, sign and store a record revision with its journal entry: ``(id, rev)``.
+
+        A record without ``_id`` is new and gets its id here, once. One with
+        ``_rev`` is an edit of that revision, which must be a current leaf
+        (``Conflict`` otherwise, as CouchDB). Invalid records raise
+        ``schemas.RecordInvalid`` naming each field; nothing is stored then.
+        """
+        async with self._write_lock:
+            doc_id = record.get("_id") or new_record_id()
+            if not isinstance(doc_id, str) or doc_id.startswith("_"):
+                raise BadRequest("A record id is a string that does not start with '_'.")
+            parent = record.get("_rev")
+            old = await self._leaf(doc_id, parent)
+            at = now_stamp()
+            s = self._settings
+            body = prepare(
+                record,
+                old,
+                officer_id=s.officer_id,
+                role=s.role,
+                station_id=s.station_id,
+                beat_id=s.beat_id,
+                at=at,
+            )
+            signed = signing.sign({"_id": doc_id, **body}, self._keyring.signing_key, s.device_id)
+            # The rev the store would make for this edit (sync.revid), so the
+            # journal entry can name it and both go down in one transaction.
+            rev = new_rev(parent, False, signed)
+            entry = await self._journal_entry(
+                signed, rev=rev, parent=parent, action="create" if old is None else "update", at=at
+            )
+            entry_rev = new_rev(None, False, entry)
+            # new_edits=false writes exactly these revs, and it never refuses a
+            # doc for a conflict, so the record and its entry are all-or-nothing;
+            # the parent was checked to be a leaf above, under the write lock.
+            failures = await self.db.bulk_docs(
+                [
+                    {**signed, "_rev": rev, "_revisions": rev_path(rev, parent)},
+                    {**entry, "_rev": entry_rev, "_revisions": rev_path(entry_rev, None)},
+                ],
+                new_edits=False,
+            )
+            if failures:
+                raise CouchError(f"The record could not be stored: {failures[0].get('reason')}")
+            self._last_entry = entry
+            return doc_id, rev
+
+    async def _leaf(self, doc_id: str, parent: Any) -> Doc | None:
+        """The body being edited (``None`` for a new record), after checking ``parent``."""
+        try:
+            leaves = [row["ok"] for row in await self.db.open_revs(doc_id, "all") if "ok" in row]
+        except NotFound:
+            leaves = []
+        live = [leaf for leaf in leaves if not leaf.get("_deleted")]
+        if parent is None:
+            if live:
+                raise Conflict("This record already exists; edit it with its current revision.")
+            return None
+        for leaf in live:
+            if leaf["_rev"] == parent:
+                return leaf
+        raise Conflict(
+            "This record changed since you opened it (or the revision is unknown);"
+            " show it again and redo the edit."
+        )
+
+    async def _journal_entry(
+        self, record: Doc, *, rev: str, parent: str | None, action: str, at: str
+    ) -> Doc:
+        s = self._settings
+        entry = journal.next_entry(
+            await self._previous_entry(),
+            device_id=s.device_id,
+            record_id=record["_id"],
+            record_type=record["type"],
+            rev=rev,
+            parent_rev=parent,
+            action=action,
+            at=at,
+            envelope={
+                "station_id": record["station_id"],
+                "beat_id": record["beat_id"],
+                "created_by": s.officer_id,
+                "created_at": at,
+                "updated_by": s.officer_id,
+                "updated_at": at,
+            },
+        )
+        schemas.validate(entry)
+        return signing.sign(entry, self._keyring.signing_key, s.device_id)
+
+    async def _previous_entry(self) -> Doc | None:
+        if not self._last_entry_loaded:
+            rows = await self._journal_rows(self._settings.device_id)
+            self._last_entry = await self.db.get(rows[-1]["id"]) if rows else None
+            self._last_entry_loaded = True
+        return self._last_entry
+
+    async def _journal_rows(self, device_id: str | None = None) -> list[Doc]:
+        prefix = JOURNAL_PREFIX if device_id is None else journal.entry_id(device_id, 0)[:-10]
+        result = await self.db.all_docs(startkey=prefix, endkey=prefix + "\ufff0")
+        return list(result["rows"])
+
+    async def _has_journal(self) -> bool:
+        return bool(await self._journal_rows())
+
+    async def get_record(self, record_id: str) -> Doc:
+        """The current revision, with ``_conflicts`` when other devices edited it too."""
+        doc = await self.db.get(record_id, conflicts=True)
+        if doc.get("type") not in RECORD_TYPES:
+            raise NotFound("missing")
+        return doc
+
+    async def list_records(self, record_type: str | None = None) -> list[Doc]:
+        """Records of ``record_type`` (every type when ``None``), oldest first."""
+        result = await self.db.all_docs(include_docs=True)
+        docs = [
+            row["doc"]
+            for row in result["rows"]
+            if isinstance(row.get("doc"), dict)
+            and row["doc"].get("type") in RECORD_TYPES
+            and (record_type is None or row["doc"]["type"] == record_type)
+        ]
+        return sorted(docs, key=lambda d: (str(d.get("created_at")), d["_id"]))
+
+    async def journal(self) -> list[Doc]:
+        """Every journal entry this replica holds (all devices), by device then seq."""
+        result = await self.db.all_docs(
+            startkey=JOURNAL_PREFIX, endkey=JOURNAL_PREFIX + "\ufff0", include_docs=True
+        )
+        return [row["doc"] for row in result["rows"] if isinstance(row.get("doc"), dict)]
+
+    # -- status and sync -------------------------------------------------------
+
+    async def status(self) -> Status:
+        s = self._settings
+        pending = await self.db.changes(since=s.synced_seq)
+        journal_rows = sum(1 for row in pending["results"] if row["id"].startswith(JOURNAL_PREFIX))
+        everything = await self.db.changes(include_docs=True, conflicts=True)
+        counts = dict.fromkeys(RECORD_TYPES, 0)
+        conflicts = []
+        for row in everything["results"]:
+            doc = row.get("doc") or {}
+            if doc.get("type") in counts and not row.get("deleted"):
+                counts[doc["type"]] += 1
+            if doc.get("_conflicts"):
+                conflicts.append(
+                    Conflicted(doc["_id"], doc.get("type"), doc["_rev"], tuple(doc["_conflicts"]))
+                )
+        return Status(
+            officer_id=s.officer_id,
+            device_id=s.device_id,
+            station_id=s.station_id,
+            beat_id=s.beat_id,
+            server_url=s.server_url,
+            records=counts,
+            pending_records=len(pending["results"]) - journal_rows,
+            pending_journal=journal_rows,
+            last_sync_at=s.last_sync_at,
+            conflicts=tuple(conflicts),
+        )
+
+    def remote(self) -> Database:
+        """The station database on the enrolled gateway (opens no connection yet)."""
+        s = self._settings
+        if not s.server_url or not s.sealed_token:
+            raise NotEnrolled()
+        return connect(s.server_url, s.db_name, self._keyring.open_secret("token", s.sealed_token))
+
+    async def sync(
+        self,
+        remote: Database | None = None,
+        *,
+        on_progress: Callable[[str, Progress], None] | None = None,
+        retry: RetryPolicy = FIELD_RETRY,
+    ) -> SyncReport:
+        """Push and pull with ``remote`` (default: the enrolled gateway).
+
+        No network: ``Offline``, nothing lost. The gateway says this device is
+        revoked: the replica wipes itself and raises ``DeviceRevoked``.
+        ``on_progress(direction, progress)`` gets "push"/"pull" updates.
+        """
+        own = remote is None
+        target = self.remote() if remote is None else remote
+        try:
+            # Push first: what the officer recorded reaches the centre even if
+            # the link drops before the pull is done.
+            push = await replicate(
+                self.db, target, retry=retry, on_progress=_labelled("push", on_progress)
+            )
+            pull = await replicate(
+                target, self.db, retry=retry, on_progress=_labelled("pull", on_progress)
+            )
+        except Exception as exc:
+            if is_revocation(exc):
+                await self.wipe()
+                raise DeviceRevoked() from None
+            if _is_offline(exc):
+                raise Offline() from exc
+            raise
+        finally:
+            if own:
+                await target.close()
+        at = now_stamp()
+        refused = (*push.errors, *pull.errors)
+        if not push.doc_write_failures:
+            # Everything local up to here is now on the server: pushed, or pulled from it.
+            info = await self.db.info()
+            self._save_settings(
+                self._settings.replace(synced_seq=info["update_seq"], last_sync_at=at)
+            )
+        return SyncReport(
+            pushed=push.docs_written, pulled=pull.docs_written, refused=refused, at=at
+        )
+
+    async def wipe(self) -> None:
+        """Close and crypto-shred this replica (see :func:`wipe_replica`)."""
+        await self.close()
+        wipe_replica(self.home)
+
+
+def _labelled(
+    direction: str, callback: Callable[[str, Progress], None] | None
+) -> Callable[[Progress], None] | None:
+    if callback is None:
+        return None
+    return lambda progress: callback(direction, progress)
+
+
+def _check_identity(settings: Settings) -> None:
+    for name in ("station_id", "beat_id"):
+        value = getattr(settings, name)
+        if not isinstance(value, str) or not _SLUG.fullmatch(value):
+            raise BadRequest(
+                f"{name} must be a short id of lowercase letters, digits and dashes, "
+                "starting with a letter"
+            )

@@ -1,0 +1,105 @@
+"""No record text in the clear on disk: database, WAL, key and settings files, temp files."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from field_client.replica import FieldReplica
+from tests.field_client.support import PASSPHRASE, complaint, files_under, visit, visitor
+
+
+def _markers() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8].upper()
+    return {
+        "complaint_en": f"QZXCOMPLAINT{tag}",
+        "complaint_hi": f"गुप्तशिकायत{tag}",
+        "visitor_en": f"QZXVISITOR{tag}",
+        "visitor_hi": f"गुप्तआगंतुक{tag}",
+        "visit_en": f"QZXVISIT{tag}",
+        "visit_hi": f"गुप्तसत्यापन{tag}",
+        "edit_en": f"QZXEDITED{tag}",
+        "edit_hi": f"गुप्तसंशोधन{tag}",
+    }
+
+
+def _forms(marker: str) -> list[bytes]:
+    """Every way the text could be written: UTF-8, UTF-16 both orders, JSON-escaped."""
+    return [
+        marker.encode("utf-8"),
+        marker.encode("utf-16-le"),
+        marker.encode("utf-16-be"),
+        json.dumps(marker).strip('"').encode("ascii"),
+    ]
+
+
+def _hits(root: Path, markers: dict[str, str]) -> list[tuple[str, str]]:
+    found = []
+    for path in files_under(root):
+        data = path.read_bytes()
+        for name, marker in markers.items():
+            if any(form in data for form in _forms(marker)):
+                found.append((str(path.relative_to(root)), name))
+    return found
+
+
+def test_the_scan_finds_markers_in_plain_files(tmp_path: Path) -> None:
+    # The scan itself must be able to fail: plain UTF-8 and UTF-16 text is found.
+    markers = _markers()
+    (tmp_path / "a.txt").write_text(markers["complaint_hi"], encoding="utf-8")
+    (tmp_path / "b.txt").write_text(markers["visit_en"], encoding="utf-16")
+    assert sorted(_hits(tmp_path, markers)) == [("a.txt", "complaint_hi"), ("b.txt", "visit_en")]
+
+
+async def test_no_marker_text_on_disk_after_records_sync_and_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    # SQLite and Python put temporary files under TMPDIR: point it into the scanned tree.
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    m = _markers()
+    device = await FieldReplica.create(
+        tmp_path / "device",
+        PASSPHRASE,
+        officer_id="si.sharma",
+        station_id="kotwali",
+        beat_id="beat-3",
+    )
+    hub = await FieldReplica.create(
+        tmp_path / "hub",
+        PASSPHRASE,
+        officer_id="so.verma",
+        station_id="kotwali",
+        beat_id="beat-3",
+        role="station_officer",
+    )
+    try:
+        c_id, _ = await device.save_record(
+            complaint(f"{m['complaint_en']} और {m['complaint_hi']} को देखा गया।")
+        )
+        v_id, _ = await device.save_record(visitor(f"{m['visitor_en']} {m['visitor_hi']}"))
+        await device.save_record(visit(f"{m['visit_en']} — {m['visit_hi']}"))
+        await device.sync(hub)
+        old = await device.get_record(c_id)
+        await device.save_record({**old, "description": f"{m['edit_en']} {m['edit_hi']}"})
+        theirs = await hub.get_record(v_id)
+        await hub.save_record({**theirs, "purpose": f"{m['edit_hi']} at the desk"})
+        await device.sync(hub)
+        # Both replicas really hold the text (the test would be empty otherwise).
+        assert m["edit_hi"] in (await hub.get_record(c_id))["description"]
+        assert m["edit_hi"] in (await device.get_record(v_id))["purpose"]
+        assert m["visit_hi"] in str(await hub.list_records("verification_visit"))
+        status = await device.status()
+        assert status.pending_records == 0
+        assert any(p.name.endswith("-wal") for p in files_under(tmp_path))
+        assert _hits(tmp_path, m) == []  # while open: database, WAL, shm
+    finally:
+        await device.close()
+        await hub.close()
+    assert _hits(tmp_path, m) == []  # after close (WAL checkpointed into the database)

@@ -1,0 +1,101 @@
+"""Two encrypted replicas syncing: conflicts, retries without duplicates, no network."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from field_client.errors import Offline
+from field_client.replica import FieldReplica
+from sync import journal
+from sync.errors import ServiceUnavailable
+from sync.http_remote import HttpDatabase
+from sync.replication import RetryPolicy
+from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
+from tests.sync.flaky import Fault, Flaky
+
+_NO_WAIT = RetryPolicy(base_delay=0.0, max_delay=0.0, max_retries=2)
+
+
+async def _other(tmp_path: Path, name: str = "hub") -> FieldReplica:
+    return await FieldReplica.create(
+        tmp_path / name,
+        PASSPHRASE,
+        officer_id="so.verma",
+        station_id="kotwali",
+        beat_id="beat-3",
+        role="station_officer",
+    )
+
+
+async def test_sync_both_ways_then_concurrent_edits_show_as_a_conflict(
+    replica: FieldReplica, tmp_path: Path
+) -> None:
+    hub = await _other(tmp_path)
+    try:
+        doc_id, _ = await replica.save_record(complaint())
+        await replica.save_record(visitor())
+        await hub.save_record(visit())
+        assert (await replica.status()).pending_records == 2
+        report = await replica.sync(hub)
+        assert report.refused == ()
+        assert (report.pushed, report.pulled) == (4, 2)  # records + journal entries
+        status = await replica.status()
+        assert (status.pending_records, status.conflicts) == (0, ())
+        assert status.records == {"complaint": 1, "visitor_entry": 1, "verification_visit": 1}
+        assert status.last_sync_at is not None
+
+        mine, theirs = await replica.get_record(doc_id), await hub.get_record(doc_id)
+        await replica.save_record({**mine, "description": "Edited on the officer's tablet."})
+        await hub.save_record({**theirs, "description": "Edited at the station desk."})
+        await replica.sync(hub)
+        [conflict] = (await replica.status()).conflicts
+        assert conflict.record_id == doc_id
+        assert conflict.record_type == "complaint"
+        assert (await hub.status()).conflicts == (conflict,)
+        # Both devices' journals reached both replicas, each chain intact.
+        entries = await hub.journal()
+        assert len(entries) == 6
+        assert journal.verify_chain(entries) == []
+    finally:
+        await hub.close()
+
+
+async def test_sync_retried_after_a_dropped_connection_duplicates_nothing(
+    replica: FieldReplica, tmp_path: Path
+) -> None:
+    hub = await _other(tmp_path)
+    try:
+        ids = {(await replica.save_record(complaint(f"Complaint {n}.")))[0] for n in range(30)}
+        # The write lands but its answer is lost, twice in a row: the run gives up.
+        dropped = Flaky(
+            hub.db, [Fault("bulk_docs", 1, ConnectionResetError("link dropped"), True, times=3)]
+        )
+        with pytest.raises(Offline):
+            await replica.sync(dropped, retry=_NO_WAIT)
+        assert (await replica.status()).pending_records == 30  # nothing counted as synced
+        await replica.sync(hub)
+        records = await hub.list_records("complaint")
+        assert {d["_id"] for d in records} == ids
+        assert len(records) == 30
+        assert (await hub.db.info())["doc_count"] == 60  # 30 records + 30 journal entries
+    finally:
+        await hub.close()
+
+
+async def test_no_network_says_so_and_keeps_everything(replica: FieldReplica) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await replica.save_record(complaint())
+    seq = (await replica.db.info())["update_seq"]
+    async with HttpDatabase(f"http://127.0.0.1:{port}/station-kotwali") as nowhere:
+        with pytest.raises(Offline) as caught:
+            await replica.sync(nowhere, retry=_NO_WAIT)
+    assert isinstance(caught.value, ServiceUnavailable)
+    assert "beatsync sync" in caught.value.reason
+    status = await replica.status()
+    assert (status.pending_records, status.last_sync_at) == (1, None)
+    assert (await replica.db.info())["update_seq"] == seq
