@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
 import aiohttp
@@ -42,6 +42,7 @@ __all__ = [
     "GuardedDatabase",
     "couch_credentials",
     "redact",
+    "with_credentials",
 ]
 
 COUCH_USER_ENV: Final = "BEATSYNC_COUCHDB_USER"
@@ -67,22 +68,33 @@ def redact(url: str) -> str:
     return str(URL(url).with_user(None))
 
 
+Credentials = tuple[str, str]
+
+
 def couch_credentials(
     url: str, environ: Mapping[str, str] | None = None
-) -> tuple[str, aiohttp.BasicAuth | None]:
-    """``(base URL without credentials or trailing slash, auth)``; the URL's own
-    credentials win over the environment's."""
+) -> tuple[str, Credentials | None]:
+    """``(base URL without credentials or trailing slash, (user, password))``; the
+    URL's own credentials win over the environment's."""
     env = os.environ if environ is None else environ
     parsed = URL(url)
     if not parsed.scheme or not parsed.host:
         raise ValueError("the CouchDB URL must be absolute, like http://host:5984")
     base = str(parsed.with_user(None).with_query(None).with_fragment(None)).rstrip("/")
     if parsed.user is not None:
-        return base, aiohttp.BasicAuth(parsed.user, parsed.password or "")
+        return base, (parsed.user, parsed.password or "")
     user = env.get(COUCH_USER_ENV)
     if user:
-        return base, aiohttp.BasicAuth(user, env.get(COUCH_PASSWORD_ENV, ""))
+        return base, (user, env.get(COUCH_PASSWORD_ENV, ""))
     return base, None
+
+
+def with_credentials(base: str, path: str, credentials: Credentials | None) -> str:
+    """``base/path`` carrying ``credentials`` the way CouchDB URLs do (``user:pass@``)."""
+    url = URL(f"{base}/{path}" if path else base)
+    if credentials is not None:
+        url = url.with_user(credentials[0]).with_password(credentials[1])
+    return str(url)
 
 
 def _unavailable(exc: CouchError) -> ServiceUnavailable:
@@ -191,14 +203,14 @@ class CouchServer:
     """One CouchDB cluster: its base URL, the gateway's credentials, one shared session."""
 
     base_url: str
-    auth: aiohttp.BasicAuth | None
+    credentials: Credentials | None = field(default=None, repr=False)
     timeout_s: float = DEFAULT_COUCH_TIMEOUT_S
     _session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float = DEFAULT_COUCH_TIMEOUT_S) -> CouchServer:
-        base, auth = couch_credentials(url)
-        return cls(base, auth, timeout_s)
+        base, credentials = couch_credentials(url)
+        return cls(base, credentials, timeout_s)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -212,9 +224,10 @@ class CouchServer:
 
     def raw_database(self, name: str) -> HttpDatabase:
         """``name`` as an :class:`HttpDatabase` on the shared session (errors unguarded)."""
+        # Credentials travel in the URL; HttpDatabase turns them into a Basic
+        # header and never shows them (its identity is the URL without them).
         return HttpDatabase(
-            f"{self.base_url}/{name}",
-            auth=self.auth,
+            with_credentials(self.base_url, name, self.credentials),
             session=self.session,
             request_timeout=self.timeout_s,
         )

@@ -34,9 +34,8 @@ from typing import Any, Final
 import pycouchdb
 import requests
 from pycouchdb import exceptions as couch_exc
-from yarl import URL
 
-from server.couch_backend import couch_credentials, redact
+from server.couch_backend import couch_credentials, redact, with_credentials
 from server.models import station_db_name
 from server.repo_couch import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB
 
@@ -97,13 +96,6 @@ def replication_doc_id(station_id: str) -> str:
     return f"beatsync-fanin-{station_id}"
 
 
-def _db_url(base: str, db: str, credentials: tuple[str, str] | None) -> str:
-    url = URL(f"{base}/{db}")
-    if credentials is not None:
-        url = url.with_user(credentials[0]).with_password(credentials[1])
-    return str(url)
-
-
 def fan_in_doc(base: str, station_id: str, credentials: tuple[str, str] | None) -> dict[str, Any]:
     """The ``_replicator`` document that copies one station into the district database.
 
@@ -113,8 +105,8 @@ def fan_in_doc(base: str, station_id: str, credentials: tuple[str, str] | None) 
     """
     return {
         "_id": replication_doc_id(station_id),
-        "source": _db_url(base, station_db_name(station_id), credentials),
-        "target": _db_url(base, DISTRICT_DB, credentials),
+        "source": with_credentials(base, station_db_name(station_id), credentials),
+        "target": with_credentials(base, DISTRICT_DB, credentials),
         "continuous": True,
     }
 
@@ -199,10 +191,11 @@ def bootstrap(
     ``replication_url``: CouchDB's base URL as CouchDB itself reaches it, for
     the ``_replicator`` documents (default ``couch_url``).
     """
-    base, auth = couch_credentials(couch_url, environ)
-    credentials = (auth.login, auth.password) if auth is not None else None
+    base, credentials = couch_credentials(couch_url, environ)
     user = gateway_user or (credentials[0] if credentials else None)
-    server = pycouchdb.Server(_db_url(base, "", credentials).rstrip("/") + "/", timeout=_TIMEOUT_S)
+    server = pycouchdb.Server(
+        with_credentials(base, "", credentials).rstrip("/") + "/", timeout=_TIMEOUT_S
+    )
     report = BootstrapReport()
     p = _Provisioner(server, report)
     try:
