@@ -84,6 +84,11 @@ class IdentityRepo(abc.ABC):
     @abc.abstractmethod
     async def revoke_device(self, device_id: str) -> None: ...
 
+    async def device_token_hash(self, device_id: str) -> str | None:
+        """The stored SHA-256 of a device's token, for station hubs that must
+        authenticate the station's devices while offline (server/hub.py)."""
+        raise NotImplementedError
+
 
 class AuditLog(abc.ABC):
     """Append-only: entries are added, never changed or removed."""
