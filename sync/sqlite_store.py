@@ -1,0 +1,1422 @@
+"""The embedded store: one CouchDB database in one SQLite file (aiosqlite).
+
+Layout (schema version 1, see ``_MIGRATIONS``)
+----------------------------------------------
+``docs(doc_id, tree, winner, deleted, seq)``
+    One row per document: its revision tree (orjson of
+    :func:`sync.revtree.encode_tree`), the winning rev and whether it is a
+    deletion (so ``_all_docs``/``_changes`` need not decode trees), and the
+    update seq of its latest change. A document appears once in ``_changes``,
+    at that seq, exactly as CouchDB's by-seq index.
+``revs(doc_id, rev, body)``
+    The sealed body of every *leaf* revision (JSON without ``_id``/``_rev``;
+    attachment metadata rides inside as ``_attachments``). Bodies of revisions
+    that stop being leaves are dropped in the same transaction: compaction on
+    write, so the file never holds history CouchDB would compact away.
+``att_refs(doc_id, rev, digest)`` and ``attachments(digest, length, data)``
+    Attachment blobs, sealed, stored once per digest and collected when the
+    last leaf that names them goes.
+``local_docs(doc_id, rev, body)``
+    ``_local/`` documents: never in ``_changes`` or ``_all_docs``.
+``meta(key, value)``
+    The database uuid (``identity()``), ``update_seq``, ``purge_seq``,
+    ``revs_limit``.
+
+Only ids, revs, digests, lengths and counters are stored in the clear; every
+body, attachment and local document passes through the :class:`BodyCodec`
+(see :mod:`sync.codec`), so with the field replica's AEAD codec no record text
+reaches the file or its WAL. Selectors therefore run in Python over opened
+bodies, never in SQL.
+
+Writes go through one connection, serialized by an asyncio lock, one
+transaction per call; reads use a second connection, so with WAL they see only
+committed transactions and never a half-written batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+import orjson
+
+from sync import revtree
+from sync.attachments import (
+    AttachmentMeta,
+    Inline,
+    Stub,
+    missing_stub,
+    parse_attachments,
+    render_attachments,
+)
+from sync.codec import BodyCodec, PlainCodec, attachment_aad, body_aad, local_aad
+from sync.database import Database, Doc, Seq
+from sync.errors import (
+    BadRequest,
+    Conflict,
+    CouchError,
+    InvalidRev,
+    NotFound,
+    PreconditionFailed,
+)
+from sync.revid import new_rev, user_fields
+from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
+from sync.selector import compile_selector
+
+__all__ = ["DEFAULT_REVS_LIMIT", "SCHEMA_VERSION", "SQLiteDatabase"]
+
+# Each entry upgrades the file by one version (PRAGMA user_version); never edit
+# a released entry, append a new one.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE docs ("
+        " doc_id TEXT PRIMARY KEY, tree BLOB NOT NULL, winner TEXT NOT NULL,"
+        " deleted INTEGER NOT NULL, seq INTEGER NOT NULL UNIQUE)",
+        "CREATE TABLE revs ("
+        " doc_id TEXT NOT NULL, rev TEXT NOT NULL, body BLOB NOT NULL,"
+        " PRIMARY KEY (doc_id, rev))",
+        "CREATE TABLE att_refs ("
+        " doc_id TEXT NOT NULL, rev TEXT NOT NULL, digest TEXT NOT NULL,"
+        " PRIMARY KEY (doc_id, rev, digest)) WITHOUT ROWID",
+        "CREATE INDEX att_refs_by_digest ON att_refs (digest)",
+        "CREATE TABLE attachments ("
+        " digest TEXT PRIMARY KEY, length INTEGER NOT NULL, data BLOB NOT NULL)",
+        "CREATE TABLE local_docs ("
+        " doc_id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body BLOB NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# Stay well under SQLITE_MAX_VARIABLE_NUMBER (999 in old builds) per IN (...).
+_CHUNK = 900
+# Rows read per query while a selector filters the feed.
+_FEED_PAGE = 500
+# CouchDB's default longpoll timeout (seconds) when none is given.
+_DEFAULT_LONGPOLL = 60.0
+# A longpoll re-reads the file this often, to notice writes by another process.
+_POLL_SLICE = 5.0
+
+# The top-level `_` members CouchDB accepts in a document (couch_doc:transfer_fields).
+_SPECIAL_MEMBERS = frozenset(
+    {
+        "_id",
+        "_rev",
+        "_deleted",
+        "_revisions",
+        "_attachments",
+        "_conflicts",
+        "_deleted_conflicts",
+        "_local_seq",
+        "_revs_info",
+    }
+)
+_LOCAL = "_local/"
+_LOCAL_REV = re.compile(r"0-([0-9]+)")
+
+
+# -- input validation --------------------------------------------------------------
+
+
+def _check_doc_id(doc_id: object) -> str:
+    # CouchDB 3 answers these with 400 `illegal_docid` (couch_doc:validate_docid).
+    if not isinstance(doc_id, str):
+        raise BadRequest("Document id must be a string", error="illegal_docid")
+    if not doc_id:
+        raise BadRequest("Document id must not be empty", error="illegal_docid")
+    if doc_id.startswith("_") and not doc_id.startswith(("_design/", _LOCAL)):
+        raise BadRequest(
+            "Only reserved document ids may start with underscore.", error="illegal_docid"
+        )
+    if doc_id in ("_design/", _LOCAL):
+        raise BadRequest("Document id must not be empty", error="illegal_docid")
+    try:
+        doc_id.encode()
+    except UnicodeEncodeError:
+        raise BadRequest("Document id must be valid UTF-8", error="illegal_docid") from None
+    return doc_id
+
+
+def _check_members(doc: Mapping[str, Any]) -> None:
+    for key in doc:
+        if not isinstance(key, str):
+            raise BadRequest("Document keys must be strings", error="doc_validation")
+        if key.startswith("_") and key not in _SPECIAL_MEMBERS:
+            raise BadRequest(f"Bad special document member: {key}", error="doc_validation")
+    deleted = doc.get("_deleted", False)
+    if not isinstance(deleted, bool):
+        raise BadRequest("Bad special document member: _deleted", error="doc_validation")
+
+
+def _local_rev(rev: object) -> int:
+    """The counter N of a local document's ``"0-N"`` rev."""
+    match = _LOCAL_REV.fullmatch(rev) if isinstance(rev, str) else None
+    if match is None:
+        raise InvalidRev(f"Invalid rev format: {rev!r}")
+    return int(match.group(1))
+
+
+def _since(since: object) -> int:
+    if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
+        return since
+    if isinstance(since, str) and since.isdigit():
+        return int(since)
+    raise BadRequest(f"Malformed since: {since!r}", error="query_parse_error")
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise BadRequest(f"Document is not valid JSON: {exc}", error="doc_validation") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """One document of a write, checked for shape (nothing looked up yet)."""
+
+    doc: Doc
+    doc_id: str
+    rev: str | None
+    deleted: bool
+    path: list[str]  # new_edits=False: the rev and its ancestors, newest first
+    attachments: dict[str, Inline | Stub]
+
+
+def _parse_edit(doc: object, new_edits: bool) -> _Edit:
+    if not isinstance(doc, dict):
+        raise BadRequest("Each document must be a JSON object", error="doc_validation")
+    _check_members(doc)
+    doc_id = doc.get("_id")
+    if doc_id is None and new_edits:
+        doc_id = uuid.uuid4().hex  # POST without an id: CouchDB picks a random one
+    doc_id = _check_doc_id(doc_id)
+    rev = doc.get("_rev")
+    path: list[str] = []
+    if doc_id.startswith(_LOCAL):
+        if rev is not None:
+            _local_rev(rev)
+        return _Edit(doc, doc_id, rev, bool(doc.get("_deleted")), path, {})
+    if rev is not None:
+        revtree.parse_rev(rev)
+    if not new_edits:
+        revisions = doc.get("_revisions")
+        if revisions is not None:
+            if not isinstance(revisions, dict):
+                raise InvalidRev("_revisions must be a JSON object")
+            path = revtree.path_from_revisions(revisions)
+            if rev is not None and rev != path[0]:
+                raise InvalidRev(f"_rev {rev} is not the newest of _revisions")
+            rev = path[0]
+        elif rev is None:
+            raise BadRequest(f"Document {doc_id} needs a _rev when new_edits is false")
+        else:
+            path = [rev]
+    atts = doc.get("_attachments")
+    parsed = parse_attachments(atts) if atts is not None else {}
+    return _Edit(doc, doc_id, rev, bool(doc.get("_deleted")), path, parsed)
+
+
+def _parse_batch(docs: object, new_edits: bool) -> list[_Edit]:
+    if isinstance(docs, str | bytes | Mapping) or not isinstance(docs, Sequence):
+        raise BadRequest("docs must be a JSON array of objects")
+    return [_parse_edit(doc, new_edits) for doc in docs]
+
+
+def _failure(doc_id: str, exc: CouchError) -> Doc:
+    return {"id": doc_id, "error": exc.error_name, "reason": exc.reason}
+
+
+_ERROR_BY_NAME: dict[str, type[CouchError]] = {
+    "conflict": Conflict,
+    "missing_stub": PreconditionFailed,
+    "not_found": NotFound,
+}
+
+
+def _raise_for(result: Doc) -> None:
+    if "error" in result:
+        cls = _ERROR_BY_NAME.get(result["error"], BadRequest)
+        raise cls(result.get("reason"), error=result["error"])
+
+
+# -- write-side working state --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Work:
+    """One document during a write transaction."""
+
+    tree: dict[str, RevInfo]
+    stored: frozenset[str]  # revs whose body is in `revs` at the start (the leaves)
+    bodies: dict[str, tuple[bytes, dict[str, AttachmentMeta]]] = field(default_factory=dict)
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """One document as read: its tree and the sealed bodies of its leaves."""
+
+    tree: dict[str, RevInfo]
+    bodies: dict[str, bytes]
+
+
+def _leaves_from(tree: Mapping[str, RevInfo], rev: str) -> list[str]:
+    """The leaves descending from ``rev`` (``latest=true``), winner first."""
+    return [leaf for leaf in revtree.leaves(tree) if rev in revtree.ancestry(tree, leaf)]
+
+
+class SQLiteDatabase(Database):
+    """A :class:`~sync.database.Database` in one SQLite file. Open with :meth:`open`."""
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        path: Path,
+        name: str,
+        codec: BodyCodec,
+        db_uuid: str,
+        revs_limit: int,
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._path = path
+        self._name = name
+        self._codec = codec
+        self._uuid = db_uuid
+        self._revs_limit = revs_limit
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+        self._seen_seq = 0  # the newest seq this process has committed or read
+        self._closed = False
+
+    # -- opening and closing --------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        codec: BodyCodec | None = None,
+        revs_limit: int | None = None,
+    ) -> SQLiteDatabase:
+        """Open (creating and migrating as needed) the database file at ``path``.
+
+        ``revs_limit`` sets and stores the database's ``_revs_limit``; ``None``
+        keeps the stored one (CouchDB's 1000 for a new file).
+        """
+        path = Path(path)
+        writer = await _connect(path)
+        try:
+            await _migrate(writer)
+            reader = await _connect(path) if str(path) != ":memory:" else writer
+        except BaseException:
+            await writer.close()
+            raise
+        meta = dict(await writer.execute_fetchall("SELECT key, value FROM meta"))
+        limit = revs_limit if revs_limit is not None else int(meta["revs_limit"])
+        db = cls(
+            writer,
+            reader,
+            path=path,
+            name=name or path.stem,
+            codec=codec or PlainCodec(),
+            db_uuid=meta["uuid"],
+            revs_limit=limit,
+        )
+        if revs_limit is not None:
+            await db.set_revs_limit(revs_limit)
+        db._seen_seq = int(meta["update_seq"])
+        return db
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._changed:
+            self._changed.notify_all()  # let longpolls return instead of waiting out
+        if self._reader is not self._writer:
+            await self._reader.close()
+        await self._writer.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteDatabase({str(self._path)!r}, name={self._name!r})"
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- database-level ----------------------------------------------------------------
+
+    async def identity(self) -> str:
+        return f"sqlite:{self._uuid}"
+
+    async def info(self) -> Doc:
+        rows = await self._reader.execute_fetchall(
+            "SELECT (SELECT COUNT(*) FROM docs WHERE deleted = 0),"
+            " (SELECT COUNT(*) FROM docs WHERE deleted = 1),"
+            " (SELECT value FROM meta WHERE key = 'update_seq'),"
+            " (SELECT value FROM meta WHERE key = 'purge_seq')"
+        )
+        doc_count, del_count, update_seq, purge_seq = next(iter(rows))
+        return {
+            "db_name": self._name,
+            "doc_count": doc_count,
+            "doc_del_count": del_count,
+            "update_seq": int(update_seq),
+            "purge_seq": int(purge_seq),
+            "instance_start_time": "0",
+            "revs_limit": self._revs_limit,
+        }
+
+    async def revs_limit(self) -> int:
+        return self._revs_limit
+
+    async def set_revs_limit(self, limit: int) -> None:
+        """``PUT /{db}/_revs_limit``: applies to the documents written from now on."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise BadRequest("revs_limit must be a positive integer")
+        async with self._write_lock, self._transaction() as conn:
+            await _set_meta(conn, "revs_limit", limit)
+        self._revs_limit = limit
+
+    # -- reading documents ------------------------------------------------------------
+
+    async def _load(self, doc_ids: Sequence[str]) -> dict[str, _Loaded]:
+        """Trees and leaf bodies of ``doc_ids``, one statement per chunk (one snapshot each)."""
+        found: dict[str, _Loaded] = {}
+        unique = list(dict.fromkeys(doc_ids))
+        for chunk in _chunks(unique):
+            rows = await self._reader.execute_fetchall(
+                "SELECT d.doc_id, d.tree, r.rev, r.body FROM docs d"
+                " LEFT JOIN revs r ON r.doc_id = d.doc_id"
+                f" WHERE d.doc_id IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            for doc_id, tree, rev, body in rows:
+                loaded = found.get(doc_id)
+                if loaded is None:
+                    loaded = found[doc_id] = _Loaded(revtree.decode_tree(orjson.loads(tree)), {})
+                if rev is not None:
+                    loaded.bodies[rev] = body
+        return found
+
+    def _open_body(self, doc_id: str, rev: str, sealed: bytes) -> dict[str, Any]:
+        body: dict[str, Any] = orjson.loads(self._codec.open(body_aad(doc_id, rev), sealed))
+        return body
+
+    async def _blobs(self, digests: Iterable[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(digests))
+        blobs: dict[str, bytes] = {}
+        for chunk in _chunks(wanted):
+            rows = await self._reader.execute_fetchall(
+                "SELECT digest, data FROM attachments"
+                f" WHERE digest IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            for digest, data in rows:
+                blobs[digest] = self._codec.open(attachment_aad(digest), data)
+        return blobs
+
+    async def _render_all(
+        self,
+        items: Sequence[tuple[str, str, Mapping[str, RevInfo], bytes]],
+        *,
+        revisions: bool,
+        attachments: bool,
+    ) -> list[Doc]:
+        """Documents for ``(doc_id, rev, tree, sealed body)``, as CouchDB returns them."""
+        bodies = [self._open_body(doc_id, rev, sealed) for doc_id, rev, _, sealed in items]
+        blobs: dict[str, bytes] = {}
+        if attachments:
+            blobs = await self._blobs(
+                meta["digest"] for body in bodies for meta in body.get("_attachments", {}).values()
+            )
+        docs: list[Doc] = []
+        for (doc_id, rev, tree, _), body in zip(items, bodies, strict=True):
+            metas = body.pop("_attachments", None)
+            doc: Doc = {"_id": doc_id, "_rev": rev, **body}
+            if tree[rev].deleted:
+                doc["_deleted"] = True
+            if metas:
+                doc["_attachments"] = render_attachments(
+                    metas, blobs.__getitem__ if attachments else None
+                )
+            if revisions:
+                doc["_revisions"] = revtree.revisions_of(tree, rev)
+            docs.append(doc)
+        return docs
+
+    async def get(
+        self,
+        doc_id: str,
+        *,
+        rev: str | None = None,
+        revs: bool = False,
+        conflicts: bool = False,
+        deleted_conflicts: bool = False,
+        attachments: bool = False,
+        latest: bool = False,
+    ) -> Doc:
+        if isinstance(doc_id, str) and doc_id.startswith(_LOCAL):
+            return await self.get_local(doc_id)
+        _check_doc_id(doc_id)
+        if rev is not None:
+            revtree.parse_rev(rev)
+        async with self._read_lock if attachments else contextlib.nullcontext():
+            loaded = (await self._load([doc_id])).get(doc_id)
+            if loaded is None:
+                raise NotFound("missing")
+            tree = loaded.tree
+            winner = revtree.winning_rev(tree)
+            if rev is None:
+                if tree[winner].deleted:
+                    raise NotFound("deleted")
+                target = winner
+            elif rev not in tree:
+                raise NotFound("missing")
+            else:
+                target = _leaves_from(tree, rev)[0] if latest else rev
+            sealed = loaded.bodies.get(target)
+            if sealed is None:
+                raise NotFound("missing")  # an old revision: its body was compacted away
+            (doc,) = await self._render_all(
+                [(doc_id, target, tree, sealed)], revisions=revs, attachments=attachments
+            )
+        if target == winner:
+            if conflicts and (found := revtree.conflicts(tree)):
+                doc["_conflicts"] = found
+            if deleted_conflicts and (found := revtree.deleted_conflicts(tree)):
+                doc["_deleted_conflicts"] = found
+        return doc
+
+    def _pick(
+        self,
+        doc_id: str,
+        loaded: _Loaded | None,
+        revs: Sequence[str] | Literal["all"],
+        latest: bool,
+    ) -> list[tuple[str, str | None]]:
+        """``(requested rev, rev to show or None when missing)`` for an ``open_revs`` request."""
+        if revs == "all":
+            return [] if loaded is None else [(r, r) for r in revtree.leaves(loaded.tree)]
+        picked: list[tuple[str, str | None]] = []
+        for rev in revs:
+            revtree.parse_rev(rev)
+            if loaded is None or rev not in loaded.tree:
+                picked.append((rev, None))
+            elif latest:
+                picked.extend((rev, leaf) for leaf in _leaves_from(loaded.tree, rev))
+            else:
+                picked.append((rev, rev if rev in loaded.bodies else None))
+        return picked
+
+    async def _open_revs_of(
+        self,
+        requests: Sequence[tuple[str, Sequence[str] | Literal["all"] | None]],
+        *,
+        revisions: bool,
+        attachments: bool,
+        latest: bool,
+    ) -> list[list[Doc]]:
+        """``open_revs`` answers for several documents at once (``None`` revs: the winner)."""
+        async with self._read_lock if attachments else contextlib.nullcontext():
+            loaded = await self._load([doc_id for doc_id, _ in requests])
+            plans: list[list[tuple[str, str | None]]] = []
+            items: list[tuple[str, str, Mapping[str, RevInfo], bytes]] = []
+            for doc_id, revs in requests:
+                doc = loaded.get(doc_id)
+                if revs is None:
+                    plan = [("", revtree.winning_rev(doc.tree))] if doc else [("", None)]
+                else:
+                    plan = self._pick(doc_id, doc, revs, latest)
+                plans.append(plan)
+                for _, shown in plan:
+                    if shown is not None and doc is not None:
+                        items.append((doc_id, shown, doc.tree, doc.bodies[shown]))
+            rendered = iter(
+                await self._render_all(items, revisions=revisions, attachments=attachments)
+            )
+        return [
+            [
+                {"ok": next(rendered)} if shown is not None else {"missing": asked}
+                for asked, shown in plan
+            ]
+            for plan in plans
+        ]
+
+    async def open_revs(
+        self,
+        doc_id: str,
+        revs: Sequence[str] | Literal["all"],
+        *,
+        include_revisions: bool = True,
+        attachments: bool = False,
+        latest: bool = False,
+    ) -> list[Doc]:
+        _check_doc_id(doc_id)
+        if revs != "all" and (isinstance(revs, str) or not isinstance(revs, Sequence)):
+            raise BadRequest('open_revs must be "all" or a JSON array of revs')
+        (answer,) = await self._open_revs_of(
+            [(doc_id, revs)], revisions=include_revisions, attachments=attachments, latest=latest
+        )
+        return answer
+
+    async def bulk_get(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        revs: bool = True,
+        attachments: bool = False,
+        latest: bool = False,
+    ) -> list[Doc]:
+        if isinstance(docs, str | bytes) or not isinstance(docs, Sequence):
+            raise BadRequest('_bulk_get needs {"docs": [{"id", "rev"?}, ...]}')
+        requests: list[tuple[str, Sequence[str] | None]] = []
+        for item in docs:
+            if not isinstance(item, Mapping):
+                raise BadRequest("Each requested doc must be an object")
+            doc_id = _check_doc_id(item.get("id"))
+            rev = item.get("rev")
+            if rev is not None:
+                revtree.parse_rev(rev)
+            requests.append((doc_id, None if rev is None else [rev]))
+        answers = await self._open_revs_of(
+            requests, revisions=revs, attachments=attachments, latest=latest
+        )
+        results: list[Doc] = []
+        for (doc_id, asked), answer in zip(requests, answers, strict=True):
+            shown: list[Doc] = []
+            for entry in answer:
+                if "ok" in entry:
+                    shown.append(entry)
+                else:
+                    # CouchDB 3 names an unspecified rev "undefined" in this error.
+                    rev = asked[0] if asked else "undefined"
+                    error = {"id": doc_id, "rev": rev, "error": "not_found", "reason": "missing"}
+                    shown.append({"error": error})
+            results.append({"id": doc_id, "docs": shown})
+        return results
+
+    async def revs_diff(self, revs: Mapping[str, Sequence[str]]) -> dict[str, Doc]:
+        if not isinstance(revs, Mapping):
+            raise BadRequest("_revs_diff needs {doc_id: [rev, ...]}")
+        for doc_id, doc_revs in revs.items():
+            _check_doc_id(doc_id)
+            if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
+                raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
+            for rev in doc_revs:
+                revtree.parse_rev(rev)
+        trees = await self._trees(self._reader, list(revs))
+        diff: dict[str, Doc] = {}
+        for doc_id, doc_revs in revs.items():
+            tree = trees.get(doc_id, {})
+            missing = revtree.missing_revs(tree, dict.fromkeys(doc_revs))
+            if not missing:
+                continue
+            entry: Doc = {"missing": missing}
+            if tree and (ancestors := revtree.possible_ancestors(tree, missing)):
+                entry["possible_ancestors"] = ancestors
+            diff[doc_id] = entry
+        return diff
+
+    @staticmethod
+    async def _trees(
+        conn: aiosqlite.Connection, doc_ids: Sequence[str]
+    ) -> dict[str, dict[str, RevInfo]]:
+        trees: dict[str, dict[str, RevInfo]] = {}
+        unique = list(dict.fromkeys(doc_ids))
+        for chunk in _chunks(unique):
+            rows = await conn.execute_fetchall(
+                f"SELECT doc_id, tree FROM docs WHERE doc_id IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            for doc_id, tree in rows:
+                trees[doc_id] = revtree.decode_tree(orjson.loads(tree))
+        return trees
+
+    # -- writing documents --------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the writer connection (callers hold the write lock)."""
+        conn = self._writer
+        # IMMEDIATE takes the write lock up front, so a second process writing
+        # the same file waits (busy_timeout) instead of failing mid-batch.
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def put(self, doc: Doc, *, new_edits: bool = True) -> Doc:
+        if not isinstance(doc, dict):
+            raise BadRequest("Document must be a JSON object", error="bad_request")
+        if "_id" not in doc:
+            raise BadRequest("a document needs an _id to be PUT", error="illegal_docid")
+        results = await self.bulk_docs([doc], new_edits=new_edits)
+        if results:
+            _raise_for(results[0])
+            return results[0]
+        return {
+            "ok": True,
+            "id": doc["_id"],
+            "rev": doc.get("_rev") or revtree.path_from_revisions(doc["_revisions"])[0],
+        }
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
+        edits = _parse_batch(docs, new_edits)
+        if not edits:
+            return []
+        async with self._write_lock:
+            async with self._transaction() as conn:
+                results, seq = await self._write(conn, edits, new_edits)
+            await self._committed(seq)
+        if new_edits:
+            return results
+        return [result for result in results if "error" in result]
+
+    async def _committed(self, seq: int) -> None:
+        if seq > self._seen_seq:
+            self._seen_seq = seq
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _write(
+        self, conn: aiosqlite.Connection, edits: Sequence[_Edit], new_edits: bool
+    ) -> tuple[list[Doc], int]:
+        doc_ids = [e.doc_id for e in edits if not e.doc_id.startswith(_LOCAL)]
+        trees = await self._trees(conn, doc_ids)
+        work = {
+            doc_id: _Work(dict(tree), frozenset(revtree.leaves(tree)))
+            for doc_id, tree in trees.items()
+        }
+        blobs: dict[str, bytes] = {}
+        order: list[str] = []  # changed docs, in the order of their last change
+        results: list[Doc] = []
+        for edit in edits:
+            if edit.doc_id.startswith(_LOCAL):
+                results.append(await self._write_local(conn, edit))
+                continue
+            state = work.setdefault(edit.doc_id, _Work({}, frozenset()))
+            try:
+                if new_edits:
+                    rev = await self._new_edit(conn, edit, state, blobs)
+                else:
+                    rev = await self._replicated_edit(conn, edit, state, blobs)
+            except CouchError as exc:
+                if isinstance(exc, BadRequest):
+                    raise  # malformed input fails the whole batch, like CouchDB's 400
+                results.append(_failure(edit.doc_id, exc))
+                continue
+            results.append({"ok": True, "id": edit.doc_id, "rev": rev})
+            if state.changed:
+                with contextlib.suppress(ValueError):
+                    order.remove(edit.doc_id)
+                order.append(edit.doc_id)
+        seq = await _get_meta_int(conn, "update_seq")
+        if order:
+            seq = await self._flush(conn, [(doc_id, work[doc_id]) for doc_id in order], blobs, seq)
+        return results, seq
+
+    async def _attachment_metas(
+        self, conn: aiosqlite.Connection, doc_id: str, state: _Work, rev: str
+    ) -> dict[str, AttachmentMeta] | None:
+        """The attachment metadata of a stored or just-written revision (None: no body kept)."""
+        if rev in state.bodies:
+            return state.bodies[rev][1]
+        if rev not in state.stored:
+            return None
+        rows = await conn.execute_fetchall(
+            "SELECT body FROM revs WHERE doc_id = ? AND rev = ?", (doc_id, rev)
+        )
+        for (sealed,) in rows:
+            metas: dict[str, AttachmentMeta] = self._open_body(doc_id, rev, sealed).get(
+                "_attachments", {}
+            )
+            return metas
+        return None
+
+    async def _resolve_attachments(
+        self,
+        conn: aiosqlite.Connection,
+        edit: _Edit,
+        state: _Work,
+        sources: Sequence[str],
+        generation: int,
+        blobs: dict[str, bytes],
+    ) -> dict[str, AttachmentMeta]:
+        """Attachment metadata of the new revision; inline data goes into ``blobs``.
+
+        A stub takes the attachment of that name from the first of ``sources``
+        (revs, best first) that has it, as CouchDB does with the parent rev.
+        """
+        metas: dict[str, AttachmentMeta] = {}
+        candidates: list[dict[str, AttachmentMeta]] | None = None
+        for name, att in edit.attachments.items():
+            if isinstance(att, Inline):
+                blobs[att.digest] = att.data
+                revpos = att.revpos if att.revpos is not None and not edit.path[:0] else generation
+                metas[name] = {
+                    "content_type": att.content_type,
+                    "digest": att.digest,
+                    "length": len(att.data),
+                    "revpos": revpos,
+                }
+                continue
+            if candidates is None:
+                candidates = []
+                for source in sources:
+                    found = await self._attachment_metas(conn, edit.doc_id, state, source)
+                    if found is not None:
+                        candidates.append(found)
+            for found in candidates:
+                meta = found.get(name)
+                if meta is not None and att.digest in (None, meta["digest"]):
+                    metas[name] = meta
+                    break
+            else:
+                raise missing_stub(edit.doc_id, name)
+        return metas
+
+    def _keep(
+        self,
+        edit: _Edit,
+        state: _Work,
+        rev: str,
+        metas: dict[str, AttachmentMeta],
+    ) -> None:
+        body = user_fields(edit.doc)
+        if metas:
+            body["_attachments"] = metas
+        sealed = self._codec.seal(body_aad(edit.doc_id, rev), _dumps(body))
+        state.bodies[rev] = (sealed, metas)
+        state.changed = True
+
+    async def _new_edit(
+        self, conn: aiosqlite.Connection, edit: _Edit, state: _Work, blobs: dict[str, bytes]
+    ) -> str:
+        tree = state.tree
+        if edit.rev is None:
+            # No _rev: a create, or a re-create on top of the deleted winner.
+            parent = revtree.winning_rev(tree) if tree else None
+            if parent is not None and not tree[parent].deleted:
+                raise Conflict()
+        else:
+            if edit.rev not in tree or edit.rev in {i.parent for i in tree.values()}:
+                raise Conflict()
+            parent = edit.rev
+        generation = 1 if parent is None else revtree.generation(parent) + 1
+        sources = [parent] if parent is not None else []
+        metas = await self._resolve_attachments(conn, edit, state, sources, generation, blobs)
+        digests = [meta["digest"] for meta in metas.values()]
+        rev = new_rev(parent, edit.deleted, edit.doc, digests)
+        state.tree = revtree.stem(
+            revtree.add_edit(tree, parent, rev, edit.deleted), self._revs_limit
+        )
+        self._keep(edit, state, rev, metas)
+        return rev
+
+    async def _replicated_edit(
+        self, conn: aiosqlite.Connection, edit: _Edit, state: _Work, blobs: dict[str, bytes]
+    ) -> str:
+        rev = edit.path[0]
+        if rev in state.tree:
+            return rev  # already known: CouchDB leaves the stored revision alone
+        merged = revtree.merge(state.tree, revtree.path_tree(edit.path, edit.deleted))
+        # Stubs refer to an ancestor the target already has, else to any leaf.
+        sources = [*edit.path[1:], *revtree.leaves(state.tree)]
+        metas = await self._resolve_attachments(
+            conn, edit, state, sources, revtree.generation(rev), blobs
+        )
+        state.tree = revtree.stem(merged, self._revs_limit)
+        self._keep(edit, state, rev, metas)
+        return rev
+
+    async def _flush(
+        self,
+        conn: aiosqlite.Connection,
+        changed: Sequence[tuple[str, _Work]],
+        blobs: Mapping[str, bytes],
+        seq: int,
+    ) -> int:
+        """Write the changed documents with new seqs; drop bodies that stopped being leaves."""
+        doc_rows: list[tuple[str, bytes, str, int, int]] = []
+        body_rows: list[tuple[str, str, bytes]] = []
+        ref_rows: list[tuple[str, str, str]] = []
+        gone: list[tuple[str, str]] = []
+        used: set[str] = set()
+        for doc_id, state in changed:
+            seq += 1
+            leaves = set(revtree.leaves(state.tree))
+            winner = revtree.winning_rev(state.tree)
+            doc_rows.append(
+                (
+                    doc_id,
+                    orjson.dumps(revtree.encode_tree(state.tree)),
+                    winner,
+                    int(state.tree[winner].deleted),
+                    seq,
+                )
+            )
+            gone.extend((doc_id, rev) for rev in state.stored - leaves)
+            for rev, (sealed, metas) in state.bodies.items():
+                if rev in leaves:
+                    body_rows.append((doc_id, rev, sealed))
+                    for meta in metas.values():
+                        ref_rows.append((doc_id, rev, meta["digest"]))
+                        used.add(meta["digest"])
+        await conn.executemany(
+            "INSERT INTO docs (doc_id, tree, winner, deleted, seq) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (doc_id) DO UPDATE SET tree = excluded.tree,"
+            " winner = excluded.winner, deleted = excluded.deleted, seq = excluded.seq",
+            doc_rows,
+        )
+        await self._drop_bodies(conn, gone)
+        await conn.executemany(
+            "INSERT OR REPLACE INTO revs (doc_id, rev, body) VALUES (?, ?, ?)", body_rows
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO att_refs (doc_id, rev, digest) VALUES (?, ?, ?)", ref_rows
+        )
+        new_blobs = [
+            (digest, len(blobs[digest]), self._codec.seal(attachment_aad(digest), blobs[digest]))
+            for digest in used
+            if digest in blobs
+        ]
+        await conn.executemany(
+            "INSERT OR IGNORE INTO attachments (digest, length, data) VALUES (?, ?, ?)", new_blobs
+        )
+        await _set_meta(conn, "update_seq", seq)
+        return seq
+
+    @staticmethod
+    async def _drop_bodies(conn: aiosqlite.Connection, gone: Sequence[tuple[str, str]]) -> None:
+        if not gone:
+            return
+        await conn.executemany("DELETE FROM revs WHERE doc_id = ? AND rev = ?", gone)
+        before = conn.total_changes
+        await conn.executemany("DELETE FROM att_refs WHERE doc_id = ? AND rev = ?", gone)
+        if conn.total_changes != before:
+            # Some blob may have lost its last reference.
+            await conn.execute(
+                "DELETE FROM attachments WHERE digest NOT IN (SELECT digest FROM att_refs)"
+            )
+
+    # -- local documents ------------------------------------------------------------
+
+    async def _write_local(self, conn: aiosqlite.Connection, edit: _Edit) -> Doc:
+        rows = list(
+            await conn.execute_fetchall(
+                "SELECT rev FROM local_docs WHERE doc_id = ?", (edit.doc_id,)
+            )
+        )
+        current = rows[0][0] if rows else None
+        given = None if edit.rev is None else _local_rev(edit.rev)
+        if given != current:
+            # CouchDB: the _rev must name the stored local doc, and be absent for a new one.
+            return _failure(edit.doc_id, Conflict())
+        if edit.deleted:
+            await conn.execute("DELETE FROM local_docs WHERE doc_id = ?", (edit.doc_id,))
+            return {"ok": True, "id": edit.doc_id, "rev": "0-0"}
+        rev = (current or 0) + 1
+        sealed = self._codec.seal(local_aad(edit.doc_id), _dumps(user_fields(edit.doc)))
+        await conn.execute(
+            "INSERT OR REPLACE INTO local_docs (doc_id, rev, body) VALUES (?, ?, ?)",
+            (edit.doc_id, rev, sealed),
+        )
+        return {"ok": True, "id": edit.doc_id, "rev": f"0-{rev}"}
+
+    @staticmethod
+    def _check_local_id(local_id: object) -> str:
+        doc_id = _check_doc_id(local_id)
+        if not doc_id.startswith(_LOCAL):
+            raise BadRequest(f"A local document id starts with {_LOCAL}", error="illegal_docid")
+        return doc_id
+
+    async def get_local(self, local_id: str) -> Doc:
+        doc_id = self._check_local_id(local_id)
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT rev, body FROM local_docs WHERE doc_id = ?", (doc_id,)
+            )
+        )
+        if not rows:
+            raise NotFound("missing")
+        rev, sealed = rows[0]
+        body = orjson.loads(self._codec.open(local_aad(doc_id), sealed))
+        return {"_id": doc_id, "_rev": f"0-{rev}", **body}
+
+    async def put_local(self, doc: Doc) -> Doc:
+        if not isinstance(doc, dict):
+            raise BadRequest("Document must be a JSON object")
+        self._check_local_id(doc.get("_id"))
+        edit = _parse_edit(doc, True)
+        async with self._write_lock, self._transaction() as conn:
+            result = await self._write_local(conn, edit)
+        _raise_for(result)
+        return result
+
+    async def delete_local(self, local_id: str, rev: str) -> Doc:
+        doc_id = self._check_local_id(local_id)
+        _local_rev(rev)
+        async with self._write_lock, self._transaction() as conn:
+            exists = await conn.execute_fetchall(
+                "SELECT 1 FROM local_docs WHERE doc_id = ?", (doc_id,)
+            )
+            if not list(exists):
+                raise NotFound("missing")
+            result = await self._write_local(conn, _Edit({}, doc_id, rev, True, [], {}))
+        _raise_for(result)
+        return result
+
+    # -- purge ---------------------------------------------------------------------------
+
+    async def purge(self, revs: Mapping[str, Sequence[str]]) -> Doc:
+        if not isinstance(revs, Mapping):
+            raise BadRequest("_purge needs {doc_id: [rev, ...]}")
+        for doc_id, doc_revs in revs.items():
+            _check_doc_id(doc_id)
+            if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
+                raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
+            for rev in doc_revs:
+                revtree.parse_rev(rev)
+        purged: dict[str, list[str]] = {}
+        async with self._write_lock:
+            async with self._transaction() as conn:
+                trees = await self._trees(conn, list(revs))
+                changed: list[tuple[str, _Work]] = []
+                removed: list[str] = []
+                for doc_id, doc_revs in revs.items():
+                    tree = trees.get(doc_id, {})
+                    leaves = revtree.leaves(tree)
+                    # CouchDB 3 purges leaves only, with the branch that led only to them.
+                    hit = [rev for rev in leaves if rev in set(doc_revs)]
+                    purged[doc_id] = hit
+                    if not hit:
+                        continue
+                    keep: set[str] = set()
+                    for leaf in leaves:
+                        if leaf not in hit:
+                            keep.update(revtree.ancestry(tree, leaf))
+                    state = _Work({r: i for r, i in tree.items() if r in keep}, frozenset(leaves))
+                    if state.tree:
+                        state.changed = True
+                        changed.append((doc_id, state))
+                    else:
+                        removed.append(doc_id)
+                        await self._drop_bodies(conn, [(doc_id, rev) for rev in leaves])
+                seq = await _get_meta_int(conn, "update_seq")
+                if removed:
+                    await conn.executemany(
+                        "DELETE FROM docs WHERE doc_id = ?", [(d,) for d in removed]
+                    )
+                    seq += len(removed)  # the feed moves on even when a document vanishes
+                seq = await self._flush(conn, changed, {}, seq)
+                purge_seq = await _get_meta_int(conn, "purge_seq") + sum(
+                    1 for hit in purged.values() if hit
+                )
+                await _set_meta(conn, "purge_seq", purge_seq)
+            await self._committed(seq)
+        return {"purge_seq": purge_seq, "purged": purged}
+
+    # -- changes ---------------------------------------------------------------------
+
+    async def _update_seq(self) -> int:
+        rows = await self._reader.execute_fetchall(
+            "SELECT value FROM meta WHERE key = 'update_seq'"
+        )
+        seq = int(next(iter(rows))[0])
+        self._seen_seq = max(self._seen_seq, seq)
+        return seq
+
+    async def _scan(
+        self,
+        *,
+        since: int,
+        limit: int | None,
+        include_docs: bool,
+        style: str,
+        doc_ids: Sequence[str] | None,
+        match: Any,
+        descending: bool,
+        conflicts: bool,
+    ) -> tuple[list[Doc], int | None, bool]:
+        """Change rows after ``since``: ``(rows, seq of the last row read, exhausted)``."""
+        want_body = include_docs or match is not None
+        columns = "d.doc_id, d.tree, d.winner, d.deleted, d.seq" + (
+            ", r.body" if want_body else ", NULL"
+        )
+        join = " LEFT JOIN revs r ON r.doc_id = d.doc_id AND r.rev = d.winner" if want_body else ""
+        id_filter: set[str] | None = None
+        where_ids = ""
+        params_ids: list[str] = []
+        if doc_ids is not None:
+            if len(doc_ids) <= _CHUNK:
+                where_ids = f" AND d.doc_id IN ({_placeholders(len(set(doc_ids)))})"
+                params_ids = list(set(doc_ids))
+            else:
+                id_filter = set(doc_ids)
+        rows: list[Doc] = []
+        last: int | None = None
+        page = (
+            _FEED_PAGE if (match is not None or id_filter is not None or limit is None) else limit
+        )
+        cursor = since
+        while True:
+            if descending:
+                sql = (
+                    f"SELECT {columns} FROM docs d{join} WHERE d.seq < ?{where_ids}"
+                    " ORDER BY d.seq DESC LIMIT ?"
+                )
+                params: list[Any] = [cursor if last is not None else 2**62, *params_ids, page]
+            else:
+                sql = (
+                    f"SELECT {columns} FROM docs d{join} WHERE d.seq > ?{where_ids}"
+                    " ORDER BY d.seq LIMIT ?"
+                )
+                params = [cursor, *params_ids, page]
+            fetched = list(await self._reader.execute_fetchall(sql, params))
+            for doc_id, tree_json, winner, deleted, seq, sealed in fetched:
+                last = cursor = seq
+                if id_filter is not None and doc_id not in id_filter:
+                    continue
+                tree = (
+                    revtree.decode_tree(orjson.loads(tree_json))
+                    if (style == "all_docs" or conflicts or want_body)
+                    else None
+                )
+                doc: Doc | None = None
+                if want_body:
+                    assert tree is not None
+                    (doc,) = await self._render_all(
+                        [(doc_id, winner, tree, sealed)], revisions=False, attachments=False
+                    )
+                    if conflicts and (found := revtree.conflicts(tree)):
+                        doc["_conflicts"] = found
+                    if match is not None and not match(doc):
+                        continue
+                revs = (
+                    revtree.leaves(tree) if style == "all_docs" and tree is not None else [winner]
+                )
+                row: Doc = {"seq": seq, "id": doc_id, "changes": [{"rev": r} for r in revs]}
+                if deleted:
+                    row["deleted"] = True
+                if include_docs:
+                    row["doc"] = doc
+                rows.append(row)
+                if limit is not None and len(rows) >= limit:
+                    return rows, last, False
+            if len(fetched) < page:
+                return rows, last, True
+
+    async def changes(
+        self,
+        *,
+        since: Seq | Literal["now"] = 0,
+        limit: int | None = None,
+        include_docs: bool = False,
+        style: Literal["main_only", "all_docs"] = "main_only",
+        doc_ids: Sequence[str] | None = None,
+        selector: Mapping[str, Any] | None = None,
+        feed: Literal["normal", "longpoll"] = "normal",
+        timeout: float | None = None,
+        descending: bool = False,
+        conflicts: bool = False,
+    ) -> Doc:
+        if style not in ("main_only", "all_docs"):
+            raise BadRequest("style must be main_only or all_docs", error="query_parse_error")
+        if feed not in ("normal", "longpoll"):
+            raise BadRequest("feed must be normal or longpoll", error="query_parse_error")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
+            raise BadRequest("limit must be a non-negative integer", error="query_parse_error")
+        if doc_ids is not None and (
+            isinstance(doc_ids, str) or not all(isinstance(d, str) for d in doc_ids)
+        ):
+            raise BadRequest("doc_ids must be a JSON array of strings")
+        match = compile_selector(selector) if selector is not None else None
+        current = await self._update_seq()
+        start = current if since == "now" else _since(since)
+        if limit == 0:
+            limit = 1  # CouchDB treats limit=0 as 1 on _changes
+        scan = {
+            "limit": limit,
+            "include_docs": include_docs,
+            "style": style,
+            "doc_ids": doc_ids,
+            "match": match,
+            "descending": descending,
+            "conflicts": conflicts,
+        }
+        rows, last, exhausted = await self._scan(since=start, **scan)
+        if feed == "longpoll" and not rows and not descending:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + (_DEFAULT_LONGPOLL if timeout is None else max(0.0, timeout))
+            cursor = max(start, last or 0, current)
+            while not rows and not self._closed:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                await self._wait_for_write(cursor, min(remaining, _POLL_SLICE))
+                if self._closed:
+                    break
+                current = await self._update_seq()
+                rows, last, exhausted = await self._scan(since=cursor, **scan)
+                cursor = max(cursor, last or 0, current if exhausted else 0)
+        if descending:
+            last_seq = (
+                rows[-1]["seq"]
+                if rows and not exhausted
+                else (last if last is not None else current)
+            )
+            if exhausted:
+                last_seq = last if last is not None else current
+            pending = 0
+        else:
+            last_seq = (
+                last if (last is not None and not exhausted) else max(start, last or 0, current)
+            )
+            if exhausted and last is not None:
+                last_seq = max(last, current, start)
+            pending = await self._pending(last_seq)
+        return {"results": rows, "last_seq": last_seq, "pending": pending}
+
+    async def _pending(self, after: int) -> int:
+        rows = await self._reader.execute_fetchall(
+            "SELECT COUNT(*) FROM docs WHERE seq > ?", (after,)
+        )
+        return int(next(iter(rows))[0])
+
+    async def _wait_for_write(self, after: int, timeout: float) -> None:
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self._seen_seq > after or self._closed), timeout
+                )
+
+    async def changes_feed(
+        self,
+        *,
+        since: Seq | Literal["now"] = 0,
+        include_docs: bool = False,
+        style: Literal["main_only", "all_docs"] = "main_only",
+        doc_ids: Sequence[str] | None = None,
+        selector: Mapping[str, Any] | None = None,
+        heartbeat: float = 30.0,
+    ) -> AsyncIterator[Doc]:
+        # One longpoll after another: each waits up to `heartbeat` for a write.
+        position: Seq | Literal["now"] = since
+        while not self._closed:
+            answer = await self.changes(
+                since=position,
+                limit=_FEED_PAGE,
+                include_docs=include_docs,
+                style=style,
+                doc_ids=doc_ids,
+                selector=selector,
+                feed="longpoll",
+                timeout=heartbeat,
+            )
+            for row in answer["results"]:
+                yield row
+            position = answer["last_seq"]
+
+    # -- _all_docs ----------------------------------------------------------------------
+
+    async def all_docs(
+        self,
+        *,
+        keys: Sequence[str] | None = None,
+        startkey: str | None = None,
+        endkey: str | None = None,
+        limit: int | None = None,
+        skip: int = 0,
+        include_docs: bool = False,
+        descending: bool = False,
+        inclusive_end: bool = True,
+    ) -> Doc:
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
+            raise BadRequest("limit must be a non-negative integer", error="query_parse_error")
+        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+            raise BadRequest("skip must be a non-negative integer", error="query_parse_error")
+        for key in (startkey, endkey):
+            if key is not None and not isinstance(key, str):
+                raise BadRequest("startkey and endkey must be strings", error="query_parse_error")
+        total = await self._reader.execute_fetchall("SELECT COUNT(*) FROM docs WHERE deleted = 0")
+        total_rows = int(next(iter(total))[0])
+        if keys is not None:
+            if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+                raise BadRequest("keys must be a JSON array of strings", error="query_parse_error")
+            chosen = list(reversed(keys)) if descending else list(keys)
+            chosen = chosen[skip:]
+            if limit is not None:
+                chosen = chosen[:limit]
+            rows = await self._all_docs_by_keys(chosen, include_docs)
+            return {"total_rows": total_rows, "offset": skip, "rows": rows}
+        lower, upper = (endkey, startkey) if descending else (startkey, endkey)
+        where = ["d.deleted = 0"]
+        params: list[Any] = []
+        if lower is not None:
+            where.append("d.doc_id >= ?" if (inclusive_end or not descending) else "d.doc_id > ?")
+            params.append(lower)
+        if upper is not None:
+            where.append("d.doc_id <= ?" if (inclusive_end or descending) else "d.doc_id < ?")
+            params.append(upper)
+        order = "DESC" if descending else "ASC"
+        body = ", r.body" if include_docs else ", NULL"
+        join = (
+            " LEFT JOIN revs r ON r.doc_id = d.doc_id AND r.rev = d.winner" if include_docs else ""
+        )
+        found = await self._reader.execute_fetchall(
+            f"SELECT d.doc_id, d.winner, d.tree{body} FROM docs d{join}"
+            f" WHERE {' AND '.join(where)} ORDER BY d.doc_id {order} LIMIT ? OFFSET ?",
+            [*params, -1 if limit is None else limit, skip],
+        )
+        rows: list[Doc] = []
+        for doc_id, winner, tree_json, sealed in found:
+            row: Doc = {"id": doc_id, "key": doc_id, "value": {"rev": winner}}
+            if include_docs:
+                tree = revtree.decode_tree(orjson.loads(tree_json))
+                (row["doc"],) = await self._render_all(
+                    [(doc_id, winner, tree, sealed)], revisions=False, attachments=False
+                )
+            rows.append(row)
+        offset = skip
+        if startkey is not None:
+            before = await self._reader.execute_fetchall(
+                "SELECT COUNT(*) FROM docs WHERE deleted = 0"
+                f" AND doc_id {'>' if descending else '<'} ?",
+                (startkey,),
+            )
+            offset += int(next(iter(before))[0])
+        return {"total_rows": total_rows, "offset": offset, "rows": rows}
+
+    async def _all_docs_by_keys(self, keys: Sequence[str], include_docs: bool) -> list[Doc]:
+        found: dict[str, tuple[str, bool, bytes | None, bytes]] = {}
+        unique = list(dict.fromkeys(keys))
+        for chunk in _chunks(unique):
+            rows = await self._reader.execute_fetchall(
+                "SELECT d.doc_id, d.winner, d.deleted, r.body, d.tree FROM docs d"
+                " LEFT JOIN revs r ON r.doc_id = d.doc_id AND r.rev = d.winner"
+                f" WHERE d.doc_id IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            for doc_id, winner, deleted, sealed, tree_json in rows:
+                found[doc_id] = (winner, bool(deleted), sealed, tree_json)
+        out: list[Doc] = []
+        for key in keys:
+            hit = found.get(key)
+            if hit is None:
+                out.append({"key": key, "error": "not_found"})
+                continue
+            winner, deleted, sealed, tree_json = hit
+            row: Doc = {"id": key, "key": key, "value": {"rev": winner}}
+            if deleted:
+                row["value"]["deleted"] = True
+            if include_docs:
+                if deleted or sealed is None:
+                    row["doc"] = None
+                else:
+                    tree = revtree.decode_tree(orjson.loads(tree_json))
+                    (row["doc"],) = await self._render_all(
+                        [(key, winner, tree, sealed)], revisions=False, attachments=False
+                    )
+            out.append(row)
+        return out
+
+
+# -- connection setup -------------------------------------------------------------------
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        # WAL: readers never block the writer and see only committed data.
+        # synchronous=NORMAL: in WAL mode a killed *process* loses nothing that
+        # committed (the WAL is in the OS page cache); only a power cut may drop
+        # the last transactions, and never corrupts the file (sqlite.org/wal.html).
+        # temp_store=MEMORY: sorts and temp tables never spill record text to
+        # temp files on disk (the encrypted replica relies on this).
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA temp_store=MEMORY",
+            "PRAGMA busy_timeout=10000",
+        ):
+            await conn.execute(pragma)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = await conn.execute_fetchall("PRAGMA user_version")
+        version = int(next(iter(rows))[0])
+        if version > SCHEMA_VERSION:
+            raise PreconditionFailed(
+                f"database file has schema version {version};"
+                f" this program knows up to {SCHEMA_VERSION}",
+                error="schema_too_new",
+            )
+        for number, statements in itertools.islice(enumerate(_MIGRATIONS, 1), version, None):
+            for statement in statements:
+                await conn.execute(statement)
+            if number == 1:
+                await conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("uuid", uuid.uuid4().hex),
+                        ("update_seq", "0"),
+                        ("purge_seq", "0"),
+                        ("revs_limit", str(DEFAULT_REVS_LIMIT)),
+                    ],
+                )
+            await conn.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
+
+async def _get_meta_int(conn: aiosqlite.Connection, key: str) -> int:
+    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
+    return int(next(iter(rows))[0])
+
+
+async def _set_meta(conn: aiosqlite.Connection, key: str, value: int | str) -> None:
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, str(value)),
+    )
