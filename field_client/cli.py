@@ -116,7 +116,8 @@ def _ask(value: Any, text: str, **options: Any) -> Any:
 
 
 def _ask_optional(value: Any, text: str) -> Any:
-    if value is not None:
+    """Optional fields are offered to a person at a terminal; scripts just leave them out."""
+    if value is not None or not sys.stdin.isatty():
         return value
     answer = click.prompt(f"{text} (Enter to skip)", default="", show_default=False, err=True)
     return answer or None

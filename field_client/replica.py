@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,45 +252,71 @@ class FieldReplica:
         (``Conflict`` otherwise, as CouchDB). Invalid records raise
         ``schemas.RecordInvalid`` naming each field; nothing is stored then.
         """
+        [saved] = await self.save_records([record])
+        return saved
+
+    async def save_records(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        """:meth:`save_record` for many (an import): all of them are stored, or none."""
         async with self._write_lock:
-            doc_id = record.get("_id") or new_record_id()
-            if not isinstance(doc_id, str) or doc_id.startswith("_"):
-                raise BadRequest("A record id is a string that does not start with '_'.")
-            parent = record.get("_rev")
-            old = await self._leaf(doc_id, parent)
             at = now_stamp()
-            s = self._settings
-            body = prepare(
-                record,
-                old,
-                officer_id=s.officer_id,
-                role=s.role,
-                station_id=s.station_id,
-                beat_id=s.beat_id,
-                at=at,
-            )
-            signed = signing.sign({"_id": doc_id, **body}, self._keyring.signing_key, s.device_id)
-            # The rev the store would make for this edit (sync.revid), so the
-            # journal entry can name it and both go down in one transaction.
-            rev = new_rev(parent, False, signed)
-            entry = await self._journal_entry(
-                signed, rev=rev, parent=parent, action="create" if old is None else "update", at=at
-            )
-            entry_rev = new_rev(None, False, entry)
-            # new_edits=false writes exactly these revs, and it never refuses a
-            # doc for a conflict, so the record and its entry are all-or-nothing;
-            # the parent was checked to be a leaf above, under the write lock.
-            failures = await self.db.bulk_docs(
-                [
-                    {**signed, "_rev": rev, "_revisions": rev_path(rev, parent)},
-                    {**entry, "_rev": entry_rev, "_revisions": rev_path(entry_rev, None)},
-                ],
-                new_edits=False,
-            )
+            prev = await self._previous_entry()
+            docs: list[Doc] = []
+            saved: list[tuple[str, str]] = []
+            seen: set[str] = set()
+            for record in records:
+                doc_id = record.get("_id") or new_record_id()
+                if not isinstance(doc_id, str) or doc_id.startswith("_") or doc_id in seen:
+                    raise BadRequest(
+                        "A record id is a string that does not start with '_', once per batch."
+                    )
+                seen.add(doc_id)
+                signed, entry = await self._edit(doc_id, record, prev, at)
+                docs += [signed, entry]
+                saved.append((doc_id, signed["_rev"]))
+                prev = entry
+            # new_edits=false writes exactly these revs and never refuses a doc
+            # for a conflict, so records and journal entries are all-or-nothing
+            # (one transaction); parents were checked to be leaves, under the lock.
+            failures = await self.db.bulk_docs(docs, new_edits=False)
             if failures:
-                raise CouchError(f"The record could not be stored: {failures[0].get('reason')}")
-            self._last_entry = entry
-            return doc_id, rev
+                raise CouchError(f"Nothing was stored: {failures[0].get('reason')}")
+            self._last_entry = prev
+            return saved
+
+    async def _edit(
+        self, doc_id: str, record: Mapping[str, Any], prev: Doc | None, at: str
+    ) -> tuple[Doc, Doc]:
+        """The signed record revision and its signed journal entry, ready to write."""
+        parent = record.get("_rev")
+        # A new id made here exists nowhere yet: no need to look it up.
+        old = await self._leaf(doc_id, parent) if "_id" in record or parent else None
+        s = self._settings
+        body = prepare(
+            record,
+            old,
+            officer_id=s.officer_id,
+            role=s.role,
+            station_id=s.station_id,
+            beat_id=s.beat_id,
+            at=at,
+        )
+        signed = signing.sign({"_id": doc_id, **body}, self._keyring.signing_key, s.device_id)
+        # The rev any store makes for this edit (sync.revid), so the journal
+        # entry can name it before either is written.
+        rev = new_rev(parent, False, signed)
+        entry = self._journal_entry(
+            prev,
+            signed,
+            rev=rev,
+            parent=parent,
+            action="create" if old is None else "update",
+            at=at,
+        )
+        entry_rev = new_rev(None, False, entry)
+        return (
+            {**signed, "_rev": rev, "_revisions": rev_path(rev, parent)},
+            {**entry, "_rev": entry_rev, "_revisions": rev_path(entry_rev, None)},
+        )
 
     async def _leaf(self, doc_id: str, parent: Any) -> Doc | None:
         """The body being edited (``None`` for a new record), after checking ``parent``."""
@@ -311,12 +337,12 @@ class FieldReplica:
             " show it again and redo the edit."
         )
 
-    async def _journal_entry(
-        self, record: Doc, *, rev: str, parent: str | None, action: str, at: str
+    def _journal_entry(
+        self, prev: Doc | None, record: Doc, *, rev: str, parent: str | None, action: str, at: str
     ) -> Doc:
         s = self._settings
         entry = journal.next_entry(
-            await self._previous_entry(),
+            prev,
             device_id=s.device_id,
             record_id=record["_id"],
             record_type=record["type"],

@@ -85,12 +85,12 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
         )
         v_id, _ = await device.save_record(visitor(f"{m['visitor_en']} {m['visitor_hi']}"))
         await device.save_record(visit(f"{m['visit_en']} — {m['visit_hi']}"))
-        await device.sync(hub)
+        await device.sync(hub.db)
         old = await device.get_record(c_id)
         await device.save_record({**old, "description": f"{m['edit_en']} {m['edit_hi']}"})
         theirs = await hub.get_record(v_id)
         await hub.save_record({**theirs, "purpose": f"{m['edit_hi']} at the desk"})
-        await device.sync(hub)
+        await device.sync(hub.db)
         # Both replicas really hold the text (the test would be empty otherwise).
         assert m["edit_hi"] in (await hub.get_record(c_id))["description"]
         assert m["edit_hi"] in (await device.get_record(v_id))["purpose"]

@@ -100,8 +100,8 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
         "Boring Road crossing",
     )
     assert saved["ok"] is True
-    # Missing flags are asked for: name, phone (skipped), purpose, whom to meet.
-    prompted = _beatsync(home, "visitor", "in", input="Anjali Verma\n\nTenant papers\nSHO\n")
+    # Missing required flags are asked for: name, purpose, whom to meet.
+    prompted = _beatsync(home, "visitor", "in", input="Anjali Verma\nTenant papers\nSHO\n")
     assert prompted.exit_code == 0, prompted.output
     visit = {
         "kind": "tenant",

@@ -1,0 +1,166 @@
+"""The field client enrols a device with the real gateway and syncs through it.
+
+The gateway (``server/``) runs on a loopback port in this test's loop; the
+device talks to it over real HTTP with its bearer token, and the CLI's
+``init --server`` path enrols the same way an officer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from click.testing import CliRunner
+
+from field_client import keys
+from field_client.cli import EXIT_REVOKED, cli
+from field_client.errors import DeviceRevoked, NoReplica
+from field_client.replica import FieldReplica
+from server import admin
+from server.config import GatewayConfig
+from server.models import Role
+from server.web_app import create_app, open_state
+from server.web_keys import STATE, STORES
+from sync import journal, signing
+from tests.field_client.support import PASSPHRASE, complaint, visitor
+
+PASSWORD = "officer-password-1"
+
+
+async def _provision(data_dir: Path) -> None:
+    state = await open_state(GatewayConfig(data_dir=data_dir))
+    try:
+        await state.add_station("kotwali", "Kotwali police station")
+        await state.add_beat("kotwali", "beat-3", "Beat 3")
+        await admin.add_officer(
+            state,
+            "si.sharma",
+            "SI Sharma",
+            Role.BEAT_OFFICER,
+            PASSWORD,
+            station_id="kotwali",
+            beat_id="beat-3",
+        )
+    finally:
+        await state.close()
+
+
+@pytest.fixture
+async def gateway(
+    data_dir: Path, aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]
+) -> TestServer:
+    await _provision(data_dir)
+    return await aiohttp_server(create_app(GatewayConfig(data_dir=data_dir)))
+
+
+def _url(server: TestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_enrol_sync_and_revocation_through_the_gateway(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    replica = await FieldReplica.create(
+        tmp_path / "device",
+        PASSPHRASE,
+        officer_id="si.sharma",
+        station_id="unassigned",
+        beat_id="unassigned",
+    )
+    try:
+        await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 7")
+        s = replica.settings
+        assert (s.station_id, s.beat_id, s.db_name) == ("kotwali", "beat-3", "station-kotwali")
+        assert s.device_id.startswith("dev-")
+        assert s.sealed_token is not None
+        token = keys.unlock(tmp_path / "device" / "keys.json", PASSPHRASE).open_secret(
+            "token", s.sealed_token
+        )
+        assert token not in (tmp_path / "device" / "settings.json").read_text()
+
+        doc_id, _ = await replica.save_record(complaint())
+        await replica.save_record(visitor())
+        old = await replica.get_record(doc_id)
+        await replica.save_record({**old, "description": "Edited offline before sync."})
+        report = await replica.sync()
+        assert report.refused == ()
+        assert report.pushed == 5  # 2 records + 3 journal entries
+        assert (await replica.status()).pending_records == 0
+
+        # The centre has the record, signed by this device, and every offline edit.
+        store = await gateway.app[STORES].get("kotwali")
+        central = await store.get(doc_id)
+        assert central["description"] == "Edited offline before sync."
+        key = signing.public_key_from_b64(replica.public_key_b64)
+        assert signing.verify(central, key)
+        entries = [
+            row["doc"]
+            for row in (
+                await store.all_docs(
+                    startkey="journal-", endkey="journal-\ufff0", include_docs=True
+                )
+            )["rows"]
+        ]
+        assert [e["action"] for e in entries] == ["create", "create", "update"]
+        assert journal.verify_chain(entries) == []
+
+        # Revoked at the district office: the next contact destroys the keys.
+        await gateway.app[STATE].revoke_device(s.device_id)
+        with pytest.raises(DeviceRevoked):
+            await replica.sync()
+        with pytest.raises(NoReplica):
+            await FieldReplica.open(tmp_path / "device", PASSPHRASE)
+    finally:
+        await replica.close()
+
+
+async def test_cli_init_enrols_and_syncs(gateway: TestServer, tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": PASSWORD}
+
+    def beatsync(*args: str) -> Any:
+        # The CLI runs its own event loop, so it runs in a thread beside the gateway's.
+        return CliRunner().invoke(cli, ["--home", str(home), "--json", *args], env=env)
+
+    async def run(*args: str) -> Any:
+        return await asyncio.to_thread(beatsync, *args)
+
+    enrolled = await run("init", "--server", _url(gateway), "--officer", "si.sharma")
+    assert enrolled.exit_code == 0, enrolled.output
+    device_id = orjson.loads(enrolled.stdout)["device_id"]
+    saved = await run(
+        "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO"
+    )
+    assert saved.exit_code == 0, saved.output
+    synced = await run("sync")
+    assert synced.exit_code == 0, synced.output
+    assert orjson.loads(synced.stdout)["pushed"] == 2
+    store = await gateway.app[STORES].get("kotwali")
+    assert (await store.get(orjson.loads(saved.stdout)["id"]))["purpose"] == "FIR copy"
+
+    await gateway.app[STATE].revoke_device(device_id)
+    revoked = await run("sync")
+    assert revoked.exit_code == EXIT_REVOKED
+    assert "revoked" in orjson.loads(revoked.stdout)["error"]
+    assert not (home / "keys.json").exists()
+
+
+async def test_wrong_officer_password_leaves_no_half_set_up_device(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    home = tmp_path / "device"
+    env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": "not-the-password"}
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["--home", str(home), "init", "--server", _url(gateway), "--officer", "si.sharma"],
+        env=env,
+    )
+    assert result.exit_code == 1
+    assert list(home.iterdir()) == []
