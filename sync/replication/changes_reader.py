@@ -9,7 +9,7 @@ long-polls for the next change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,8 @@ class ChangesReader:
     longpoll_timeout: float = DEFAULT_LONGPOLL_TIMEOUT
     stop: asyncio.Event | None = None
 
-    async def run(self, out: asyncio.Queue[ChangesBatch | None]) -> None:
-        """Put batches into ``out`` in seq order; ``None`` when done (or stopped)."""
+    async def run(self, put: Callable[[ChangesBatch | None], Awaitable[None]]) -> None:
+        """Hand batches to ``put`` in seq order; ``None`` when done (or stopped)."""
         waiting = False
         try:
             while not (self.stop and self.stop.is_set()):
@@ -52,14 +52,14 @@ class ChangesReader:
                     # A batch with no rows still moves the checkpoint on (a
                     # filter may have skipped everything in it) or tells the
                     # worker that the replication has caught up.
-                    await out.put(batch)
+                    await put(batch)
                 self.since = batch.last_seq
                 waiting = batch.caught_up
                 if waiting and not self.continuous:
                     break
         except Stopped:
             pass
-        await out.put(None)
+        await put(None)
 
     async def _read(self, *, longpoll: bool) -> ChangesBatch:
         request = self.source.changes(

@@ -144,6 +144,13 @@ class _Options:
 _Fetched = tuple[ChangesBatch, Missing, Fetched]
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """An upstream stage's error, queued behind the batches it already passed on."""
+
+    error: Exception
+
+
 @dataclass
 class _Replication:
     source: Database
@@ -197,7 +204,12 @@ class _Replication:
         self._enter(Phase.RUNNING)
 
     async def _pipeline(self) -> None:
-        """Read → (diff, fetch) → (write, checkpoint), from the last written seq."""
+        """Read → (diff, fetch) → (write, checkpoint), from the last written seq.
+
+        A failure upstream travels down the queues behind the batches read
+        before it, so batches already fetched are still written (a read-ahead
+        that broke never cancels a write in flight); the write stage raises it.
+        """
         reader = ChangesReader(
             self.source,
             since=self.state.written_seq,
@@ -208,8 +220,8 @@ class _Replication:
             longpoll_timeout=self.options.longpoll_timeout,
             stop=self.stop,
         )
-        changes: asyncio.Queue[ChangesBatch | None] = asyncio.Queue(PIPELINE_DEPTH)
-        fetched: asyncio.Queue[_Fetched | None] = asyncio.Queue(PIPELINE_DEPTH)
+        changes: asyncio.Queue[ChangesBatch | _Failed | None] = asyncio.Queue(PIPELINE_DEPTH)
+        fetched: asyncio.Queue[_Fetched | _Failed | None] = asyncio.Queue(PIPELINE_DEPTH)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._read_stage(reader, changes))
@@ -219,24 +231,35 @@ class _Replication:
             raise _first_error(failure) from None
 
     async def _read_stage(
-        self, reader: ChangesReader, out: asyncio.Queue[ChangesBatch | None]
+        self, reader: ChangesReader, out: asyncio.Queue[ChangesBatch | _Failed | None]
     ) -> None:
-        with _blame("source"):
-            await reader.run(out)
+        try:
+            with _blame("source"):
+                await reader.run(out.put)
+        except Exception as exc:
+            await out.put(_Failed(exc))
 
     async def _fetch_stage(
-        self, batches: asyncio.Queue[ChangesBatch | None], out: asyncio.Queue[_Fetched | None]
+        self,
+        batches: asyncio.Queue[ChangesBatch | _Failed | None],
+        out: asyncio.Queue[_Fetched | _Failed | None],
     ) -> None:
-        while (batch := await batches.get()) is not None:
-            with _blame("target"):
-                missing = await find_missing(self.target, batch.rows)
-            with _blame("source"):
-                docs = await fetch_missing(self.source, missing)
+        while isinstance(batch := await batches.get(), ChangesBatch):
+            try:
+                with _blame("target"):
+                    missing = await find_missing(self.target, batch.rows)
+                with _blame("source"):
+                    docs = await fetch_missing(self.source, missing)
+            except Exception as exc:
+                await out.put(_Failed(exc))
+                return
             await out.put((batch, missing, docs))
-        await out.put(None)
+        await out.put(batch)  # the end (None) or an upstream failure
 
-    async def _write_stage(self, batches: asyncio.Queue[_Fetched | None]) -> None:
+    async def _write_stage(self, batches: asyncio.Queue[_Fetched | _Failed | None]) -> None:
         while (item := await batches.get()) is not None:
+            if isinstance(item, _Failed):
+                raise item.error
             batch, missing, fetched = item
             with _blame("target"):
                 outcome = await write_docs(self.target, fetched.docs)
