@@ -22,7 +22,7 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from sync.codec import BodyCodec, PlainCodec
 from sync.sqlite_store import SQLiteDatabase
 
 STATION, BEAT = "kotwali", "beat-3"
+WARM_UP = 500
 
 
 def _records(n: int) -> list[dict[str, Any]]:
@@ -62,44 +63,65 @@ def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-async def _one_by_one(replica: FieldReplica, records: list[dict[str, Any]]) -> dict[str, float]:
-    latencies = []
-    for record in records:
-        start = time.perf_counter()
-        await replica.save_record(record)
-        latencies.append(time.perf_counter() - start)
-    latencies.sort()
+def _summary(latencies: list[float], bulk_seconds: float, n: int) -> dict[str, float]:
+    latencies = sorted(latencies)
     return {
         "p50_ms": 1000 * _percentile(latencies, 0.50),
         "p99_ms": 1000 * _percentile(latencies, 0.99),
         "mean_ms": 1000 * statistics.fmean(latencies),
         "rate": len(latencies) / sum(latencies),
+        "bulk_rate": n / bulk_seconds,
     }
 
 
-async def _bulk(replica: FieldReplica, records: list[dict[str, Any]], batch: int) -> float:
+async def _timed(work: Awaitable[object]) -> float:
     start = time.perf_counter()
-    for i in range(0, len(records), batch):
-        await replica.save_records(records[i : i + batch])
-    return len(records) / (time.perf_counter() - start)
+    await work
+    return time.perf_counter() - start
 
 
 async def main(n: int, batch: int) -> None:
-    records = _records(n)
-    results: dict[str, dict[str, float]] = {}
+    records = _records(n + WARM_UP)
+    names = ("plain", "encrypted")
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    bulk_seconds = dict.fromkeys(names, 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for name, codec in (("plain", PlainCodec()), ("encrypted", None)):
-            single = await _replica(workdir, f"{name}-single", codec)
-            bulk = await _replica(workdir, f"{name}-bulk", codec)
-            try:
-                results[name] = await _one_by_one(single, records)
-                results[name]["bulk_rate"] = await _bulk(bulk, records, batch)
-            finally:
-                await single.close()
-                await bulk.close()
+        single = {
+            "plain": await _replica(workdir, "plain-single", PlainCodec()),
+            "encrypted": await _replica(workdir, "encrypted-single", None),
+        }
+        bulk = {
+            "plain": await _replica(workdir, "plain-bulk", PlainCodec()),
+            "encrypted": await _replica(workdir, "encrypted-bulk", None),
+        }
+        try:
+            # Warm up (schema compilation, SQLite caches) outside the figures.
+            for name in names:
+                for record in records[:WARM_UP]:
+                    await single[name].save_record(record)
+            # The two stores take turns, record by record and batch by batch, so
+            # both see the same machine load (this box is shared).
+            timed, records = records[WARM_UP:], records[:n]
+            for i, record in enumerate(timed):
+                order = names if i % 2 else names[::-1]
+                for name in order:
+                    latencies[name].append(await _timed(single[name].save_record(record)))
+            for i in range(0, n, batch):
+                order = names if (i // batch) % 2 else names[::-1]
+                for name in order:
+                    bulk_seconds[name] += await _timed(
+                        bulk[name].save_records(records[i : i + batch])
+                    )
+        finally:
+            for replica in (*single.values(), *bulk.values()):
+                await replica.close()
+    results = {name: _summary(latencies[name], bulk_seconds[name], n) for name in names}
     plain, sealed = results["plain"], results["encrypted"]
-    print(f"{n} records, bulk batches of {batch}; one record = validate + sign + journal + write")
+    print(
+        f"{n} records timed one by one (after {WARM_UP} warm-up), {n} in bulk batches"
+        f" of {batch}; one record = migrate + validate + sign + journal entry + seal + write"
+    )
     print(f"{'':12}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'rec/s':>10}{'bulk rec/s':>12}")
     for name, row in results.items():
         print(
