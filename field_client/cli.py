@@ -11,6 +11,7 @@ commands. Exit codes: 0 done, 1 refused or failed (the message says why),
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import os
 import socket
 import sys
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 import schemas
 from field_client import forms, render
 from field_client.errors import DeviceRevoked, Offline
-from field_client.records import now_stamp
+from field_client.records import Photo, now_stamp
 from field_client.replica import FieldReplica, SyncReport, change_passphrase, wipe_replica
 from sync.errors import CouchError
 from sync.http_remote import HttpDatabase
@@ -155,9 +156,9 @@ def _saved(record_type: str, result: tuple[str, str]) -> None:
         )
 
 
-def _save(record: Mapping[str, Any]) -> None:
+def _save(record: Mapping[str, Any], photos: Mapping[str, Photo] | None = None) -> None:
     record_type = str(record.get("type"))
-    _saved(record_type, _with_replica(lambda r: r.save_record(record)))
+    _saved(record_type, _with_replica(lambda r: r.save_record(record, photos=photos)))
 
 
 def _show_list(
@@ -498,11 +499,27 @@ def visit() -> None:
     help="A neighbour's statement (repeatable).",
 )
 @click.option("--gps", help="Where you are, as latitude,longitude.")
+@click.option(
+    "--photo",
+    "photos",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A photo file to attach, kept encrypted (repeatable).",
+)
 @_from_json_option
-def visit_record(from_json: str | None, neighbours: tuple[str, ...], **fields: Any) -> None:
+def visit_record(
+    from_json: str | None, neighbours: tuple[str, ...], photos: tuple[Path, ...], **fields: Any
+) -> None:
     """Record a verification visit made now."""
+    attached = {
+        path.name: (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            path.read_bytes(),
+        )
+        for path in photos
+    }
     if from_json:
-        _save({"type": "verification_visit", **_read_json(from_json)})
+        _save({"type": "verification_visit", **_read_json(from_json)}, attached)
         return
     statements = []
     for item in neighbours:

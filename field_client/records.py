@@ -9,20 +9,33 @@ the reason, while the officer is still looking at it.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import schemas
+from sync.attachments import digest_of
 from sync.revid import user_fields
 from sync.revtree import generation
 from sync.signing import SIGNATURE_FIELD
 
-__all__ = ["JOURNAL_PREFIX", "RECORD_TYPES", "new_record_id", "now_stamp", "prepare", "revisions"]
+__all__ = [
+    "JOURNAL_PREFIX",
+    "RECORD_TYPES",
+    "Photo",
+    "attachments_for",
+    "new_record_id",
+    "now_stamp",
+    "prepare",
+    "revisions",
+]
 
 # The types an officer's device records (the citizen-facing ones come from the portal).
 RECORD_TYPES = ("complaint", "visitor_entry", "verification_visit")
+# A photo to attach: (content type, bytes).
+Photo = tuple[str, bytes]
 JOURNAL_PREFIX = "journal-"
 
 
@@ -88,3 +101,32 @@ def revisions(rev: str, parent: str | None) -> dict[str, Any]:
     if parent is not None:
         ids.append(parent.split("-", 1)[1])
     return {"start": generation(rev), "ids": ids}
+
+
+def attachments_for(
+    old: Mapping[str, Any] | None, photos: Mapping[str, Photo]
+) -> tuple[dict[str, Any], list[str]]:
+    """``_attachments`` of the new revision (the old ones kept, new photos inline)
+    and the digests :func:`sync.revid.new_rev` needs, the same ones the store computes.
+
+    Old attachments that come with their ``data`` are sent again inline rather
+    than as stubs: the embedded store currently drops the blob of an
+    attachment kept by stub (reported); inline, it is the same digest and rev.
+    """
+    kept = {
+        name: (
+            {"content_type": meta["content_type"], "data": meta["data"]}
+            if "data" in meta
+            else {"stub": True, "digest": meta["digest"]}
+        )
+        for name, meta in ((old or {}).get("_attachments") or {}).items()
+        if name not in photos
+    }
+    new = {
+        name: {"content_type": content_type, "data": base64.b64encode(data).decode("ascii")}
+        for name, (content_type, data) in photos.items()
+    }
+    old_metas = (old or {}).get("_attachments") or {}
+    digests = [old_metas[name]["digest"] for name in kept]
+    digests += [digest_of(data) for _, data in photos.values()]
+    return {**kept, **new}, digests

@@ -31,7 +31,15 @@ from field_client.errors import (
     NotEnrolled,
     Offline,
 )
-from field_client.records import JOURNAL_PREFIX, RECORD_TYPES, new_record_id, now_stamp, prepare
+from field_client.records import (
+    JOURNAL_PREFIX,
+    RECORD_TYPES,
+    Photo,
+    attachments_for,
+    new_record_id,
+    now_stamp,
+    prepare,
+)
 from field_client.records import revisions as rev_path
 from field_client.remote import connect, enrol, is_revocation
 from field_client.settings import Settings, load_settings, remove_settings, save_settings
@@ -244,33 +252,42 @@ class FieldReplica:
 
     # -- records ---------------------------------------------------------------
 
-    async def save_record(self, record: Mapping[str, Any]) -> tuple[str, str]:
+    async def save_record(
+        self, record: Mapping[str, Any], *, photos: Mapping[str, Photo] | None = None
+    ) -> tuple[str, str]:
         """Validate, sign and store a record revision with its journal entry: ``(id, rev)``.
 
         A record without ``_id`` is new and gets its id here, once. One with
         ``_rev`` is an edit of that revision, which must be a current leaf
         (``Conflict`` otherwise, as CouchDB). Invalid records raise
         ``schemas.RecordInvalid`` naming each field; nothing is stored then.
+        ``photos`` (``{name: (content_type, bytes)}``, verification visits)
+        become attachments, sealed like the body, and are listed in ``photos``.
         """
-        [saved] = await self.save_records([record])
+        [saved] = await self._save([(record, photos or {})])
         return saved
 
     async def save_records(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
         """:meth:`save_record` for many (an import): all of them are stored, or none."""
+        return await self._save([(record, {}) for record in records])
+
+    async def _save(
+        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Photo]]]
+    ) -> list[tuple[str, str]]:
         async with self._write_lock:
             at = now_stamp()
             prev = await self._previous_entry()
             docs: list[Doc] = []
             saved: list[tuple[str, str]] = []
             seen: set[str] = set()
-            for record in records:
+            for record, photos in items:
                 doc_id = record.get("_id") or new_record_id()
                 if not isinstance(doc_id, str) or doc_id.startswith("_") or doc_id in seen:
                     raise BadRequest(
                         "A record id is a string that does not start with '_', once per batch."
                     )
                 seen.add(doc_id)
-                signed, entry = await self._edit(doc_id, record, prev, at)
+                signed, entry = await self._edit(doc_id, record, photos, prev, at)
                 docs += [signed, entry]
                 saved.append((doc_id, signed["_rev"]))
                 prev = entry
@@ -284,12 +301,22 @@ class FieldReplica:
             return saved
 
     async def _edit(
-        self, doc_id: str, record: Mapping[str, Any], prev: Doc | None, at: str
+        self,
+        doc_id: str,
+        record: Mapping[str, Any],
+        photos: Mapping[str, Photo],
+        prev: Doc | None,
+        at: str,
     ) -> tuple[Doc, Doc]:
         """The signed record revision and its signed journal entry, ready to write."""
         parent = record.get("_rev")
         # A new id made here exists nowhere yet: no need to look it up.
         old = await self._leaf(doc_id, parent) if "_id" in record or parent else None
+        if old is not None and old.get("_attachments"):
+            old = await self.db.get(doc_id, rev=old["_rev"], attachments=True)
+        attachments, digests = attachments_for(old, photos)
+        if photos:
+            record = {**record, "photos": sorted({*record.get("photos", ()), *photos})}
         s = self._settings
         body = prepare(
             record,
@@ -303,7 +330,9 @@ class FieldReplica:
         signed = signing.sign({"_id": doc_id, **body}, self._keyring.signing_key, s.device_id)
         # The rev any store makes for this edit (sync.revid), so the journal
         # entry can name it before either is written.
-        rev = new_rev(parent, False, signed)
+        rev = new_rev(parent, False, signed, digests)
+        if attachments:
+            signed["_attachments"] = attachments
         entry = self._journal_entry(
             prev,
             signed,

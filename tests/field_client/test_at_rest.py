@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import tempfile
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from field_client.replica import FieldReplica
+from sync.sqlite_store import SQLiteDatabase
 from tests.field_client.support import PASSPHRASE, complaint, files_under, visit, visitor
 
 
@@ -24,6 +26,8 @@ def _markers() -> dict[str, str]:
         "visit_hi": f"गुप्तसत्यापन{tag}",
         "edit_en": f"QZXEDITED{tag}",
         "edit_hi": f"गुप्तसंशोधन{tag}",
+        "photo_en": f"QZXPHOTO{tag}",
+        "photo_hi": f"गुप्तचित्र{tag}",
     }
 
 
@@ -55,6 +59,17 @@ def test_the_scan_finds_markers_in_plain_files(tmp_path: Path) -> None:
     assert sorted(_hits(tmp_path, markers)) == [("a.txt", "complaint_hi"), ("b.txt", "visit_en")]
 
 
+async def test_the_scan_finds_markers_in_an_unencrypted_store(tmp_path: Path) -> None:
+    # Control: the same kind of record in the plain embedded store is found.
+    markers = _markers()
+    plain = await SQLiteDatabase.open(tmp_path / "plain.sqlite3")
+    try:
+        await plain.put({"_id": "x", **complaint(markers["complaint_hi"])})
+        assert {name for _, name in _hits(tmp_path, markers)} == {"complaint_hi"}
+    finally:
+        await plain.close()
+
+
 async def test_no_marker_text_on_disk_after_records_sync_and_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,7 +99,11 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
             complaint(f"{m['complaint_en']} और {m['complaint_hi']} को देखा गया।")
         )
         v_id, _ = await device.save_record(visitor(f"{m['visitor_en']} {m['visitor_hi']}"))
-        await device.save_record(visit(f"{m['visit_en']} — {m['visit_hi']}"))
+        photo = f"JFIF {m['photo_en']} {m['photo_hi']}".encode()
+        p_id, _ = await device.save_record(
+            visit(f"{m['visit_en']} — {m['visit_hi']}"),
+            photos={"house.jpg": ("image/jpeg", photo)},
+        )
         await device.sync(hub.db)
         old = await device.get_record(c_id)
         await device.save_record({**old, "description": f"{m['edit_en']} {m['edit_hi']}"})
@@ -95,6 +114,8 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
         assert m["edit_hi"] in (await hub.get_record(c_id))["description"]
         assert m["edit_hi"] in (await device.get_record(v_id))["purpose"]
         assert m["visit_hi"] in str(await hub.list_records("verification_visit"))
+        photo_at_hub = await hub.db.get(p_id, attachments=True)
+        assert base64.b64decode(photo_at_hub["_attachments"]["house.jpg"]["data"]) == photo
         status = await device.status()
         assert status.pending_records == 0
         assert any(p.name.endswith("-wal") for p in files_under(tmp_path))

@@ -113,7 +113,18 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
         "recommendation": "clear",
         "photos": [],
     }
-    _json(home, "visit", "record", "--from-json", "-", input=orjson.dumps(visit).decode())
+    photo = tmp_path / "gate.jpg"
+    photo.write_bytes(b"\xff\xd8 a photo of the gate")
+    _json(
+        home,
+        "visit",
+        "record",
+        "--from-json",
+        "-",
+        "--photo",
+        str(photo),
+        input=orjson.dumps(visit).decode(),
+    )
 
     [c] = _json(home, "complaint", "list")
     assert (c["_id"], c["complainant"]["name"], c["status"]) == (
@@ -124,7 +135,9 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
     [v] = _json(home, "visitor", "list", "--inside")
     assert v["purpose"] == "Tenant papers"
     assert "phone" not in v["visitor"]
-    assert len(_json(home, "visit", "list")) == 1
+    [shown_visit] = _json(home, "visit", "list")
+    assert shown_visit["photos"] == ["gate.jpg"]
+    assert shown_visit["_attachments"]["gate.jpg"]["content_type"] == "image/jpeg"
     table = _beatsync(home, "complaint", "list")
     assert saved["id"][:8] in table.stdout
 

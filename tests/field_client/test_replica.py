@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -178,3 +179,20 @@ def _body_column(raw: sqlite3.Connection) -> tuple[str, str]:
         if "doc_id" in columns and "rev" in columns and "body" in columns:
             return table, "body"
     raise AssertionError("no table of revision bodies found")
+
+
+async def test_photos_are_attachments_kept_across_edits(replica: FieldReplica) -> None:
+    photo = b"\xff\xd8\xff\xe0 pretend JPEG bytes"
+    doc_id, rev = await replica.save_record(visit(), photos={"door.jpg": ("image/jpeg", photo)})
+    stored = await replica.db.get(doc_id, attachments=True)
+    assert stored["photos"] == ["door.jpg"]
+    assert base64.b64decode(stored["_attachments"]["door.jpg"]["data"]) == photo
+    # An edit without new photos keeps the old one (a stub to the parent's).
+    old = await replica.get_record(doc_id)
+    _, rev2 = await replica.save_record({**old, "findings": "Checked twice."})
+    again = await replica.db.get(doc_id, attachments=True)
+    assert again["_rev"] == rev2
+    assert base64.b64decode(again["_attachments"]["door.jpg"]["data"]) == photo
+    assert again["photos"] == ["door.jpg"]
+    [first, second] = await replica.journal()
+    assert (first["rev"], second["rev"], second["parent_rev"]) == (rev, rev2, rev)
