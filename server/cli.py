@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +24,7 @@ from server.logs import configure_logging
 from server.models import Role, check_slug
 from server.repo_sqlite import SQLiteGatewayState
 from server.web_app import create_app, open_state
+from server.web_run import serve_until_signalled
 from sync.errors import CouchError
 
 __all__ = ["main"]
@@ -139,16 +139,9 @@ def serve(
     if demo:
         district = _with_state(data_dir, admin.provision_demo)
         click.echo(f"Demo district ready; every password is {district.password}", err=True)
-    # run_app stops accepting on SIGINT/SIGTERM, lets in-flight requests finish
-    # (shutdown_timeout), then runs cleanup_ctx, which closes the stores.
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        shutdown_timeout=30,
-        access_log=None,
-        print=None,
-    )
+    # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
+    # cleanup_ctx closes the stores; exit status 0 (see server.web_run).
+    serve_until_signalled(app, host=host, port=port, shutdown_timeout=30)
 
 
 @main.group()

@@ -33,7 +33,7 @@ def test_every_command_is_documented_and_has_help(command: str) -> None:
     assert f"`{command}" in README, f"{command} is missing from server/README.md"
     result = CliRunner().invoke(main, [*command.split()[1:], "--help"])
     assert result.exit_code == 0
-    assert "--data" in result.output
+    assert result.output.count("\n") > 3  # usage, a description, options
 
 
 def test_a_desk_officer_sets_up_a_station(tmp_path: Path) -> None:
