@@ -99,8 +99,9 @@ def _passphrase(*, confirm: bool = False, prompt: str = "Passphrase") -> str:
     return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
 
 
-def _with_replica(work: Callable[[FieldReplica], Awaitable[T]]) -> T:
-    home, passphrase = _app().home, _passphrase()
+def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str | None = None) -> T:
+    home = _app().home
+    passphrase = _passphrase() if passphrase is None else passphrase
 
     async def run() -> T:
         async with await FieldReplica.open(home, passphrase) as replica:
@@ -579,6 +580,7 @@ def status() -> None:
 def sync(url: str | None) -> None:
     """Send your records to the server and receive the station's (needs a network)."""
     app = _app()
+    passphrase = _passphrase()  # asked before the progress bars take the terminal
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -603,11 +605,9 @@ def sync(url: str | None) -> None:
             async with HttpDatabase(url, compress_requests=True) as remote:
                 return await replica.sync(remote, on_progress=on_progress)
 
-        report = _with_replica(work)
-        for task in tasks.values():
-            bar.update(
-                task, total=bar.tasks[task].completed or 1, completed=bar.tasks[task].completed or 1
-            )
+        report = _with_replica(work, passphrase)
+        for direction, done in (("push", report.pushed), ("pull", report.pulled)):
+            bar.update(tasks[direction], total=done, completed=done)
     if app.as_json:
         render.emit_json(app.out, report)
     else:

@@ -350,7 +350,9 @@ class FieldReplica:
     async def _leaf(self, doc_id: str, parent: Any) -> Doc | None:
         """The body being edited (``None`` for a new record), after checking ``parent``."""
         try:
-            leaves = [row["ok"] for row in await self.db.open_revs(doc_id, "all") if "ok" in row]
+            leaves: list[Doc] = [
+                row["ok"] for row in await self.db.open_revs(doc_id, "all") if "ok" in row
+            ]
         except NotFound:
             leaves = []
         live = [leaf for leaf in leaves if not leaf.get("_deleted")]
