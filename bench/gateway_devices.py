@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -219,23 +220,24 @@ async def run(n: int, port: int, base: str, sims: list[SimDevice]) -> dict[str, 
     }
 
 
-async def bench(n: int) -> dict[str, Any]:
+async def bench(n: int, server_log: Path | None = None) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="beatsync-bench-"))
     try:
         sims = await provision(data, n)
         port = _free_port()
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            "serve",
-            "--data",
-            str(data),
-            "--port",
-            str(port),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        with open(server_log or os.devnull, "ab") as sink:  # noqa: ASYNC230 - before serving
+            server = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "server",
+                "serve",
+                "--data",
+                str(data),
+                "--port",
+                str(port),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=sink,
+            )
         base = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as http:
@@ -257,10 +259,12 @@ async def bench(n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, action="append", help="number of devices (repeatable)")
-    sizes = parser.parse_args().n or [100, 500]
+    parser.add_argument("--server-log", type=Path, help="append the gateway's JSON logs here")
+    args = parser.parse_args()
+    sizes = args.n or [100, 500]
     print(f"{'devices':>8} {'syncs/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'wall s':>8} {'errors':>7}")
     for n in sizes:
-        r = asyncio.run(bench(n))
+        r = asyncio.run(bench(n, args.server_log))
         print(
             f"{r['devices']:>8} {r['syncs_per_s']:>9.1f} {r['p50_ms']:>9.0f} {r['p99_ms']:>9.0f}"
             f" {r['wall_s']:>8.1f} {r['errors']:>7}"

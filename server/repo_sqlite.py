@@ -9,6 +9,7 @@ the very next request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 class SQLiteGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteGatewayState:
@@ -100,14 +102,20 @@ class SQLiteGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         async with self._conn.execute(sql, args) as cur:
             return list(await cur.fetchall())
 
-    async def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        try:
-            async with self._conn.execute(sql, args) as cur:
-                count = cur.rowcount
-            await self._conn.commit()
-        except aiosqlite.IntegrityError as exc:
-            await self._conn.rollback()
-            raise Conflict(f"already exists or refers to something unknown: {exc}") from None
+    async def _write(self, sql: str, args: Sequence[Any] = (), *, many: bool = False) -> int:
+        # One transaction at a time on the shared connection: without the lock,
+        # concurrent requests interleave statements, one's commit or rollback
+        # takes another's half-done work with it, and sqlite3 reports misuse
+        # when cursors overlap (seen under 500 concurrent devices).
+        async with self._write_lock:
+            try:
+                run = self._conn.executemany if many else self._conn.execute
+                async with run(sql, args) as cur:
+                    count = cur.rowcount
+                await self._conn.commit()
+            except aiosqlite.IntegrityError as exc:
+                await self._conn.rollback()
+                raise Conflict(f"already exists or refers to something unknown: {exc}") from None
         return count
 
     # -- stations and beats -------------------------------------------------
@@ -286,12 +294,12 @@ class SQLiteGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         if not entries:
             return
         now = utc_now()
-        await self._conn.executemany(
+        await self._write(
             "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
             " signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(now, *entry[:6], int(entry[6]), entry[7]) for entry in entries],
+            many=True,
         )
-        await self._conn.commit()
 
     async def read(
         self, *, db: str | None = None, since: int = 0, limit: int = 1000
