@@ -87,6 +87,9 @@ def prepare(
     body.setdefault("schema_version", schemas.CURRENT_VERSIONS[record_type])
     body = schemas.migrate(body)
     schemas.validate(body)
+    if body["station_id"] != station_id:
+        # The gateway refuses another station's records from this device; say so now.
+        raise schemas.RecordInvalid.at("station_id", f"must be this device's station, {station_id}")
     if old is not None:
         schemas.check_immutable(schemas.migrate(user_fields(old)), body)
     if record_type in schemas.ALLOWED_TRANSITIONS and "status" in body:

@@ -256,6 +256,18 @@ def test_no_network_says_so_keeps_everything_and_exits_non_zero(tmp_path: Path) 
     assert len(_json(home, "visitor", "list")) == 1
 
 
+@pytest.mark.pouchdb
+def test_sync_with_a_missing_database_says_what_to_do(
+    tmp_path: Path, pouchdb_server_url: str, unique_db_name: str
+) -> None:
+    home = tmp_path / "device"
+    _init(home)
+    result = _beatsync(home, "sync", "--url", f"{pouchdb_server_url}/{unique_db_name}")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_unenrolled_device_cannot_sync_with_the_server(tmp_path: Path) -> None:
     home = tmp_path / "device"
     _init(home)

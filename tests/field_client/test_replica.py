@@ -99,6 +99,13 @@ async def test_invalid_record_is_refused_with_the_field_and_nothing_is_stored(
     assert (await replica.db.info())["doc_count"] == 0
 
 
+async def test_record_of_another_station_is_refused(replica: FieldReplica) -> None:
+    with pytest.raises(schemas.RecordInvalid) as caught:
+        await replica.save_record(complaint(station_id="another-station"))
+    assert [e.path for e in caught.value.errors] == ["station_id"]
+    assert (await replica.db.info())["doc_count"] == 0
+
+
 async def test_stale_edit_is_a_conflict_and_nothing_is_stored(replica: FieldReplica) -> None:
     doc_id, _ = await replica.save_record(complaint())
     old = await replica.get_record(doc_id)
