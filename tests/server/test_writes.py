@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sync.revid import new_rev
@@ -201,3 +202,19 @@ async def test_a_beat_officer_sees_deletions_in_their_beat(client, district) -> 
     assert [(r["id"], r.get("deleted")) for r in rows] == [(doc["_id"], True)]
     answer = await client.get(f"{DB}/_changes", headers=basic("bo-two"))
     assert (await answer.json())["results"] == []
+
+
+async def test_concurrent_writers_and_pullers_all_succeed_and_are_audited(client, district) -> None:
+    device = bearer(district, "dev-so-alpha")
+    docs = [signed(record(400 + i), district, "dev-so-alpha") for i in range(80)]
+
+    async def push(doc: dict[str, Any]) -> int:
+        answer = await client.post(f"{DB}/_bulk_docs", json={"docs": [doc]}, headers=device)
+        return answer.status
+
+    async def pull() -> int:
+        return (await client.get(f"{DB}/_changes", headers=device)).status
+
+    statuses = await asyncio.gather(*(push(d) for d in docs), *(pull() for _ in range(40)))
+    assert set(statuses) <= {200, 201}
+    assert len(await state_of(client).read(db="station-alpha")) == len(docs)
