@@ -29,7 +29,13 @@ import schemas
 from field_client import forms, render
 from field_client.errors import DeviceRevoked, Offline
 from field_client.records import Photo, now_stamp
-from field_client.replica import FieldReplica, SyncReport, change_passphrase, wipe_replica
+from field_client.replica import (
+    UNASSIGNED,
+    FieldReplica,
+    SyncReport,
+    change_passphrase,
+    wipe_replica,
+)
 from sync.errors import CouchError
 from sync.http_remote import HttpDatabase
 from sync.replication import Progress as ReplicationProgress
@@ -216,8 +222,12 @@ def cli(ctx: click.Context, home: Path, as_json: bool) -> None:
 @click.option(
     "--server", "server_url", help="BeatSync server URL, e.g. https://sync.district.example"
 )
-@click.option("--station", "station_id", help="Station id (only without --server).")
-@click.option("--beat", "beat_id", help="Beat id (only without --server).")
+@click.option("--station", "station_id", help="Station id (only with --offline).")
+@click.option(
+    "--beat",
+    "beat_id",
+    help="Beat id (with --server only for station officers, whose account has no beat).",
+)
 @click.option(
     "--device-name",
     default=socket.gethostname(),
@@ -258,8 +268,8 @@ def init(
             app.home,
             passphrase,
             officer_id=officer_id,
-            station_id=station_id or "unassigned",
-            beat_id=beat_id or "unassigned",
+            station_id=station_id or UNASSIGNED,
+            beat_id=beat_id or UNASSIGNED,
         )
         try:
             if server_url is not None and password is not None:

@@ -31,19 +31,30 @@ class Enrolment:
     token: str
     officer_id: str
     station_id: str
-    beat_id: str
+    beat_id: str | None  # station officers have no beat of their own
     role: str
     db: str
     server_uuid: str
 
     @classmethod
     def of(cls, answer: Any) -> Enrolment:
-        try:
-            return cls(**{name: str(answer[name]) for name in cls.__slots__})
-        except (KeyError, TypeError):
+        if not isinstance(answer, dict) or not all(answer.get(k) for k in _REQUIRED):
             raise BadRequest(
                 "The server's enrolment answer is incomplete; is this a BeatSync server?"
-            ) from None
+            )
+        if not answer.get("station_id") or not answer.get("db"):
+            raise BadRequest(
+                "This officer account belongs to no station; the field client is for"
+                " station and beat officers."
+            )
+        beat = answer.get("beat_id")
+        return cls(
+            **{name: str(answer[name]) for name in (*_REQUIRED, "station_id", "db")},
+            beat_id=None if beat is None else str(beat),
+        )
+
+
+_REQUIRED = ("device_id", "token", "officer_id", "role", "server_uuid")
 
 
 def _base(server_url: str) -> str:

@@ -3,9 +3,9 @@
 One directory holds it: the SQLite database (every body and attachment sealed
 by :class:`~field_client.crypto.AesGcmCodec`), the key file
 (:mod:`field_client.keys`) and the settings file (:mod:`field_client.settings`).
-It is a :class:`~sync.database.Database` like any other store, so it
+Its ``db`` is a :class:`~sync.database.Database` like any other store, so it
 replicates with another replica, the gateway over HTTP or a CouchDB; on top
-it adds what an officer's device must do: validate before saving, sign every
+the replica adds what an officer's device must do: validate before saving, sign every
 revision, journal every edit, count what is not yet synced, and destroy its
 keys when the district office revokes the device.
 
@@ -55,6 +55,8 @@ __all__ = [
     "FIELD_RETRY",
     "KEY_FILE",
     "SETTINGS_FILE",
+    "UNASSIGNED",
+    "Conflicted",
     "FieldReplica",
     "Status",
     "SyncReport",
@@ -65,6 +67,8 @@ __all__ = [
 DB_FILE = "replica.sqlite3"
 KEY_FILE = "keys.json"
 SETTINGS_FILE = "settings.json"
+# Station and beat of a device made before enrolment tells them.
+UNASSIGNED = "unassigned"
 # The contract's station and beat ids.
 _SLUG = re.compile(r"[a-z][a-z0-9-]{1,40}")
 # SQLite's companions of DB_FILE: removed with it on wipe.
@@ -242,11 +246,14 @@ class FieldReplica:
             device_id=answer.device_id,
             officer_id=answer.officer_id,
             station_id=answer.station_id,
-            beat_id=answer.beat_id,
+            # A station officer's device records for the beat chosen at init.
+            beat_id=answer.beat_id or self._settings.beat_id,
             role=answer.role,
             db_name=answer.db,
             sealed_token=self._keyring.seal_secret("token", answer.token),
         )
+        if settings.beat_id == UNASSIGNED:
+            raise BadRequest("Your account has no beat: give the beat this device records for.")
         _check_identity(settings)
         self._save_settings(settings)
 

@@ -21,13 +21,14 @@ from click.testing import CliRunner
 from field_client import keys
 from field_client.cli import EXIT_REVOKED, cli
 from field_client.errors import DeviceRevoked, NoReplica
-from field_client.replica import FieldReplica
+from field_client.replica import UNASSIGNED, FieldReplica
 from server import admin
 from server.config import GatewayConfig
 from server.models import Role
 from server.web_app import create_app, open_state
 from server.web_keys import STATE, STORES
 from sync import journal, signing
+from sync.errors import BadRequest
 from tests.field_client.support import PASSPHRASE, complaint, visitor
 
 PASSWORD = "officer-password-1"
@@ -46,6 +47,9 @@ async def _provision(data_dir: Path) -> None:
             PASSWORD,
             station_id="kotwali",
             beat_id="beat-3",
+        )
+        await admin.add_officer(
+            state, "so.verma", "SO Verma", Role.STATION_OFFICER, PASSWORD, station_id="kotwali"
         )
     finally:
         await state.close()
@@ -164,3 +168,37 @@ async def test_wrong_officer_password_leaves_no_half_set_up_device(
     )
     assert result.exit_code == 1
     assert list(home.iterdir()) == []
+
+
+async def test_station_officer_device_records_for_the_beat_chosen_at_init(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    without = await FieldReplica.create(
+        tmp_path / "a",
+        PASSPHRASE,
+        officer_id="so.verma",
+        station_id=UNASSIGNED,
+        beat_id=UNASSIGNED,
+    )
+    try:
+        with pytest.raises(BadRequest):
+            await without.enrol(_url(gateway), password=PASSWORD, device_name="desk")
+        assert without.settings.server_url is None
+    finally:
+        await without.close()
+    desk = await FieldReplica.create(
+        tmp_path / "b",
+        PASSPHRASE,
+        officer_id="so.verma",
+        station_id=UNASSIGNED,
+        beat_id="beat-3",
+    )
+    try:
+        await desk.enrol(_url(gateway), password=PASSWORD, device_name="desk")
+        assert (desk.settings.role, desk.settings.beat_id) == ("station_officer", "beat-3")
+        doc_id, _ = await desk.save_record(visitor())
+        assert (await desk.sync()).refused == ()
+        store = await gateway.app[STORES].get("kotwali")
+        assert (await store.get(doc_id))["beat_id"] == "beat-3"
+    finally:
+        await desk.close()
