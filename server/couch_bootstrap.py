@@ -51,6 +51,7 @@ __all__ = [
 
 DISTRICT_DB: Final = "beatsync-district"
 REPLICATOR_DB: Final = "_replicator"
+USERS_DB: Final = "_users"
 GATEWAY_DBS: Final = (IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, DISTRICT_DB)
 # One index per design document, so changing one rebuilds only that one
 # (CouchDB's Mango docs recommend it). Names are what reports pass as use_index.
@@ -151,6 +152,21 @@ class _Provisioner:
         db.save({**wanted, "_rev": current["_rev"]})
         self.report.note(what, None)
 
+    def user(self, name: str, password: str) -> None:
+        """The gateway's CouchDB account, created once; an existing one is left
+        alone (its password is the operator's to rotate)."""
+        users = self.database(USERS_DB)
+        doc_id = f"org.couchdb.user:{name}"
+        try:
+            users.get(doc_id)
+        except couch_exc.NotFound:
+            users.save(
+                {"_id": doc_id, "name": name, "password": password, "roles": [], "type": "user"}
+            )
+            self.report.note(f"user {name}", True)
+        else:
+            self.report.note(f"user {name}", False)
+
     def index(self, db: pycouchdb.client.Database, name: str, fields: list[str]) -> None:
         _, result = db.resource.post(
             "_index",
@@ -179,6 +195,7 @@ def bootstrap(
     couch_url: str,
     *,
     gateway_user: str | None = None,
+    gateway_password: str | None = None,
     stations: Iterable[str] = (),
     replication_url: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -186,7 +203,8 @@ def bootstrap(
     """Provision ``couch_url`` (see the module docstring); safe to run any number of times.
 
     ``gateway_user``: the CouchDB user the gateways log in as (default: the
-    user of ``couch_url`` or ``BEATSYNC_COUCHDB_USER``). ``stations``: station
+    user of ``couch_url`` or ``BEATSYNC_COUCHDB_USER``); with ``gateway_password``
+    its ``_users`` account is created when missing. ``stations``: station
     ids to provision besides those in the identities database.
     ``replication_url``: CouchDB's base URL as CouchDB itself reaches it, for
     the ``_replicator`` documents (default ``couch_url``).
@@ -199,6 +217,8 @@ def bootstrap(
     report = BootstrapReport()
     p = _Provisioner(server, report)
     try:
+        if gateway_user and gateway_password:
+            p.user(gateway_user, gateway_password)
         dbs = {name: p.database(name) for name in GATEWAY_DBS}
         p.put_if_different(dbs[AUDIT_DB], dict(AUDIT_VALIDATOR))
         # One server_uuid for every gateway of the district (enrolment answers

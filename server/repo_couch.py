@@ -21,6 +21,7 @@ on 409 like any CouchDB client racing another writer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import time
@@ -28,12 +29,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from server.config import GatewayConfig
-from server.couch_backend import CouchServer
+from server.couch_backend import CouchServer, redact
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
 from server.repo_sqlite import utc_now
 from server.repos import AuditLog, DeviceStatus, IdentityRepo, NewAuditEntry, Settings
 from sync.database import Database, Doc
-from sync.errors import Conflict, NotFound
+from sync.errors import Conflict, NotFound, ServiceUnavailable
 
 __all__ = [
     "AUDIT_DB",
@@ -52,6 +53,8 @@ _UPDATE_ATTEMPTS: Final = 5
 # round trips each time just to say "still here".
 _SEEN_INTERVAL_S: Final = 30.0
 _PAGE: Final = 500
+# How long a starting gateway waits for CouchDB before giving up.
+STARTUP_WAIT_S: Final = 30.0
 
 
 def _range(prefix: str) -> dict[str, str]:
@@ -73,10 +76,34 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         self._seen_written: dict[str, tuple[float, Any]] = {}
 
     @classmethod
-    def open(cls, config: GatewayConfig) -> CouchGatewayState:
-        """The state of the CouchDB at ``config.couchdb_url`` (no request is made yet)."""
+    async def open(
+        cls, config: GatewayConfig, *, startup_wait_s: float = STARTUP_WAIT_S
+    ) -> CouchGatewayState:
+        """The state in the CouchDB at ``config.couchdb_url``, once CouchDB answers.
+
+        Waits up to ``startup_wait_s`` for CouchDB (a gateway and its cluster
+        often start together), then fails with a message naming the URL
+        without its credentials. Once running, outages become 503s instead.
+        """
         assert config.couchdb_url is not None
-        return cls(CouchServer.from_url(config.couchdb_url, timeout_s=config.couchdb_timeout_s))
+        server = CouchServer.from_url(config.couchdb_url, timeout_s=config.couchdb_timeout_s)
+        state = cls(server)
+        deadline = time.monotonic() + startup_wait_s
+        delay = 0.25
+        while True:
+            try:
+                if await state.get_setting("server_uuid") is None:
+                    raise ServiceUnavailable("run `beatsync-server couch bootstrap` first")
+                return state
+            except ServiceUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    await state.close()
+                    raise ServiceUnavailable(
+                        f"CouchDB at {redact(server.base_url)} is not ready for the gateway"
+                        f" (down, refusing its credentials, or not bootstrapped): {exc.reason}"
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     @property
     def server(self) -> CouchServer:

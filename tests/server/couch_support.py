@@ -65,12 +65,30 @@ class StationPlan:
         return station_db_name(self.station_id)
 
 
+GATEWAY_USER = "beatsync-gateway"
+GATEWAY_PASSWORD = "gateway-secret-pw"
+
+
+def gateway_couch_url(couch_url: str) -> str:
+    """The CouchDB URL as the gateways use it: with their own (non-admin) account."""
+    return couch_url.replace("http://", f"http://{GATEWAY_USER}:{GATEWAY_PASSWORD}@", 1)
+
+
 async def provision(couch_url: str, *plans: StationPlan) -> BootstrapReport:
-    """Stations, beats and officers in CouchDB, then ``couch bootstrap``."""
-    state = CouchGatewayState(CouchServer.from_url(couch_url))
+    """Stations, beats and officers in CouchDB, then ``couch bootstrap``.
+
+    ``couch_url`` is the admin's URL (pouchdb-server's "admin party": no
+    credentials); bootstrap creates the gateway's own account, which
+    ``_security`` then names as the only member of every database.
+    """
+
+    def run_bootstrap() -> BootstrapReport:
+        return bootstrap(couch_url, gateway_user=GATEWAY_USER, gateway_password=GATEWAY_PASSWORD)
+
+    # bootstrap creates the identities database; run it first so the repo can write.
+    await asyncio.to_thread(run_bootstrap)
+    state = CouchGatewayState(CouchServer.from_url(gateway_couch_url(couch_url)))
     try:
-        # bootstrap creates the identities database; run it first so the repo can write.
-        await asyncio.to_thread(bootstrap, couch_url)
         for plan in plans:
             await state.add_station(plan.station_id, plan.station_id.title())
             await state.add_beat(plan.station_id, plan.beat_id, "Beat one")
@@ -95,13 +113,20 @@ async def provision(couch_url: str, *plans: StationPlan) -> BootstrapReport:
             await admin.add_officer(state, "central", "Central", Role.CENTRAL_OFFICE, PASSWORD)
     finally:
         await state.close()
-    return await asyncio.to_thread(bootstrap, couch_url)
+    return await asyncio.to_thread(run_bootstrap)
+
+
+def central_state(couch_url: str) -> CouchGatewayState:
+    """The district's state as a gateway (or the admin CLI) sees it."""
+    return CouchGatewayState(CouchServer.from_url(gateway_couch_url(couch_url)))
 
 
 @asynccontextmanager
 async def running(app: web.Application) -> AsyncIterator[str]:
     """Serve ``app`` on a free loopback port; yield its base URL; shut it down."""
-    runner = web.AppRunner(app, access_log=None)
+    # A short grace at shutdown: a relayed longpoll may still be waiting on
+    # CouchDB for a client that is gone (production keeps `serve`'s 30 s).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -116,8 +141,10 @@ async def running(app: web.Application) -> AsyncIterator[str]:
 async def couch_gateway(
     couch_url: str, data_dir: Path, *, timeout_s: float = 15.0
 ) -> AsyncIterator[str]:
-    """A gateway process's app over the CouchDB at ``couch_url``."""
-    config = GatewayConfig(data_dir=data_dir, couchdb_url=couch_url, couchdb_timeout_s=timeout_s)
+    """A gateway process's app over the CouchDB at ``couch_url``, as the gateway user."""
+    config = GatewayConfig(
+        data_dir=data_dir, couchdb_url=gateway_couch_url(couch_url), couchdb_timeout_s=timeout_s
+    )
     async with running(create_app(config)) as url:
         yield url
 

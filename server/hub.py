@@ -1,0 +1,351 @@
+"""The station hub: ``beatsync-server serve --hub --station ID --upstream URL``.
+
+A station PC runs the ordinary gateway with its embedded store for ONE
+station, and two background jobs:
+
+* **identity cache**: every ``refresh_s`` (and at start), fetch the station's
+  officers and devices from the district gateway
+  (``GET /_beatsync/hub/identities``, :mod:`server.web_handlers_hub`) and
+  apply them to the hub's own SQLite state: new officers and devices,
+  changed passwords, and every revocation seen so far. Officers of the
+  station sign in and devices sync against this cache, so they keep working
+  for days while the station's internet is down. Devices enrol at the
+  district (the hub refuses enrolment: a key the centre never saw would make
+  every record from it unverifiable there).
+* **relay**: continuous two-way replication of the station database with the
+  upstream gateway (:func:`sync.replication.sync`), resuming from its
+  checkpoints and backing off with jitter while the link is down.
+
+The hub's credential is a device enrolled by one of the station's station
+officers (``beatsync-server hub enrol``, saved as ``hub.json`` in the data
+folder, readable by its owner only) and authorised by the district
+(``beatsync-server hub authorise DEVICE``). Writes at the hub must be signed
+by an enrolled device (the hub sets ``refuse_unsigned``): the centre accepts
+relayed revisions only with their author device's signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from server.config import GatewayConfig
+from server.models import Role, check_slug, station_db_name
+from server.repos import IdentityRepo, Settings
+from server.web_app import create_app
+from server.web_handlers_hub import HUB_IDENTITIES_PATH, hub_setting
+from server.web_keys import STATE, STORES
+from sync import signing
+from sync.errors import BadRequest, CouchError, Forbidden, NotFound, error_from_response
+from sync.http_remote import HttpDatabase
+from sync.replication import ReplicationError, RetryPolicy, sync
+
+__all__ = [
+    "HUB_FILE",
+    "HubCredential",
+    "HubOptions",
+    "apply_snapshot",
+    "authorise_hub",
+    "create_hub_app",
+    "enrol_hub",
+]
+
+HUB_FILE: Final = "hub.json"
+# How often the identity cache is refreshed while the centre is reachable: a
+# revocation reaches the station's devices within this time of the link being up.
+DEFAULT_REFRESH_S: Final = 60.0
+# The longest silence tolerated from the upstream gateway on one request.
+UPSTREAM_TIMEOUT_S: Final = 30.0
+_REFUSE_UNSIGNED: Final = "refuse_unsigned"
+
+log = logging.getLogger("beatsync.hub")
+
+
+@dataclass(frozen=True)
+class HubCredential:
+    """The hub's own device credential at the district gateway (``hub.json``)."""
+
+    upstream: str
+    station_id: str
+    device_id: str
+    token: str = field(repr=False)
+
+    def save(self, data_dir: Path) -> Path:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / HUB_FILE
+        # Created 0600 before anything is written: the token is a password.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(asdict(self), out)
+        return path
+
+    @classmethod
+    def load(cls, data_dir: Path) -> HubCredential:
+        path = data_dir / HUB_FILE
+        try:
+            raw = json.loads(path.read_text())
+            return cls(raw["upstream"], raw["station_id"], raw["device_id"], raw["token"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise NotFound(
+                f"No hub credential in {path}: run `beatsync-server hub enrol` first."
+            ) from None
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    refresh_s: float = DEFAULT_REFRESH_S
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    upstream_timeout_s: float = UPSTREAM_TIMEOUT_S
+
+
+async def enrol_hub(
+    data_dir: Path, upstream: str, officer_id: str, password: str, *, name: str = "station hub"
+) -> HubCredential:
+    """Enrol this PC at the district gateway as a station officer's device; save ``hub.json``."""
+    key = Ed25519PrivateKey.generate()  # enrolment needs one; the hub itself signs nothing
+    body = {
+        "officer_id": officer_id,
+        "password": password,
+        "device_name": name,
+        "public_key": signing.public_key_to_b64(key.public_key()),
+    }
+    timeout = aiohttp.ClientTimeout(total=UPSTREAM_TIMEOUT_S)
+    url = f"{upstream.rstrip('/')}/_beatsync/enrol"
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(url, json=body) as answer,
+    ):
+        reply = await answer.json(content_type=None)
+        if answer.status != 201:
+            raise error_from_response(answer.status, reply)
+    if reply.get("role") != Role.STATION_OFFICER.value or not reply.get("station_id"):
+        raise Forbidden("A station hub is enrolled by one of its station officers.")
+    credential = HubCredential(
+        upstream.rstrip("/"), reply["station_id"], reply["device_id"], reply["token"]
+    )
+    credential.save(data_dir)
+    return credential
+
+
+async def authorise_hub(identities: IdentityRepo, settings: Settings, device_id: str) -> str:
+    """At the district: let ``device_id`` fetch its station's identities; the station id."""
+    device = await identities.get_device(device_id)
+    if device is None or device.revoked:
+        raise NotFound(f"no active device {device_id}")
+    officer = await identities.get_officer(device.officer_id)
+    if officer is None or officer.revoked or officer.role is not Role.STATION_OFFICER:
+        raise BadRequest("A hub device must belong to an active station officer.")
+    assert officer.station_id is not None
+    await settings.set_setting(hub_setting(device_id), officer.station_id)
+    return officer.station_id
+
+
+async def apply_snapshot(repo: IdentityRepo, snapshot: Mapping[str, Any]) -> int:
+    """Bring the hub's cache up to the centre's ``snapshot``; how many things changed.
+
+    Adds what is new, follows password changes, and applies revocations
+    (revocation is one-way everywhere, so a stale snapshot never un-revokes).
+    An officer of this station the centre no longer lists (moved away) is
+    revoked locally.
+    """
+    changes = 0
+    station = snapshot["station"]
+    station_id = check_slug(station["id"], "station id")
+    local_station = await repo.get_station(station_id)
+    if local_station is None:
+        await repo.add_station(station_id, station["name"], beat_scoped=station["beat_scoped"])
+        changes += 1
+    elif local_station.beat_scoped != station["beat_scoped"]:
+        await repo.set_beat_scoped(station_id, station["beat_scoped"])
+        changes += 1
+    known_beats = {b.id for b in await repo.list_beats(station_id)}
+    for beat in snapshot["beats"]:
+        if beat["id"] not in known_beats:
+            await repo.add_beat(station_id, beat["id"], beat["name"])
+            changes += 1
+    listed = set()
+    for entry in snapshot["officers"]:
+        officer_id = entry["officer_id"]
+        listed.add(officer_id)
+        local = await repo.get_officer(officer_id)
+        if local is None:
+            await repo.add_officer(
+                officer_id,
+                entry["name"],
+                Role(entry["role"]),
+                entry["password_hash"],
+                station_id=entry["station_id"],
+                beat_id=entry["beat_id"],
+            )
+            changes += 1
+        elif local.password_hash != entry["password_hash"]:
+            await repo.set_password_hash(officer_id, entry["password_hash"])
+            changes += 1
+        if entry["revoked"] and (local is None or not local.revoked):
+            await repo.revoke_officer(officer_id)
+            changes += 1
+    for local_officer in await repo.list_officers(station_id):
+        if local_officer.id not in listed and not local_officer.revoked:
+            await repo.revoke_officer(local_officer.id)
+            changes += 1
+    for entry in snapshot["devices"]:
+        local_device = await repo.get_device(entry["device_id"])
+        if local_device is None:
+            if not entry.get("token_hash"):
+                continue  # the centre could not say; the device cannot sync here
+            await repo.add_device(
+                entry["device_id"],
+                entry["officer_id"],
+                entry["name"],
+                entry["public_key"],
+                entry["token_hash"],
+            )
+            changes += 1
+        if entry["revoked"] and (local_device is None or not local_device.revoked):
+            await repo.revoke_device(entry["device_id"])
+            changes += 1
+    return changes
+
+
+class _Hub:
+    """The two background jobs of one hub application."""
+
+    def __init__(self, app: web.Application, credential: HubCredential, options: HubOptions):
+        self.app = app
+        self.credential = credential
+        self.options = options
+        self.stop = asyncio.Event()
+        self.refreshed = asyncio.Event()  # set after every successful refresh
+        self.last_error: str | None = None
+
+    async def refresh_once(self, session: aiohttp.ClientSession) -> int:
+        url = self.credential.upstream + HUB_IDENTITIES_PATH
+        headers = {"Authorization": f"Bearer {self.credential.token}"}
+        async with session.get(url, headers=headers) as answer:
+            body = await answer.json(content_type=None)
+            if answer.status != 200:
+                raise error_from_response(answer.status, body)
+        changes = await apply_snapshot(self.app[STATE], body)
+        self.refreshed.set()
+        return changes
+
+    async def refresh_loop(self) -> None:
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self.options.upstream_timeout_s,
+            sock_read=self.options.upstream_timeout_s,
+        )
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            attempt = 0
+            while not self.stop.is_set():
+                try:
+                    changes = await self.refresh_once(session)
+                except (CouchError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                    # Offline is the normal state of a station: keep serving from
+                    # the cache and try again, backing off like the replicator.
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    delay = self.options.retry.delay(attempt, exc)
+                    attempt += 1
+                    log.info(
+                        "identity refresh failed", extra={"fields": {"error": self.last_error}}
+                    )
+                else:
+                    attempt = 0
+                    self.last_error = None
+                    delay = self.options.refresh_s
+                    if changes:
+                        log.info("identities refreshed", extra={"fields": {"changes": changes}})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+
+    async def relay(self) -> None:
+        local = await self.app[STORES].get(self.credential.station_id)
+        upstream = HttpDatabase(
+            f"{self.credential.upstream}/{station_db_name(self.credential.station_id)}",
+            auth=self.credential.token,
+            compress_requests=True,
+            request_timeout=self.options.upstream_timeout_s,
+        )
+        try:
+            attempt = 0
+            while not self.stop.is_set():
+                try:
+                    # Continuous: transient failures back off and resume from the
+                    # checkpoints inside; only a permanent refusal comes out here.
+                    await sync(
+                        local, upstream, continuous=True, stop=self.stop, retry=self.options.retry
+                    )
+                except ReplicationError as exc:
+                    self.last_error = str(exc)
+                    log.error("relay stopped", extra={"fields": {"error": str(exc)}})
+                    delay = self.options.retry.delay(attempt)
+                    attempt += 1
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), max(delay, 1.0))
+        finally:
+            await upstream.close()
+
+    async def run(self, app: web.Application) -> AsyncIterator[None]:
+        # At the hub every write must carry its author device's signature:
+        # unsigned ones could never be relayed to the centre.
+        await app[STATE].set_setting(_REFUSE_UNSIGNED, "true")
+        tasks = [asyncio.create_task(self.refresh_loop()), asyncio.create_task(self.relay())]
+        try:
+            yield
+        finally:
+            self.stop.set()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, 15)
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
+                except Exception:  # a crashed job must not block the shutdown
+                    log.exception("hub job failed")
+
+
+HUB = web.AppKey("hub", _Hub)
+
+
+@web.middleware
+async def _refuse_enrolment(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path == "/_beatsync/enrol":
+        raise Forbidden("Enrol devices with the district gateway; a station hub only relays.")
+    return await handler(request)
+
+
+def create_hub_app(
+    config: GatewayConfig,
+    station_id: str,
+    upstream: str | None = None,
+    *,
+    options: HubOptions | None = None,
+) -> web.Application:
+    """The gateway app of a station hub (see the module docstring)."""
+    check_slug(station_id, "station id")
+    credential = HubCredential.load(config.data_dir)
+    if credential.station_id != station_id:
+        raise BadRequest(
+            f"{HUB_FILE} holds the credential of station {credential.station_id}, not {station_id}"
+        )
+    if upstream is not None:
+        credential = HubCredential(
+            upstream.rstrip("/"), credential.station_id, credential.device_id, credential.token
+        )
+    app = create_app(config)
+    # Inside `errors` and `authenticate`, so the refusal is CouchDB-shaped JSON.
+    app.middlewares.append(_refuse_enrolment)
+    hub = _Hub(app, credential, options or HubOptions())
+    app[HUB] = hub
+    app.cleanup_ctx.append(hub.run)
+    return app
