@@ -14,6 +14,7 @@ from server.stations import StationStores
 from server.throttle import LoginThrottle
 from server.web_handlers_beatsync import add_beatsync_routes
 from server.web_handlers_couch import add_couch_routes
+from server.web_handlers_hub import add_hub_routes
 from server.web_keys import AUTHENTICATOR, CONFIG, GZIP_MIN_BYTES, SERVER_UUID, STATE, STORES
 from server.web_middlewares import access_log, authenticate, compress, errors
 
@@ -29,7 +30,7 @@ async def open_state(config: GatewayConfig) -> SQLiteGatewayState:
     if config.couchdb_url is not None:
         from server.repo_couch import CouchGatewayState
 
-        return CouchGatewayState.open(config)  # type: ignore[return-value]
+        return await CouchGatewayState.open(config)  # type: ignore[return-value]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
 
@@ -77,5 +78,6 @@ def create_app(config: GatewayConfig | None = None) -> web.Application:
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)
+    add_hub_routes(app)
     add_couch_routes(app)
     return app
