@@ -387,6 +387,12 @@ def couch() -> None:
     help="The CouchDB user the gateways log in as (default: the URL's user).",
 )
 @click.option(
+    "--gateway-password",
+    envvar="BEATSYNC_COUCHDB_GATEWAY_PASSWORD",
+    help="Create the gateway user's CouchDB account with this password when it is "
+    "missing (or BEATSYNC_COUCHDB_GATEWAY_PASSWORD).",
+)
+@click.option(
     "--station",
     "stations",
     multiple=True,
@@ -401,6 +407,7 @@ def couch() -> None:
 def couch_bootstrap(
     couchdb_url: str,
     gateway_user: str | None,
+    gateway_password: str | None,
     stations: tuple[str, ...],
     replication_url: str | None,
 ) -> None:
@@ -420,6 +427,7 @@ def couch_bootstrap(
         report = bootstrap(
             couchdb_url,
             gateway_user=gateway_user,
+            gateway_password=gateway_password,
             stations=stations,
             replication_url=replication_url,
         )
@@ -430,3 +438,38 @@ def couch_bootstrap(
     for what in report.updated:
         click.echo(f"updated  {what}")
     click.echo(f"{len(report.unchanged)} item(s) already as wanted.")
+
+
+@main.group()
+def hub() -> None:
+    """Station hubs: a station PC that serves its officers offline and relays to the district."""
+
+
+@hub.command("enrol")
+@_data_option
+@click.option("--upstream", required=True, help="The district gateway, e.g. https://host:5984.")
+@click.option("--officer", "officer_id", required=True, help="A station officer of this station.")
+@click.option("--password", prompt="Officer's password", hide_input=True, help="Asked for, hidden.")
+def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> None:
+    """On the station PC: enrol it at the district; saves DATA/hub.json (owner-only)."""
+    from server.hub import enrol_hub
+
+    try:
+        credential = asyncio.run(enrol_hub(data_dir, upstream, officer_id, password))
+    except CouchError as exc:
+        raise click.ClickException(exc.reason) from None
+    click.echo(
+        f"Enrolled hub device {credential.device_id} for station {credential.station_id}; "
+        f"ask the district to run: beatsync-server hub authorise {credential.device_id}"
+    )
+
+
+@hub.command("authorise")
+@_data_option
+@click.argument("device_id")
+def hub_authorise(data_dir: Path, device_id: str) -> None:
+    """At the district: let DEVICE_ID fetch its station's identities as the station hub."""
+    from server.hub import authorise_hub
+
+    station_id = _with_state(data_dir, lambda s: authorise_hub(s, s, device_id))
+    click.echo(f"Device {device_id} is now the hub of station {station_id}.")
