@@ -93,7 +93,7 @@ async def provision_demo(repo: IdentityRepo) -> DemoDistrict:
             await repo.add_station(station_id, station_id.title() + " police station")
             for beat_id in beats:
                 await repo.add_beat(station_id, beat_id, beat_id.replace("-", " ").title())
-    for officer_id, role, station_id, beat_id in district.officers:
+    for officer_id, role, home, beat in district.officers:
         if await repo.get_officer(officer_id) is None:
             await add_officer(
                 repo,
@@ -101,7 +101,7 @@ async def provision_demo(repo: IdentityRepo) -> DemoDistrict:
                 officer_id,
                 role,
                 district.password,
-                station_id=station_id,
-                beat_id=beat_id,
+                station_id=home,
+                beat_id=beat,
             )
     return district

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import time
 
-from server.models import Device, Officer, Principal
+from server.models import Officer, Principal
 from server.passwords import verify_password_async
 from server.repos import IdentityRepo
 from server.throttle import LoginThrottle
@@ -117,6 +117,3 @@ def _parse_basic(value: str) -> tuple[str, str]:
         raise Unauthorized("Malformed Basic credentials.")
     return officer_id, password
 
-
-def device_of(principal: Principal | None) -> Device | None:
-    return principal.device if principal else None

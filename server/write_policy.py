@@ -119,7 +119,7 @@ async def _parent_body(store: Database, doc: Doc, *, new_edits: bool) -> Doc | N
             found = await store.open_revs(doc_id, candidates, include_revisions=False)
         except NotFound:
             found = []
-        by_rev = {r["ok"]["_rev"]: r["ok"] for r in found if "ok" in r}
+        by_rev: dict[str, Doc] = {r["ok"]["_rev"]: r["ok"] for r in found if "ok" in r}
         for rev in candidates:
             if rev in by_rev:
                 return by_rev[rev]
