@@ -23,7 +23,7 @@ import schemas
 from server.access import DbScope
 from server.models import Role
 from server.repos import IdentityRepo
-from sync import signing
+from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, CouchError, Forbidden, NotFound
 from sync.revtree import parse_rev, path_from_revisions
@@ -44,6 +44,8 @@ DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 _WRITABLE_META = frozenset({"_id", "_rev", "_deleted", "_revisions", "_attachments"})
 # Read-only members a client may echo back from a GET; CouchDB drops them on write.
 _IGNORED_META = frozenset({"_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"})
+# The journal is the evidence of what happened offline: entries are only ever added.
+_JOURNAL_APPEND_ONLY = "Journal entries are append-only: they cannot be edited or deleted."
 _SUPERVISORS = frozenset({Role.STATION_OFFICER, Role.CENTRAL_OFFICE, Role.ADMIN})
 
 
@@ -157,6 +159,9 @@ async def _check_signature(
         raise Forbidden(f"Device {signer!r} has no usable public key.") from None
     if not signing.verify(doc, key):
         raise Forbidden(f"The signature does not verify with device {signer!r}'s registered key.")
+    if doc.get("type") == journal.JOURNAL_TYPE and doc.get("device_id") != signer:
+        # Each chain is one device's own: no device may add to another's.
+        raise Forbidden(f"A journal entry of device {doc.get('device_id')!r} signed by {signer!r}.")
     return "verified"
 
 
@@ -166,6 +171,8 @@ def _check_deletion(old: Doc | None, scope: DbScope) -> None:
     role, officer = scope.principal.role, scope.principal.officer
     if not scope.visible(old):
         raise Forbidden("This record belongs to another beat.")
+    if old.get("type") == journal.JOURNAL_TYPE:
+        raise Forbidden(_JOURNAL_APPEND_ONLY)
     if role in _SUPERVISORS:
         return
     if old.get("created_by") == officer.id and "status" not in old:
@@ -181,6 +188,8 @@ def _check_record(doc: Doc, old: Doc | None, scope: DbScope) -> None:
         raise Forbidden(f"You may only write records of beat {scope.beat_id!r}.")
     live_old = old if old is not None and not old.get("_deleted") else None
     if live_old is not None:
+        if journal.JOURNAL_TYPE in (live_old.get("type"), doc.get("type")):
+            raise Forbidden(_JOURNAL_APPEND_ONLY)
         schemas.check_immutable(live_old, doc)
     record_type = doc["type"]
     if "status" in doc and record_type in schemas.ALLOWED_TRANSITIONS:

@@ -218,3 +218,29 @@ async def test_concurrent_writers_and_pullers_all_succeed_and_are_audited(client
     statuses = await asyncio.gather(*(push(d) for d in docs), *(pull() for _ in range(40)))
     assert set(statuses) <= {200, 201}
     assert len(await state_of(client).read(db="station-alpha")) == len(docs)
+
+
+async def test_journal_entries_are_append_only_and_only_their_device_adds_to_a_chain(
+    client, district
+) -> None:
+    headers = bearer(district, "dev-so-alpha")
+    _, entry = field_edits(district, "dev-so-alpha", [record(500)])
+    answer = await client.post(
+        f"{DB}/_bulk_docs", json={"docs": [entry], "new_edits": False}, headers=headers
+    )
+    assert await answer.json() == []
+    edited = signed({**entry, "action": "delete", "_rev": entry["_rev"]}, district, "dev-so-alpha")
+    edited.pop("_revisions")
+    deleted = signed(
+        {"_id": entry["_id"], "_rev": entry["_rev"], "_deleted": True}, district, "dev-so-alpha"
+    )
+    results = await _bulk(client, [edited], headers)
+    results += await _bulk(client, [deleted], basic("so-alpha"))
+    assert [r.get("error") for r in results] == ["forbidden", "forbidden"]
+    assert all("append-only" in r["reason"] for r in results)
+    # dev-bo-one signs an entry claiming to be in dev-so-alpha's chain.
+    foreign = field_edits(district, "dev-so-alpha", [record(500), record(501)])[3]
+    forged = signed({k: v for k, v in foreign.items() if k != "signature"}, district, "dev-bo-one")
+    (refused,) = await _bulk(client, [forged], basic("so-alpha"), new_edits=False)
+    assert refused["error"] == "forbidden"
+    assert "journal entry of device 'dev-so-alpha'" in refused["reason"]
