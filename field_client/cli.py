@@ -11,6 +11,7 @@ commands. Exit codes: 0 done, 1 refused or failed (the message says why),
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import os
 import socket
@@ -206,8 +207,11 @@ def _from_json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Folder of this device's BeatSync data (env BEATSYNC_HOME).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (for scripts).")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also show technical details (retries, errors)."
+)
 @click.pass_context
-def cli(ctx: click.Context, home: Path, as_json: bool) -> None:
+def cli(ctx: click.Context, home: Path, as_json: bool, verbose: bool) -> None:
     """BeatSync for beat officers: record complaints, visitors and verification
     visits offline, encrypted on this device, and sync them when you have a signal.
 
@@ -215,6 +219,8 @@ def cli(ctx: click.Context, home: Path, as_json: bool) -> None:
     (scripts may set BEATSYNC_PASSPHRASE).
     """
     ctx.obj = _App(home=home, as_json=as_json, out=Console(), err=Console(stderr=True))
+    # The replicator logs each retry; an officer needs only the one-sentence outcome.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(message)s")
 
 
 @cli.command()
@@ -600,7 +606,7 @@ def sync(url: str | None) -> None:
         MofNCompleteColumn(),
         console=app.err,
         disable=app.as_json,
-        transient=False,
+        transient=True,  # gone when done, so the summary or the error is the last word
     ) as bar:
         tasks = {
             "push": bar.add_task("Sending  ", total=None),

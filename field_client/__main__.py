@@ -1,0 +1,5 @@
+"""``python -m field_client`` is ``beatsync``."""
+
+from field_client.cli import main
+
+main()
