@@ -164,7 +164,7 @@ class GuardedDatabase(Database):
     async def changes(self, **options: Any) -> Doc:
         return await _guard(self._inner.changes(**options))
 
-    async def changes_feed(self, **options: Any) -> AsyncIterator[Doc]:  # type: ignore[override]
+    async def changes_feed(self, **options: Any) -> AsyncIterator[Doc]:
         feed = self._inner.changes_feed(**options)
         try:
             while True:

@@ -34,6 +34,8 @@ from typing import Any, Final
 import pycouchdb
 import requests
 from pycouchdb import exceptions as couch_exc
+from pycouchdb.client import Database as CouchDatabase
+from pycouchdb.client import Server as CouchServer
 
 from server.couch_backend import couch_credentials, redact, with_credentials
 from server.models import station_db_name
@@ -118,11 +120,11 @@ def _security(gateway_user: str | None) -> dict[str, Any]:
 
 
 class _Provisioner:
-    def __init__(self, server: pycouchdb.Server, report: BootstrapReport) -> None:
+    def __init__(self, server: CouchServer, report: BootstrapReport) -> None:
         self.server = server
         self.report = report
 
-    def database(self, name: str) -> pycouchdb.client.Database:
+    def database(self, name: str) -> CouchDatabase:
         if name in self.server:
             self.report.note(f"database {name}", False)
             return self.server.database(name)
@@ -131,14 +133,14 @@ class _Provisioner:
         self.report.note(f"database {name}", True)
         return self.server.database(name)
 
-    def security(self, db: pycouchdb.client.Database, wanted: dict[str, Any]) -> None:
+    def security(self, db: CouchDatabase, wanted: dict[str, Any]) -> None:
         _, current = db.resource.get("_security")
-        same = {k: current.get(k) for k in wanted} == wanted if current else False
+        same = isinstance(current, dict) and {k: current.get(k) for k in wanted} == wanted
         if not same:
             db.resource.put("_security", data=pycouchdb.utils.force_bytes(_json(wanted)))
         self.report.note(f"_security of {db.name}", None if not same else False)
 
-    def put_if_different(self, db: pycouchdb.client.Database, wanted: dict[str, Any]) -> None:
+    def put_if_different(self, db: CouchDatabase, wanted: dict[str, Any]) -> None:
         what = f"{wanted['_id']} in {db.name}"
         try:
             current = db.get(wanted["_id"])
@@ -167,7 +169,7 @@ class _Provisioner:
         else:
             self.report.note(f"user {name}", False)
 
-    def index(self, db: pycouchdb.client.Database, name: str, fields: list[str]) -> None:
+    def index(self, db: CouchDatabase, name: str, fields: list[str]) -> None:
         _, result = db.resource.post(
             "_index",
             data=pycouchdb.utils.force_bytes(
@@ -175,7 +177,8 @@ class _Provisioner:
             ),
         )
         # CouchDB answers "created" or "exists": POST _index is idempotent itself.
-        self.report.note(f"index {name} in {db.name}", result.get("result") == "created")
+        created = isinstance(result, dict) and result.get("result") == "created"
+        self.report.note(f"index {name} in {db.name}", created)
 
 
 def _json(value: Any) -> str:
@@ -184,7 +187,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _station_ids(identities: pycouchdb.client.Database) -> list[str]:
+def _station_ids(identities: CouchDatabase) -> list[str]:
     rows = identities.all(
         startkey="station:", endkey="station:\ufff0", include_docs=False, as_list=True
     )
@@ -211,7 +214,7 @@ def bootstrap(
     """
     base, credentials = couch_credentials(couch_url, environ)
     user = gateway_user or (credentials[0] if credentials else None)
-    server = pycouchdb.Server(
+    server = CouchServer(
         with_credentials(base, "", credentials).rstrip("/") + "/", timeout=_TIMEOUT_S
     )
     report = BootstrapReport()

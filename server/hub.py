@@ -31,7 +31,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -315,10 +315,11 @@ class _Hub:
 
 
 HUB = web.AppKey("hub", _Hub)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def _refuse_enrolment(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _refuse_enrolment(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/_beatsync/enrol":
         raise Forbidden("Enrol devices with the district gateway; a station hub only relays.")
     return await handler(request)

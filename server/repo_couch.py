@@ -57,10 +57,6 @@ _PAGE: Final = 500
 STARTUP_WAIT_S: Final = 30.0
 
 
-def _range(prefix: str) -> dict[str, str]:
-    return {"startkey": prefix, "endkey": prefix + "\ufff0"}
-
-
 class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
     """Identities, audit log, device status and settings in CouchDB."""
 
@@ -148,7 +144,7 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         raise Conflict(f"{doc_id} keeps changing under concurrent writers; try again")
 
     async def _list(self, db: Database, prefix: str) -> list[Doc]:
-        result = await db.all_docs(**_range(prefix), include_docs=True)
+        result = await db.all_docs(startkey=prefix, endkey=prefix + "\ufff0", include_docs=True)
         return [row["doc"] for row in result["rows"] if isinstance(row.get("doc"), dict)]
 
     # -- stations and beats ---------------------------------------------------------
