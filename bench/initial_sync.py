@@ -72,7 +72,10 @@ async def _identities(repo: IdentityRepo) -> None:
     )
     key = Ed25519PrivateKey.generate()
     await repo.add_device(
-        "dev-bench", "so-bench", "bench", signing.public_key_to_b64(key.public_key()),
+        "dev-bench",
+        "so-bench",
+        "bench",
+        signing.public_key_to_b64(key.public_key()),
         token_hash(TOKEN),
     )
 
@@ -82,9 +85,18 @@ async def _gateway(data_dir: Path, *extra: str) -> AsyncIterator[str]:
     """``beatsync-server serve`` as its own process; yields its URL."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "serve", "--data", str(data_dir),
-        "--port", str(port), *extra,
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--data",
+        str(data_dir),
+        "--port",
+        str(port),
+        *extra,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     url = f"http://127.0.0.1:{port}"
@@ -106,8 +118,9 @@ async def _gateway(data_dir: Path, *extra: str) -> AsyncIterator[str]:
         await process.wait()
 
 
-async def _device_pull(name: str, url: str, proxy: CountingProxy, workdir: Path,
-                       batch_size: int) -> Row:
+async def _device_pull(
+    name: str, url: str, proxy: CountingProxy, workdir: Path, batch_size: int
+) -> Row:
     target = await SQLiteDatabase.open(workdir / f"device-{name}.sqlite")
     source = HttpDatabase(url, auth=TOKEN)
     proxy.reset()
@@ -121,8 +134,12 @@ async def _device_pull(name: str, url: str, proxy: CountingProxy, workdir: Path,
         await target.close()
     if not result.ok or count != result.docs_written:
         raise RuntimeError(f"{name}: pulled {result.docs_written}, stored {count}")
-    return Row(f"device <- gateway ({name}) (batch {batch_size})", result.docs_written,
-               seconds, proxy.reset())
+    return Row(
+        f"device <- gateway ({name}) (batch {batch_size})",
+        result.docs_written,
+        seconds,
+        proxy.reset(),
+    )
 
 
 async def main(n_docs: int, batch_size: int) -> None:
@@ -147,7 +164,10 @@ async def main(n_docs: int, batch_size: int) -> None:
 
         with pouchdb_server(workdir / "pouchdb-server") as couch:
             await asyncio.to_thread(
-                bootstrap, couch, gateway_user=GATEWAY_USER, gateway_password=GATEWAY_PASSWORD,
+                bootstrap,
+                couch,
+                gateway_user=GATEWAY_USER,
+                gateway_password=GATEWAY_PASSWORD,
                 stations=[STATION],
             )
             gateway_couch = with_credentials(couch, "", (GATEWAY_USER, GATEWAY_PASSWORD))
@@ -166,13 +186,18 @@ async def main(n_docs: int, batch_size: int) -> None:
                 _gateway(embedded_dir) as embedded_gw,
                 _gateway(workdir / "couch-gw", "--couchdb", gateway_couch) as couch_gw,
             ):
-                for name, upstream in (("embedded SQLite", embedded_gw),
-                                       ("over pouchdb-server", couch_gw)):
+                for name, upstream in (
+                    ("embedded SQLite", embedded_gw),
+                    ("over pouchdb-server", couch_gw),
+                ):
                     proxy = CountingProxy(upstream)
                     await proxy.start()
                     try:
-                        rows.append(await _device_pull(
-                            name, f"{proxy.url}/{DB}", proxy, workdir, batch_size))
+                        rows.append(
+                            await _device_pull(
+                                name, f"{proxy.url}/{DB}", proxy, workdir, batch_size
+                            )
+                        )
                     finally:
                         await proxy.stop()
             proxy = CountingProxy(couch)
