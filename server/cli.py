@@ -133,7 +133,10 @@ def serve(
 
         if not hub_station or not upstream or couchdb_url:
             raise click.UsageError("--hub needs --station and --upstream, and no --couchdb.")
-        app = create_hub_app(config, hub_station, upstream)
+        try:
+            app = create_hub_app(config, hub_station, upstream)
+        except CouchError as exc:  # no hub.json, or another station's
+            raise click.ClickException(exc.reason) from None
     else:
         app = create_app(config)
     if demo:
