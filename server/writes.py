@@ -36,7 +36,12 @@ async def write_docs(
     clean = [check_structure(doc, new_edits=new_edits) for doc in docs]
     results: list[Doc | None] = [None] * len(clean)
     accepted: list[tuple[int, Doc, Verdict]] = []
+    known = set() if new_edits else await _known_revs(store, clean)
     for index, doc in enumerate(clean):
+        if (doc["_id"], doc.get("_rev")) in known:
+            # A replicated revision the store already has: CouchDB ignores it, and so
+            # do we (no checks against itself, no second audit entry).
+            continue
         try:
             verdict = await check_revision(
                 doc,
@@ -73,6 +78,19 @@ async def write_docs(
     if new_edits:
         return [r for r in results if r is not None]
     return [r for r in results if r is not None and "error" in r]
+
+
+async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[tuple[str, str]]:
+    wanted: dict[str, list[str]] = {}
+    for doc in docs:
+        wanted.setdefault(doc["_id"], []).append(doc["_rev"])
+    missing = await store.revs_diff(wanted)
+    return {
+        (doc_id, rev)
+        for doc_id, revs in wanted.items()
+        for rev in revs
+        if rev not in missing.get(doc_id, {}).get("missing", [])
+    }
 
 
 def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAuditEntry:

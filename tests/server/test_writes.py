@@ -244,3 +244,14 @@ async def test_journal_entries_are_append_only_and_only_their_device_adds_to_a_c
     (refused,) = await _bulk(client, [forged], basic("so-alpha"), new_edits=False)
     assert refused["error"] == "forbidden"
     assert "journal entry of device 'dev-so-alpha'" in refused["reason"]
+
+
+async def test_resending_a_replicated_revision_is_a_no_op(client, district) -> None:
+    headers = bearer(district, "dev-so-alpha")
+    pushed = field_edits(district, "dev-so-alpha", [record(600)])
+    for _ in range(2):  # e.g. the checkpoint was lost and the batch is sent again
+        answer = await client.post(
+            f"{DB}/_bulk_docs", json={"docs": pushed, "new_edits": False}, headers=headers
+        )
+        assert await answer.json() == []
+    assert len(await state_of(client).read(db="station-alpha")) == 2
