@@ -308,6 +308,37 @@ def init(
         )
 
 
+@cli.command()
+@click.option("--server", "server_url", help="BeatSync server URL (default: the current one).")
+@click.option(
+    "--device-name",
+    default=socket.gethostname(),
+    show_default=True,
+    help="A name for this device that the district office will see.",
+)
+def enrol(server_url: str | None, device_name: str) -> None:
+    """Enrol this device with the server again (after its token expired, or after
+    an offline init): asks for your officer password once."""
+    app, passphrase = _app(), _passphrase()
+    password = os.environ.get(PASSWORD_ENV) or click.prompt(
+        "Your officer password (used once, to enrol this device)", hide_input=True, err=True
+    )
+
+    async def work(replica: FieldReplica) -> dict[str, Any]:
+        url = server_url or replica.settings.server_url
+        if url is None:
+            url = _ask(None, "BeatSync server URL")
+        await replica.enrol(url, password=password, device_name=device_name)
+        s = replica.settings
+        return {"ok": True, "device_id": s.device_id, "server_url": s.server_url}
+
+    result = _with_replica(work, passphrase)
+    if app.as_json:
+        render.emit_json(app.out, result)
+    else:
+        app.out.print(f"Enrolled as device {result['device_id']} with {result['server_url']}.")
+
+
 # -- complaints ------------------------------------------------------------------
 
 

@@ -229,9 +229,14 @@ class FieldReplica:
         self._settings = settings
 
     async def enrol(self, server_url: str, *, password: str, device_name: str) -> None:
-        """Register this device's key with the gateway and remember its token (sealed)."""
-        if await self._has_journal():
-            # Entries already signed by the local device id would not verify at the centre.
+        """Register this device's key with the gateway and remember its token (sealed).
+
+        Enrolling again (a new token after one expired) gives a new device id
+        whose journal chain starts afresh; the old id's entries stay valid.
+        """
+        enrolled = self._settings.server_url is not None
+        if not enrolled and await self._has_journal():
+            # Entries signed under the local device id would not verify at the centre.
             raise BadRequest("Enrol the device before recording anything on it.")
         answer = await enrol(
             server_url,
@@ -254,8 +259,14 @@ class FieldReplica:
         )
         if settings.beat_id == UNASSIGNED:
             raise BadRequest("Your account has no beat: give the beat this device records for.")
+        if enrolled and settings.station_id != self._settings.station_id:
+            raise BadRequest(
+                f"This device holds station {self._settings.station_id}'s records;"
+                f" wipe it before enrolling it for station {settings.station_id}."
+            )
         _check_identity(settings)
         self._save_settings(settings)
+        self._last_entry, self._last_entry_loaded = None, False  # the new id's chain
 
     # -- records ---------------------------------------------------------------
 

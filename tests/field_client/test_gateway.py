@@ -202,3 +202,39 @@ async def test_station_officer_device_records_for_the_beat_chosen_at_init(
         assert (await store.get(doc_id))["beat_id"] == "beat-3"
     finally:
         await desk.close()
+
+
+async def test_offline_device_enrols_later_and_enrols_again_with_a_fresh_chain(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    home = tmp_path / "device"
+    env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": PASSWORD}
+
+    def beatsync(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["--home", str(home), "--json", *args], env=env)
+
+    async def run(*args: str) -> Any:
+        result = await asyncio.to_thread(beatsync, *args)
+        assert result.exit_code == 0, result.output
+        return orjson.loads(result.stdout)
+
+    await run(
+        "init", "--offline", "--officer", "si.sharma", "--station", "kotwali", "--beat", "beat-3"
+    )
+    first = await run("enrol", "--server", _url(gateway))
+    await run("visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO")
+    second = await run("enrol")  # same server, a new token and device id
+    assert second["device_id"] != first["device_id"]
+    await run("visitor", "in", "--name", "Ravi", "--purpose", "Passport", "--to-meet", "SHO")
+    assert (await run("sync"))["refused"] == []
+    store = await gateway.app[STORES].get("kotwali")
+    entries = [
+        row["doc"]
+        for row in (
+            await store.all_docs(startkey="journal-", endkey="journal-\ufff0", include_docs=True)
+        )["rows"]
+    ]
+    assert sorted((e["device_id"], e["seq"]) for e in entries) == sorted(
+        [(first["device_id"], 1), (second["device_id"], 1)]
+    )
+    assert journal.verify_chain(entries) == []
