@@ -255,3 +255,17 @@ async def test_resending_a_replicated_revision_is_a_no_op(client, district) -> N
         )
         assert await answer.json() == []
     assert len(await state_of(client).read(db="station-alpha")) == 2
+
+
+async def test_longpoll_answers_with_the_next_write(client, district) -> None:
+    now = await client.get(f"{DB}/_changes?since=now", headers=basic("so-alpha"))
+    since = (await now.json())["last_seq"]
+    waiting = asyncio.create_task(
+        client.get(
+            f"{DB}/_changes?feed=longpoll&since={since}&timeout=30000", headers=basic("so-alpha")
+        )
+    )
+    doc = record(700)
+    await _bulk(client, [doc], basic("so-alpha"))
+    answer = await asyncio.wait_for(waiting, 30)
+    assert [row["id"] for row in (await answer.json())["results"]] == [doc["_id"]]
