@@ -32,7 +32,7 @@ from server.couch_bootstrap import (
 from server.repo_couch import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB, CouchGatewayState
 from sync.errors import NotFound, ServiceUnavailable
 from sync.http_remote import HttpDatabase
-from sync.replication import ReplicationError
+from sync.replication import Progress, ReplicationError
 from tests import peers
 from tests.server.couch_support import (
     GATEWAY_PASSWORD,
@@ -327,3 +327,38 @@ async def test_a_gateway_that_cannot_reach_couchdb_says_so_without_its_password(
     assert "hunter2" not in caught.value.reason
     assert couch_url in caught.value.reason
     assert "hunter2" not in caplog.text
+
+
+async def test_a_push_cut_off_at_one_gateway_finishes_at_the_other_without_duplicates(
+    couch_url: str, plan: StationPlan, tmp_path: Path
+) -> None:
+    await provision(couch_url, plan)
+    couch_db = HttpDatabase(f"{couch_url}/{plan.db}")
+    device = await Device.open(plan, tmp_path / "device.sqlite")
+    try:
+        async with (
+            couch_gateway(couch_url, tmp_path / "g1") as g1,
+            couch_gateway(couch_url, tmp_path / "g2") as g2,
+        ):
+            g1_port = int(g1.rsplit(":", 1)[1])
+            async with CutProxy(g1_port) as link:
+                await device.enrol(g2)
+                ids = await device.record(range(200))
+
+                def cut_midway(progress: Progress) -> None:
+                    if progress.docs_written >= 60:
+                        link.cut()  # the load balancer loses g1 mid-push
+
+                with pytest.raises(ReplicationError):
+                    await device.push(link.url, batch_size=20, on_progress=cut_midway)
+                landed = await doc_ids(couch_db)
+                assert 60 <= len(landed) < len(ids)
+                finished = await device.push(g2, batch_size=20)
+                assert finished.ok
+                assert finished.doc_write_failures == 0
+        assert await doc_ids(couch_db) == set(ids)
+        assert (await couch_db.info())["doc_count"] == len(ids)
+        assert await winners(couch_db, ids) == await winners(device.store, ids)
+    finally:
+        await device.close()
+        await couch_db.close()

@@ -63,9 +63,13 @@ async def _status(url: str, token: str, path: str) -> tuple[int, Any]:
         return answer.status, await answer.json(content_type=None)
 
 
+def _basic(officer_id: str) -> str:
+    return "Basic " + base64.b64encode(f"{officer_id}:{PASSWORD}".encode()).decode()
+
+
 async def _put_central(gateway: str, db: str, doc: dict[str, Any]) -> str:
     """A central office edit through the district gateway (Basic auth, unsigned)."""
-    header = "Basic " + base64.b64encode(f"central:{PASSWORD}".encode()).decode()
+    header = _basic("central")
     async with (
         aiohttp.ClientSession() as session,
         session.put(
@@ -173,8 +177,23 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                         return (await _status(hub, device.token, "/_beatsync/whoami"))[0] == 200
 
                     await wait_for(device_known)
-                    status, body = await _status(hub, device.token, "/_beatsync/enrol")
-                    assert status in (403, 405)
+                    # The hub enrols nobody and stores no unsigned write: neither
+                    # could ever be verified at the centre.
+                    async with aiohttp.ClientSession() as session:
+                        answer = await session.post(
+                            f"{hub}/_beatsync/enrol",
+                            json={"officer_id": plan.beat_officer, "password": PASSWORD},
+                        )
+                        assert answer.status == 403
+                        assert "district gateway" in (await answer.json())["reason"]
+                        unsigned = device.new_record(77)
+                        del unsigned["signature"]
+                        answer = await session.put(
+                            f"{hub}/{plan.db}/{unsigned['_id']}",
+                            json=unsigned,
+                            headers={"Authorization": _basic(plan.beat_officer)},
+                        )
+                        assert answer.status == 403, await answer.text()
 
                     # Online: device -> hub -> centre, and centre -> hub -> device.
                     first = await device.record(range(10))
