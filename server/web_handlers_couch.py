@@ -29,6 +29,8 @@ __all__ = ["add_couch_routes"]
 # PouchDB's replication ids are base64 with '/'→'.' and '+'→'_', hence '='.
 _LOCAL_ID = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
 _REFUSE_UNSIGNED = "refuse_unsigned"
+# CouchDB 3 sequences of a large cluster run to a few hundred characters.
+_MAX_SEQ_LENGTH = 4096
 
 
 async def _scope(request: web.Request) -> tuple[DbScope, Database]:
@@ -78,7 +80,10 @@ def _since(value: str | None) -> Seq | Literal["now"]:
         return "now"
     if value.isdigit():
         return int(value)
-    raise BadRequest(f"Invalid since: {value!r}", error="query_parse_error")
+    if len(value) > _MAX_SEQ_LENGTH:
+        raise BadRequest("since is too long", error="query_parse_error")
+    # Opaque otherwise (CouchDB 3's "N-g1AAA..."): the store accepts or refuses it.
+    return value
 
 
 def _beat_selector(scope: DbScope, selector: Any) -> Mapping[str, Any] | None:
