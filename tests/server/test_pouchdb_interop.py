@@ -46,6 +46,7 @@ async function winners(db, ids) {
   const b = await local.get(ids.deleted);
   await local.remove(b);
   await local.put(extra.created);
+  await local.put(extra.invalid);  // another station's record: the gateway refuses it
 
   // A conflict: the same base revision edited on both sides.
   const dLocal = await local.get(ids.conflicted);
@@ -55,12 +56,14 @@ async function winners(db, ids) {
   await local.put(dLocal);
   await remote.put(dRemote);
 
-  const push = await local.replicate.to(remote);
+  const denied = [];
+  const push = await local.replicate.to(remote)
+    .on('denied', (err) => denied.push(err.id || err.name));
   const pull2 = await local.replicate.from(remote);
   const all = [ids.updated, ids.deleted, ids.conflicted, extra.created._id];
   console.log(JSON.stringify({
     pull1: {docs_written: pull1.docs_written, errors: pull1.doc_write_failures},
-    push: {docs_written: push.docs_written, errors: push.doc_write_failures},
+    push: {docs_written: push.docs_written, errors: push.doc_write_failures, denied},
     pull2: {errors: pull2.doc_write_failures},
     winners: await winners(local, all),
   }));
@@ -84,18 +87,22 @@ async def test_pouchdb_replicates_both_ways_with_officer_credentials(
             "deleted": seeded[1]["_id"],
             "conflicted": seeded[2]["_id"],
         }
-        created = record(104)
+        created, invalid = record(104), record(105, station="bravo")
         out = await peers.run_node(
             SCRIPT,
             base,
             "so-alpha",
             PASSWORD,
-            orjson.dumps({"ids": ids, "created": created}).decode(),
+            orjson.dumps({"ids": ids, "created": created, "invalid": invalid}).decode(),
         )
         report = orjson.loads(out.strip().splitlines()[-1])
         assert report["pull1"] == {"docs_written": 3, "errors": 0}
-        assert report["push"]["errors"] == 0
+        # CouchDB's per-document forbidden: PouchDB reports it and carries on.
+        assert report["push"]["errors"] == 1
+        assert report["push"]["denied"] == [invalid["_id"]]
         assert report["push"]["docs_written"] == 4
+        missing = await http.get(f"{base}/{invalid['_id']}", headers=basic("so-alpha"))
+        assert missing.status == 404
         assert report["pull2"]["errors"] == 0
 
         pouch = report["winners"]
