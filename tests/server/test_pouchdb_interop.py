@@ -121,3 +121,32 @@ async def test_pouchdb_replicates_both_ways_with_officer_credentials(
         assert pouch[ids["updated"]]["purpose"] == "Updated in the field by PouchDB."
         assert len(pouch[ids["conflicted"]]["conflicts"]) == 1
         assert pouch[created["_id"]]["rev"].startswith("1-")
+
+
+PULL_SCRIPT = r"""
+const PouchDB = require('pouchdb');
+PouchDB.plugin(require('pouchdb-adapter-memory'));
+const [url, user, password] = process.argv.slice(1);
+(async () => {
+  const local = new PouchDB('beatsync-beat-' + Date.now(), {adapter: 'memory'});
+  const remote = new PouchDB(url, {auth: {username: user, password}, skip_setup: true});
+  const pull = await local.replicate.from(remote);
+  const all = await local.allDocs();
+  console.log(JSON.stringify({errors: pull.doc_write_failures, ids: all.rows.map((r) => r.id)}));
+})().catch((err) => { console.error(err); process.exit(1); });
+"""
+
+
+async def test_pouchdb_beat_officer_pulls_only_their_beat(aiohttp_server, district, config) -> None:
+    server = await aiohttp_server(create_app(config), host="127.0.0.1")
+    base = f"http://127.0.0.1:{server.port}/station-alpha"
+    mine = [record(seed, beat="alpha-one") for seed in (110, 111)]
+    theirs = [record(seed, beat="alpha-two") for seed in (112, 113)]
+    async with aiohttp.ClientSession() as http:
+        answer = await http.post(
+            f"{base}/_bulk_docs", json={"docs": mine + theirs}, headers=basic("so-alpha")
+        )
+        assert answer.status == 201
+    out = await peers.run_node(PULL_SCRIPT, base, "bo-one", PASSWORD)
+    report = orjson.loads(out.strip().splitlines()[-1])
+    assert report == {"errors": 0, "ids": sorted(d["_id"] for d in mine)}
