@@ -128,6 +128,11 @@ def serve(
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
     config = GatewayConfig(data_dir=data_dir, couchdb_url=couchdb_url or None)
+    if demo and couchdb_url:
+        raise click.UsageError(
+            "--demo fills the embedded store; with --couchdb, run `couch bootstrap` and "
+            "add stations and officers with BEATSYNC_COUCHDB set."
+        )
     if hub:
         from server.hub import create_hub_app
 
