@@ -45,13 +45,13 @@ class Role(StrEnum):
 
 
 def check_slug(value: object, what: str = "id") -> str:
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise BadRequest(f"{what} must match ^[a-z][a-z0-9-]{{1,40}}$")
     return value
 
 
 def check_officer_id(value: object) -> str:
-    if not isinstance(value, str) or not _OFFICER_ID.match(value):
+    if not isinstance(value, str) or not _OFFICER_ID.fullmatch(value):
         raise BadRequest("officer_id must match ^[a-z0-9][a-z0-9._-]{0,63}$")
     return value
 
@@ -65,7 +65,7 @@ def station_of_db(db_name: str) -> str | None:
     if not db_name.startswith(DB_PREFIX):
         return None
     station_id = db_name[len(DB_PREFIX) :]
-    return station_id if _SLUG.match(station_id) else None
+    return station_id if _SLUG.fullmatch(station_id) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,20 +5,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 
-from sync.errors import CouchError
+from sync.errors import TooManyRequests
 
 __all__ = ["LoginThrottle", "TooManyRequests"]
 
-
-class TooManyRequests(CouchError):
-    # Not in sync.errors yet (asked the lead to add it there).
-    status = 429
-    error = "too_many_requests"
-    default_reason = "Too many failed logins; try again later."
-
-    def __init__(self, reason: str | None = None, *, retry_after: float = 60) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
+_REASON = "Too many failed logins; try again later."
 
 
 class LoginThrottle:
@@ -47,7 +38,8 @@ class LoginThrottle:
         for key in keys:
             times = self._recent(key, now)
             if len(times) >= self._max:
-                raise TooManyRequests(retry_after=max(1, int(times[0] + self._window - now) + 1))
+                wait = max(1, int(times[0] + self._window - now) + 1)
+                raise TooManyRequests(_REASON, retry_after=wait)
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()

@@ -20,7 +20,9 @@ __all__ = [
     "NotFound",
     "PreconditionFailed",
     "RequestTooLarge",
+    "RetryLater",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
     "error_from_response",
@@ -107,16 +109,30 @@ class UnsupportedMediaType(CouchError):
     default_reason = "Content-Type must be application/json"
 
 
-class ServiceUnavailable(CouchError):
+class RetryLater(CouchError):
+    """An error whose answer carries a ``Retry-After`` (seconds) for the client."""
+
+    default_retry_after: ClassVar[float] = 5
+
+    def __init__(
+        self, reason: str | None = None, *, error: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, error=error)
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
+
+
+class TooManyRequests(RetryLater):
+    status = 429
+    error = "too_many_requests"
+    default_reason = "Too many requests; try again later."
+    default_retry_after = 60
+
+
+class ServiceUnavailable(RetryLater):
     status = 503
     error = "service_unavailable"
     default_reason = "The service is unavailable; try again later."
-
-    def __init__(
-        self, reason: str | None = None, *, error: str | None = None, retry_after: float = 5
-    ) -> None:
-        super().__init__(reason, error=error)
-        self.retry_after = retry_after
 
 
 _BY_STATUS: dict[int, type[CouchError]] = {
@@ -131,6 +147,7 @@ _BY_STATUS: dict[int, type[CouchError]] = {
         PreconditionFailed,
         RequestTooLarge,
         UnsupportedMediaType,
+        TooManyRequests,
         ServiceUnavailable,
     )
 }
