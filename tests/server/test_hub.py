@@ -220,8 +220,17 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                     device_edit = await device.edit(first[1], "edited at the station")
                     assert (await device.push(hub)).ok  # the hub authenticates offline
                     assert (await device.pull(hub)).ok
+
+                # The station PC restarts while the link is still down: the cached
+                # identities (revocations included) and the records are on its disk.
+                hub_app = create_hub_app(
+                    GatewayConfig(data_dir=hub_dir), plan.station_id, link.url, options=FAST_HUB
+                )
+                async with running(hub_app) as hub:
                     status, body = await _status(hub, lost.token, "/_beatsync/whoami")
                     assert (status, body["error"]) == (401, "device_revoked")
+                    offline += await device.record(range(20, 25))
+                    assert (await device.push(hub)).ok
                     # Meanwhile the centre edits records too, one the station edited as well.
                     at_centre = await couch_db.get(first[1])
                     at_centre.pop("signature")
