@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pycouchdb
-import requests
 from pycouchdb import exceptions as couch_exc
 from pycouchdb.client import Database as CouchDatabase
 from pycouchdb.client import Server as CouchServer
@@ -241,7 +240,8 @@ def bootstrap(
         rep_base = couch_credentials(replication_url, environ)[0] if replication_url else base
         for station_id in station_ids:
             p.put_if_different(replicator, fan_in_doc(rep_base, station_id, credentials))
-    except (couch_exc.Error, requests.RequestException) as exc:
+    # requests' errors (pycouchdb's transport) are OSErrors.
+    except (couch_exc.Error, OSError) as exc:
         # pycouchdb's messages carry no credentials; the URL is shown redacted.
         raise RuntimeError(f"CouchDB at {redact(couch_url)} refused: {exc}") from None
     return report
