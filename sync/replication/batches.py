@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +32,23 @@ class Missing:
     def found(self) -> int:
         return sum(len(revs) for revs in self.revs.values())
 
+    def keys(self) -> set[tuple[str, str]]:
+        return {(doc_id, rev) for doc_id, revs in self.revs.items() for rev in revs}
+
+    def without(self, skip: AbstractSet[tuple[str, str]]) -> Missing:
+        """The same diff minus revs in ``skip`` (those an earlier batch is writing)."""
+        kept = {doc_id: [rev for rev in revs if (doc_id, rev) not in skip]
+                for doc_id, revs in self.revs.items()}
+        return Missing(self.checked, {doc_id: revs for doc_id, revs in kept.items() if revs})
+
 
 @dataclass(frozen=True)
 class Fetched:
     docs: list[Doc]
     errors: list[dict[str, Any]] = field(default_factory=list)  # revs the source could not give
+
+    def keys(self) -> set[tuple[str, str]]:
+        return {(doc["_id"], doc["_rev"]) for doc in self.docs}
 
 
 @dataclass(frozen=True)

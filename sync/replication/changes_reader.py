@@ -28,7 +28,12 @@ class ChangesBatch:
     rows: list[Doc]
     last_seq: Seq  # the source's seq after this batch: the checkpoint once it is written
     pending: int | None  # changes left after this batch, when the source says
-    caught_up: bool = False  # nothing more to read right now
+    # Nothing more to read right now. CouchDB says so with `pending`; PouchDB
+    # reports no `pending` and may return a short page while docs are being
+    # updated (rows of docs that moved to a later seq drop out of the page),
+    # so without it only an empty page means caught up, as in PouchDB's
+    # replicate.js.
+    caught_up: bool = False
 
 
 @dataclass
@@ -79,6 +84,5 @@ class ChangesReader:
             rows=rows,
             last_seq=answer.get("last_seq", self.since),
             pending=pending,
-            # CouchDB reports `pending`; PouchDB does not, but a short batch says the same.
-            caught_up=pending == 0 or len(rows) < self.batch_size,
+            caught_up=pending == 0 if pending is not None else not rows,
         )

@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sync.database import Database, Seq
@@ -162,6 +162,7 @@ class _Replication:
     on_progress: ProgressCallback | None
     _checkpointer: Checkpointer | None = None
     _last_checkpoint: float = 0.0
+    _in_flight: set[tuple[str, str]] = field(default_factory=set)
 
     async def run(self) -> ReplicationResult:
         try:
@@ -220,6 +221,7 @@ class _Replication:
             longpoll_timeout=self.options.longpoll_timeout,
             stop=self.stop,
         )
+        self._in_flight = set()  # (id, rev) fetched and not yet written
         changes: asyncio.Queue[ChangesBatch | _Failed | None] = asyncio.Queue(PIPELINE_DEPTH)
         fetched: asyncio.Queue[_Fetched | _Failed | None] = asyncio.Queue(PIPELINE_DEPTH)
         try:
@@ -244,15 +246,20 @@ class _Replication:
         batches: asyncio.Queue[ChangesBatch | _Failed | None],
         out: asyncio.Queue[_Fetched | _Failed | None],
     ) -> None:
+        in_flight = self._in_flight
         while isinstance(batch := await batches.get(), ChangesBatch):
             try:
                 with _blame("target"):
-                    missing = await find_missing(self.target, batch.rows)
+                    # A doc updated while an earlier batch is being written shows
+                    # up again in a later batch; its revs in flight still look
+                    # missing to the target, and must not be fetched twice.
+                    missing = (await find_missing(self.target, batch.rows)).without(in_flight)
                 with _blame("source"):
                     docs = await fetch_missing(self.source, missing)
             except Exception as exc:
                 await out.put(_Failed(exc))
                 return
+            in_flight.update(missing.keys() | docs.keys())
             await out.put((batch, missing, docs))
         await out.put(batch)  # the end (None) or an upstream failure
 
@@ -263,6 +270,7 @@ class _Replication:
             batch, missing, fetched = item
             with _blame("target"):
                 outcome = await write_docs(self.target, fetched.docs)
+            self._in_flight.difference_update(missing.keys() | fetched.keys())
             counters = self.state.counters
             counters.missing_checked += missing.checked
             counters.missing_found += missing.found

@@ -111,3 +111,48 @@ async def test_killed_process_resumes_from_its_checkpoint(tmp_path: Path) -> Non
         assert rerun.missing_checked < n_docs - written + 3 * batch  # re-read only the tail
         assert rerun.docs_written < n_docs
         assert await snapshot(a) == await snapshot(b)
+
+
+class _EditOnSecondRead(Flaky):
+    """A source where doc-00000 gets a conflicting branch just before the second changes read.
+
+    Its first rev stays a leaf, so the second batch offers that rev again.
+    """
+
+    async def changes(self, **kw):  # type: ignore[no-untyped-def]
+        if self.calls["changes"] == 1:
+            branch = {"_id": "doc-00000", "_rev": f"1-{'a' * 32}", "n": -1}
+            await self.inner.put(branch, new_edits=False)
+        return await super().changes(**kw)
+
+
+class _SlowFirstWrite(Flaky):
+    """Holds the first write until a later batch has diffed doc-00000 again."""
+
+    def __init__(self, inner: Database) -> None:
+        super().__init__(inner)
+        self.diffs_of_first_doc = 0
+        self.seen_again = asyncio.Event()
+
+    async def revs_diff(self, revs):  # type: ignore[no-untyped-def]
+        if "doc-00000" in revs:
+            self.diffs_of_first_doc += 1
+            if self.diffs_of_first_doc == 2:
+                self.seen_again.set()
+        return await super().revs_diff(revs)
+
+    async def bulk_docs(self, docs, *, new_edits=True):  # type: ignore[no-untyped-def]
+        if self.calls["bulk_docs"] == 0:
+            await asyncio.wait_for(self.seen_again.wait(), 10)
+        return await super().bulk_docs(docs, new_edits=new_edits)
+
+
+async def test_a_rev_being_written_is_not_fetched_again_by_a_later_batch(tmp_path: Path) -> None:
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        await a.bulk_docs(docs_of(15))
+        target = _SlowFirstWrite(b)
+        result = await replicate(_EditOnSecondRead(a), target, batch_size=10)
+        assert target.diffs_of_first_doc == 2  # the edit moved doc-00000 into batch 2
+        assert sorted(target.written) == sorted(set(target.written))
+        assert result.docs_written == 16  # 15 first revs + the other branch of doc-00000
+        assert await snapshot(a) == await snapshot(b)
