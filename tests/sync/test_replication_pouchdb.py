@@ -9,13 +9,14 @@ pouchdb-server reports.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from sync.database import Database
 from sync.errors import NotFound
-from sync.replication import sync
+from sync.replication import Phase, Progress, replicate, sync
 from tests.sync.replication_support import docs_of, sqlite_stores
 
 pytestmark = pytest.mark.pouchdb
@@ -71,5 +72,42 @@ async def test_conflicts_resolve_like_pouchdb_server(
                 if doc_id != "device-only":
                     # Live vs. deleted: the live edit wins with no conflict; else one conflict.
                     assert len(ours[1]) == (0 if ids.index(doc_id) % 7 == 0 else 1)  # type: ignore[arg-type]
+    finally:
+        await remote.close()
+
+
+async def test_continuous_pull_from_pouchdb_server_stops_on_request(
+    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+) -> None:
+    # pouchdb-server keeps an idle longpoll open past its timeout: stop must
+    # still end the replication promptly.
+    from sync.http_remote import HttpDatabase
+
+    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    try:
+        await remote.create()
+        await remote.bulk_docs(docs_of(3))
+        async with sqlite_stores(tmp_path, "local") as (local,):
+            stop = asyncio.Event()
+            waiting = asyncio.Event()
+            written: list[int] = []
+
+            def on_progress(progress: Progress) -> None:
+                written.append(progress.docs_written)
+                if progress.state is Phase.WAITING_FOR_CHANGES:
+                    waiting.set()
+
+            task = asyncio.create_task(replicate(
+                remote, local, continuous=True, stop=stop, on_progress=on_progress,
+                longpoll_timeout=1))
+            await asyncio.wait_for(waiting.wait(), 30)
+            waiting.clear()
+            await remote.put({"_id": "late", "n": 1})
+            await asyncio.wait_for(waiting.wait(), 30)
+            assert written[-1] == 4
+            assert (await local.get("late"))["n"] == 1
+            stop.set()
+            result = await asyncio.wait_for(task, 10)
+            assert result.state is Phase.STOPPED
     finally:
         await remote.close()
