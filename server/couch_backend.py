@@ -19,6 +19,7 @@ without them is ever shown (:func:`redact`).
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
@@ -26,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from server.models import station_db_name
 from sync.database import Database, Doc
-from sync.errors import CouchError, ServiceUnavailable
-from sync.http_remote import HttpDatabase
+from sync.errors import CouchError, ServiceUnavailable, error_from_response
+from sync.http_remote import BadPeerResponse, HttpDatabase, PeerUnreachable
 
 __all__ = [
     "COUCH_PASSWORD_ENV",
@@ -234,6 +236,37 @@ class CouchServer:
 
     def database(self, name: str) -> GuardedDatabase:
         return GuardedDatabase(self.raw_database(name))
+
+    async def find(self, db: str, query: Mapping[str, Any]) -> list[Doc]:
+        """``POST /{db}/_find`` (Mango; not part of the replication ``Database``
+        interface): the matching docs. Outages become 503 like every store call."""
+        return await _guard(self._find(db, query))
+
+    async def _find(self, db: str, query: Mapping[str, Any]) -> list[Doc]:
+        url = f"{self.base_url}/{db}/_find"
+        # identity: the shared session does not decompress (HttpDatabase counts wire bytes).
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        if self.credentials is not None:
+            token = base64.b64encode(":".join(self.credentials).encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
+        )
+        try:
+            async with self.session.post(
+                url, data=orjson.dumps(query), headers=headers, timeout=timeout
+            ) as answer:
+                raw = await answer.read()
+                status = answer.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PeerUnreachable(f"POST {url}: {type(exc).__name__}") from None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BadPeerResponse() from None
+        if not 200 <= status < 300:
+            raise error_from_response(status, body)
+        return list(body.get("docs", []))
 
     async def close(self) -> None:
         if self._session is not None:

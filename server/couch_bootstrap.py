@@ -13,7 +13,8 @@ just the new ones. What it sets up, each through CouchDB 3's documented API
 * ``PUT /{db}/_security`` on each: only the gateway's CouchDB user (and
   server admins, always) may read or write ("Security Objects");
 * ``POST /beatsync-district/_index``: the Mango indexes of the central
-  office's reports (type/status/updated_at, station_id/updated_at). Only the
+  office's reports (type/status/updated_at, station_id/updated_at), and one
+  on the audit log (db/seq) for one station's entries. Only the
   district database gets them: a design document in a station database would
   be replicated to every device;
 * one continuous replication per station into ``beatsync-district`` as a
@@ -38,7 +39,7 @@ from pycouchdb.client import Server as CouchServer
 
 from server.couch_backend import couch_credentials, redact, with_credentials
 from server.models import station_db_name
-from server.repo_couch import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB
+from server.repo_couch import AUDIT_DB, AUDIT_INDEX, DEVICE_STATUS_DB, IDENTITIES_DB
 
 __all__ = [
     "AUDIT_VALIDATOR",
@@ -231,6 +232,7 @@ def bootstrap(
             )
         for name, fields in DISTRICT_INDEXES.items():
             p.index(dbs[DISTRICT_DB], name, fields)
+        p.index(dbs[AUDIT_DB], *AUDIT_INDEX)
         station_ids = sorted(set(_station_ids(dbs[IDENTITIES_DB])) | set(stations))
         for station_id in station_ids:
             dbs[station_db_name(station_id)] = p.database(station_db_name(station_id))

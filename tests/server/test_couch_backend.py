@@ -43,6 +43,7 @@ from tests import peers
 from tests.server.couch_support import (
     GATEWAY_PASSWORD,
     GATEWAY_USER,
+    PASSWORD,
     Device,
     StationPlan,
     couch_gateway,
@@ -203,6 +204,19 @@ async def test_devices_sync_through_the_gateway_into_their_station_database(
                 (r["doc"]["doc_id"], r["doc"]["rev"]) for r in rows if r["doc"].get("db") == plan.db
             }
             assert mine == {(d, (await device.store.get(d))["_rev"]) for d in ids}
+            # The central office reads the same through the gateway, one station at a time.
+            central = "Basic " + base64.b64encode(f"central:{PASSWORD}".encode()).decode()
+            async with aiohttp.ClientSession(headers={"Authorization": central}) as session:
+                answer = await session.get(f"{gateway}/_beatsync/audit?db={plan.db}&limit=10")
+                page = await answer.json()
+                assert answer.status == 200, page
+                rest = await session.get(
+                    f"{gateway}/_beatsync/audit?db={plan.db}&since={page['last_seq']}"
+                )
+                writes = page["writes"] + (await rest.json())["writes"]
+            assert len(page["writes"]) == 10
+            assert {(w["doc_id"], w["rev"]) for w in writes} == mine
+            assert {w["device_id"] for w in writes} == {device.device_id}
 
             # A record of another station is refused and stored nowhere.
             stray = device.new_record(999) | {"station_id": other.station_id}
