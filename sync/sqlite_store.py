@@ -779,7 +779,9 @@ class SQLiteDatabase(Database):
         for name, att in edit.attachments.items():
             if isinstance(att, Inline):
                 blobs[att.digest] = att.data
-                revpos = att.revpos if att.revpos is not None and not edit.path[:0] else generation
+                # A replicated revision keeps the revpos it arrived with; a new
+                # edit's inline attachment was added at this generation.
+                revpos = att.revpos if edit.path and att.revpos is not None else generation
                 metas[name] = {
                     "content_type": att.content_type,
                     "digest": att.digest,
@@ -862,6 +864,7 @@ class SQLiteDatabase(Database):
         changed: Sequence[tuple[str, _Work]],
         blobs: Mapping[str, bytes],
         seq: int,
+        refs_dropped: bool = False,
     ) -> int:
         """Write the changed documents with new seqs; drop bodies that stopped being leaves."""
         doc_rows: list[tuple[str, bytes, str, int, int]] = []
@@ -895,7 +898,7 @@ class SQLiteDatabase(Database):
             " winner = excluded.winner, deleted = excluded.deleted, seq = excluded.seq",
             doc_rows,
         )
-        await self._drop_bodies(conn, gone)
+        dropped = await self._drop_bodies(conn, gone) or refs_dropped
         await conn.executemany(
             "INSERT OR REPLACE INTO revs (doc_id, rev, body) VALUES (?, ?, ?)", body_rows
         )
@@ -910,21 +913,27 @@ class SQLiteDatabase(Database):
         await conn.executemany(
             "INSERT OR IGNORE INTO attachments (digest, length, data) VALUES (?, ?, ?)", new_blobs
         )
+        if dropped:
+            await self._collect_blobs(conn)
         await _set_meta(conn, "update_seq", seq)
         return seq
 
     @staticmethod
-    async def _drop_bodies(conn: aiosqlite.Connection, gone: Sequence[tuple[str, str]]) -> None:
+    async def _drop_bodies(conn: aiosqlite.Connection, gone: Sequence[tuple[str, str]]) -> bool:
+        """Delete these revisions' bodies; whether any attachment reference went with them."""
         if not gone:
-            return
+            return False
         await conn.executemany("DELETE FROM revs WHERE doc_id = ? AND rev = ?", gone)
         before = conn.total_changes
         await conn.executemany("DELETE FROM att_refs WHERE doc_id = ? AND rev = ?", gone)
-        if conn.total_changes != before:
-            # Some blob may have lost its last reference.
-            await conn.execute(
-                "DELETE FROM attachments WHERE digest NOT IN (SELECT digest FROM att_refs)"
-            )
+        return conn.total_changes != before
+
+    @staticmethod
+    async def _collect_blobs(conn: aiosqlite.Connection) -> None:
+        """Delete blobs no leaf names any more (after the batch's new references are in)."""
+        await conn.execute(
+            "DELETE FROM attachments WHERE digest NOT IN (SELECT digest FROM att_refs)"
+        )
 
     # -- local documents ------------------------------------------------------------
 
@@ -1010,6 +1019,7 @@ class SQLiteDatabase(Database):
                 trees = await self._trees(conn, list(revs))
                 changed: list[tuple[str, _Work]] = []
                 removed: list[str] = []
+                refs_dropped = False
                 for doc_id, doc_revs in revs.items():
                     tree = trees.get(doc_id, {})
                     leaves = revtree.leaves(tree)
@@ -1028,14 +1038,15 @@ class SQLiteDatabase(Database):
                         changed.append((doc_id, state))
                     else:
                         removed.append(doc_id)
-                        await self._drop_bodies(conn, [(doc_id, rev) for rev in leaves])
+                        gone = [(doc_id, rev) for rev in leaves]
+                        refs_dropped = await self._drop_bodies(conn, gone) or refs_dropped
                 seq = await _get_meta_int(conn, "update_seq")
                 if removed:
                     await conn.executemany(
                         "DELETE FROM docs WHERE doc_id = ?", [(d,) for d in removed]
                     )
                     seq += len(removed)  # the feed moves on even when a document vanishes
-                seq = await self._flush(conn, changed, {}, seq)
+                seq = await self._flush(conn, changed, {}, seq, refs_dropped)
                 purge_seq = await _get_meta_int(conn, "purge_seq") + sum(
                     1 for hit in purged.values() if hit
                 )
