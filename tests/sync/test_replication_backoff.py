@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from sync.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from sync.replication import Phase, ReplicationError, RetryPolicy, is_transient, replicate
+from sync.replication import (
+    Phase,
+    Progress,
+    ReplicationError,
+    RetryPolicy,
+    is_transient,
+    replicate,
+)
 from tests.sync.flaky import Fault, Flaky
 from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
 
@@ -138,3 +146,24 @@ async def test_refused_docs_are_counted_and_reported_not_retried(tmp_path: Path)
         assert {e["error"] for e in result.errors} == {"forbidden"}
         again = await replicate(a, target)
         assert again.missing_checked == 0  # the checkpoint moved past them, like CouchDB
+
+
+async def test_continuous_keeps_retrying_past_max_retries(tmp_path: Path) -> None:
+    sleeps = _Sleeps()
+    policy = RetryPolicy(max_retries=1, random=lambda: 0.0, sleep=sleeps)
+    stop = asyncio.Event()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.state is Phase.WAITING_FOR_CHANGES:
+            stop.set()
+
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        await a.bulk_docs(docs_of(30))
+        source = Flaky(a, [Fault("bulk_get", 2, ConnectionResetError(), times=4)])
+        result = await asyncio.wait_for(replicate(
+            source, b, batch_size=10, continuous=True, retry=policy, stop=stop,
+            on_progress=on_progress, longpoll_timeout=0.2), 30)
+        assert len(sleeps.delays) == 4
+        assert result.state is Phase.STOPPED
+        assert result.docs_written == 30
+        assert await snapshot(a) == await snapshot(b)
