@@ -1,0 +1,70 @@
+"""The ``make_db`` fixture: one store contract suite, run against every store.
+
+``make_db`` is parametrized by store kind; calling it returns a new, empty
+database of that kind, closed (and for HTTP, deleted) at teardown:
+
+* ``sqlite``: :class:`sync.sqlite_store.SQLiteDatabase` in ``tmp_path``;
+* ``http``: :class:`sync.http_remote.HttpDatabase` on the session's
+  pouchdb-server (a CouchDB-compatible peer, not the specification: tests
+  restrict themselves with ``make_db.kind`` where it deviates).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sync.database import Database
+from sync.errors import CouchError
+
+STORE_KINDS = ("sqlite", "http")
+
+
+class MakeDb:
+    """``await make_db()`` gives a fresh database; ``make_db.kind`` says which store."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind = kind
+        self._request = request
+        self._tmp_path = tmp_path
+        self._opened: list[Database] = []
+
+    async def __call__(self) -> Database:
+        db: Database
+        if self.kind == "sqlite":
+            from sync.sqlite_store import SQLiteDatabase
+
+            db = await SQLiteDatabase.open(self._tmp_path / f"db{len(self._opened)}.sqlite3")
+        else:
+            http_remote = pytest.importorskip("sync.http_remote")
+            base = self._request.getfixturevalue("pouchdb_server_url")
+            name = self._request.getfixturevalue("unique_db_name")
+            db = http_remote.HttpDatabase(f"{base}/{name}-{len(self._opened)}")
+            await db.create()  # type: ignore[attr-defined]
+        self._opened.append(db)
+        return db
+
+    async def close_all(self) -> None:
+        for db in self._opened:
+            if self.kind == "http":
+                with contextlib.suppress(CouchError, OSError):
+                    await db.delete_database()  # type: ignore[attr-defined]
+            await db.close()
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def make_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeDb]:
+    maker = MakeDb(request.param, request, tmp_path)
+    try:
+        yield maker
+    finally:
+        await maker.close_all()
+
+
+@pytest.fixture
+async def store(make_db: MakeDb) -> Database:
+    """One fresh database of the parametrized kind."""
+    return await make_db()
