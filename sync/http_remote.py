@@ -25,6 +25,7 @@ from sync.errors import (
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
+    error_from_response,
 )
 from sync.http_bulk_get import fetch_one_by_one, is_missing_database, normalize_results
 from sync.http_transport import (
@@ -65,6 +66,13 @@ def _flag(value: bool) -> str:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _status_of(failure: Mapping[str, Any]) -> int:
+    """The HTTP status CouchDB gives a per-document failure named in a _bulk_docs answer."""
+    return {"conflict": 409, "forbidden": 403, "unauthorized": 401, "not_found": 404}.get(
+        str(failure.get("error")), 400
+    )
 
 
 def _local_path(local_id: str) -> str:
@@ -200,8 +208,16 @@ class HttpDatabase(Database):
         if not isinstance(doc_id, str) or not doc_id:
             raise BadRequest("a document needs an _id to be PUT")
         params = {} if new_edits else {"new_edits": "false"}
-        result: Doc = await self._http.request("PUT", quote_doc_id(doc_id), params=params, body=doc)
-        return result
+        result = await self._http.request("PUT", quote_doc_id(doc_id), params=params, body=doc)
+        if isinstance(result, list):
+            # pouchdb-server answers a new_edits=false PUT like _bulk_docs ([] or
+            # the failures); CouchDB 3 answers {"ok", "id", "rev"}.
+            if result:
+                failure = result[0]
+                raise error_from_response(_status_of(failure), failure)
+            return {"ok": True, "id": doc_id, "rev": doc.get("_rev")}
+        answer: Doc = result
+        return answer
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
         # Replaying a new_edits=false batch is harmless (the tree already holds
@@ -214,8 +230,15 @@ class HttpDatabase(Database):
 
     async def revs_diff(self, revs: Mapping[str, Sequence[str]]) -> dict[str, Doc]:
         body = {doc_id: list(doc_revs) for doc_id, doc_revs in revs.items()}
-        result: dict[str, Doc] = await self._http.request("POST", "_revs_diff", body=body)
-        return result
+        result = await self._http.request("POST", "_revs_diff", body=body)
+        if not isinstance(result, dict):
+            raise BadPeerResponse("a _revs_diff answer that is not an object")
+        # CouchDB lists only ids with missing revs; pouchdb-server also lists
+        # the others, with "missing": [].
+        return {
+            doc_id: diff for doc_id, diff in result.items()
+            if not (isinstance(diff, dict) and diff.get("missing") == [])
+        }
 
     async def bulk_get(
         self,
