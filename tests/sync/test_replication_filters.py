@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -77,4 +78,21 @@ async def test_continuous_picks_up_later_writes_and_stops(tmp_path: Path) -> Non
         assert result.state is Phase.STOPPED
         assert result.ok
         assert result.docs_written == 6
+        assert await snapshot(a) == await snapshot(b)
+
+
+async def test_attachments_replicate_with_their_data(tmp_path: Path) -> None:
+    photo = base64.b64encode(bytes(range(256)) * 8).decode()
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        first = await a.put({"_id": "visit", "_attachments": {
+            "photo.jpg": {"content_type": "image/jpeg", "data": photo}}})
+        await replicate(a, b)
+        # A later edit keeps the attachment as a stub; the target still has its data.
+        current = await a.get("visit")
+        assert current["_rev"] == first["rev"]
+        await a.put({**current, "note": "verified"})
+        await replicate(a, b)
+        copied = await b.get("visit", attachments=True)
+        assert copied["note"] == "verified"
+        assert copied["_attachments"]["photo.jpg"]["data"] == photo
         assert await snapshot(a) == await snapshot(b)

@@ -10,6 +10,7 @@ pouchdb-server reports.
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -109,5 +110,27 @@ async def test_continuous_pull_from_pouchdb_server_stops_on_request(
             stop.set()
             result = await asyncio.wait_for(task, 10)
             assert result.state is Phase.STOPPED
+    finally:
+        await remote.close()
+
+
+async def test_attachments_round_trip_through_pouchdb_server(
+    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+) -> None:
+    from sync.http_remote import HttpDatabase
+
+    photo = base64.b64encode(bytes(range(256)) * 40).decode()
+    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    try:
+        await remote.create()
+        async with sqlite_stores(tmp_path, "device", "station") as (device, station):
+            await device.put({"_id": "visit", "type": "verification_visit", "_attachments": {
+                "photo.jpg": {"content_type": "image/jpeg", "data": photo}}})
+            await replicate(device, remote)
+            await replicate(remote, station)
+            for db in (remote, station):
+                copied = await db.get("visit", attachments=True)
+                assert copied["_attachments"]["photo.jpg"]["data"] == photo
+            assert (await station.get("visit"))["_rev"] == (await device.get("visit"))["_rev"]
     finally:
         await remote.close()
