@@ -49,9 +49,10 @@ __all__ = [
 # caller gives none.
 DEFAULT_LONGPOLL_TIMEOUT: Final = 60.0
 # How long past its own longpoll timeout we wait for the server to answer.
-# CouchDB answers on time; pouchdb-server keeps an idle longpoll open
-# forever, so after this much extra silence we end the poll ourselves.
-LONGPOLL_GRACE: Final = 10.0
+# CouchDB answers on time, and its answer needs one trip back (0.3-1 s on
+# 2G/3G); pouchdb-server keeps an idle longpoll open forever, so after this
+# much extra silence we end the poll ourselves.
+LONGPOLL_GRACE: Final = 5.0
 # Without a word for this many heartbeats, a continuous feed is dead (a NAT
 # box dropped it) and is reported as unreachable so the caller reconnects.
 MISSED_HEARTBEATS: Final = 3
