@@ -63,7 +63,7 @@ def collate(a: Any, b: Any) -> int:
     if rank_a != rank_b:
         return -1 if rank_a < rank_b else 1
     if rank_a in (3, 4):
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     if rank_a == 5:
         for x, y in zip(a, b, strict=False):
             c = collate(x, y)
@@ -126,8 +126,7 @@ def _compile_doc(selector: Any) -> Predicate:
         if key in ("$and", "$or", "$nor"):
             parts.append(_combine(key, [_compile_doc(sub) for sub in _selector_list(key, value)]))
         elif key == "$not":
-            inner = _compile_doc(value)
-            parts.append(lambda doc, inner=inner: not inner(doc))
+            parts.append(_negate(_compile_doc(value)))
         elif key.startswith("$"):
             # Operators on the element itself, as in {"$elemMatch": {"$gt": 3}}.
             parts.append(_compile_condition(key, value))
@@ -155,7 +154,7 @@ def _compile_field(path: tuple[str, ...], condition: Any) -> Predicate:
         value = get(doc)
         if value is _MISSING:
             return exists_false
-        return check(value)
+        return bool(check(value))
 
     return field_matches
 
@@ -231,8 +230,7 @@ def _compile_condition(op: str, arg: Any) -> Predicate:
         subs = [_compile_value_selector(sub) for sub in _selector_list(op, arg)]
         return _combine(op, subs)
     if op == "$not":
-        inner = _compile_value_selector(arg)
-        return lambda v: not inner(v)
+        return _negate(_compile_value_selector(arg))
     raise _invalid(f"Invalid operator: {op}")
 
 
@@ -255,6 +253,10 @@ def _combine(op: str, parts: list[Predicate]) -> Predicate:
     if op == "$or":
         return lambda doc: any(p(doc) for p in parts)
     return lambda doc: not any(p(doc) for p in parts)
+
+
+def _negate(inner: Predicate) -> Predicate:
+    return lambda value: not inner(value)
 
 
 def _all(parts: list[Predicate]) -> Predicate:

@@ -69,7 +69,7 @@ from sync.errors import (
 )
 from sync.revid import new_rev, user_fields
 from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
-from sync.selector import compile_selector
+from sync.selector import Predicate, compile_selector
 
 __all__ = ["DEFAULT_REVS_LIMIT", "SCHEMA_VERSION", "SQLiteDatabase"]
 
@@ -172,6 +172,11 @@ def _since(since: object) -> int:
     raise BadRequest(f"Malformed since: {since!r}", error="query_parse_error")
 
 
+def _check_count(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BadRequest(f"{name} must be a non-negative integer", error="query_parse_error")
+
+
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -271,6 +276,19 @@ class _Work:
 
 
 @dataclass(frozen=True, slots=True)
+class _Feed:
+    """What a ``_changes`` request asks for, checked once."""
+
+    limit: int | None
+    include_docs: bool
+    all_leaves: bool  # style=all_docs
+    doc_ids: tuple[str, ...] | None
+    match: Predicate | None
+    descending: bool
+    conflicts: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Loaded:
     """One document as read: its tree and the sealed bodies of its leaves."""
 
@@ -334,7 +352,10 @@ class SQLiteDatabase(Database):
         except BaseException:
             await writer.close()
             raise
-        meta = dict(await writer.execute_fetchall("SELECT key, value FROM meta"))
+        meta: dict[str, str] = {
+            key: value
+            for key, value in await writer.execute_fetchall("SELECT key, value FROM meta")
+        }
         limit = revs_limit if revs_limit is not None else int(meta["revs_limit"])
         db = cls(
             writer,
@@ -547,8 +568,9 @@ class SQLiteDatabase(Database):
             items: list[tuple[str, str, Mapping[str, RevInfo], bytes]] = []
             for doc_id, revs in requests:
                 doc = loaded.get(doc_id)
+                plan: list[tuple[str, str | None]]
                 if revs is None:
-                    plan = [("", revtree.winning_rev(doc.tree))] if doc else [("", None)]
+                    plan = [("", revtree.winning_rev(doc.tree) if doc else None)]
                 else:
                     plan = self._pick(doc_id, doc, revs, latest)
                 plans.append(plan)
@@ -1064,85 +1086,84 @@ class SQLiteDatabase(Database):
         self._seen_seq = max(self._seen_seq, seq)
         return seq
 
-    async def _scan(
-        self,
-        *,
-        since: int,
-        limit: int | None,
-        include_docs: bool,
-        style: str,
-        doc_ids: Sequence[str] | None,
-        match: Any,
-        descending: bool,
-        conflicts: bool,
-    ) -> tuple[list[Doc], int | None, bool]:
-        """Change rows after ``since``: ``(rows, seq of the last row read, exhausted)``."""
-        want_body = include_docs or match is not None
-        columns = "d.doc_id, d.tree, d.winner, d.deleted, d.seq" + (
-            ", r.body" if want_body else ", NULL"
+    async def _scan(self, since: int, feed: _Feed) -> tuple[list[Doc], int | None, bool]:
+        """Change rows after ``since``: ``(rows, seq of the last row read, exhausted)``.
+
+        Reads page by page, each page one statement (one snapshot); a filter
+        (selector, long ``doc_ids``) may skip rows, so reading goes on until
+        ``limit`` rows matched or the feed ends.
+        """
+        want_body = feed.include_docs or feed.match is not None
+        columns = "d.doc_id, d.tree, d.winner, d.deleted, d.seq, " + (
+            "r.body" if want_body else "NULL"
         )
         join = " LEFT JOIN revs r ON r.doc_id = d.doc_id AND r.rev = d.winner" if want_body else ""
-        id_filter: set[str] | None = None
+        id_filter: frozenset[str] | None = None
         where_ids = ""
-        params_ids: list[str] = []
-        if doc_ids is not None:
-            if len(doc_ids) <= _CHUNK:
-                where_ids = f" AND d.doc_id IN ({_placeholders(len(set(doc_ids)))})"
-                params_ids = list(set(doc_ids))
+        id_params: list[str] = []
+        if feed.doc_ids is not None:
+            if len(feed.doc_ids) <= _CHUNK:
+                id_params = list(dict.fromkeys(feed.doc_ids))
+                where_ids = f" AND d.doc_id IN ({_placeholders(len(id_params))})"
             else:
-                id_filter = set(doc_ids)
+                id_filter = frozenset(feed.doc_ids)
+        filtered = feed.match is not None or id_filter is not None
+        page = feed.limit if feed.limit is not None and not filtered else _FEED_PAGE
+        direction = "<" if feed.descending else ">"
+        sql = (
+            f"SELECT {columns} FROM docs d{join} WHERE d.seq {direction} ?{where_ids}"
+            f" ORDER BY d.seq {'DESC' if feed.descending else 'ASC'} LIMIT ?"
+        )
         rows: list[Doc] = []
         last: int | None = None
-        page = (
-            _FEED_PAGE if (match is not None or id_filter is not None or limit is None) else limit
-        )
-        cursor = since
+        # CouchDB ignores `since` on a descending feed: it starts from the newest change.
+        cursor = 2**62 if feed.descending else since
         while True:
-            if descending:
-                sql = (
-                    f"SELECT {columns} FROM docs d{join} WHERE d.seq < ?{where_ids}"
-                    " ORDER BY d.seq DESC LIMIT ?"
-                )
-                params: list[Any] = [cursor if last is not None else 2**62, *params_ids, page]
-            else:
-                sql = (
-                    f"SELECT {columns} FROM docs d{join} WHERE d.seq > ?{where_ids}"
-                    " ORDER BY d.seq LIMIT ?"
-                )
-                params = [cursor, *params_ids, page]
-            fetched = list(await self._reader.execute_fetchall(sql, params))
+            fetched = list(await self._reader.execute_fetchall(sql, [cursor, *id_params, page]))
             for doc_id, tree_json, winner, deleted, seq, sealed in fetched:
                 last = cursor = seq
                 if id_filter is not None and doc_id not in id_filter:
                     continue
-                tree = (
-                    revtree.decode_tree(orjson.loads(tree_json))
-                    if (style == "all_docs" or conflicts or want_body)
-                    else None
+                row = await self._change_row(
+                    feed, doc_id, tree_json, winner, bool(deleted), seq, sealed
                 )
-                doc: Doc | None = None
-                if want_body:
-                    assert tree is not None
-                    (doc,) = await self._render_all(
-                        [(doc_id, winner, tree, sealed)], revisions=False, attachments=False
-                    )
-                    if conflicts and (found := revtree.conflicts(tree)):
-                        doc["_conflicts"] = found
-                    if match is not None and not match(doc):
-                        continue
-                revs = (
-                    revtree.leaves(tree) if style == "all_docs" and tree is not None else [winner]
-                )
-                row: Doc = {"seq": seq, "id": doc_id, "changes": [{"rev": r} for r in revs]}
-                if deleted:
-                    row["deleted"] = True
-                if include_docs:
-                    row["doc"] = doc
+                if row is None:
+                    continue
                 rows.append(row)
-                if limit is not None and len(rows) >= limit:
+                if feed.limit is not None and len(rows) >= feed.limit:
                     return rows, last, False
             if len(fetched) < page:
                 return rows, last, True
+
+    async def _change_row(
+        self,
+        feed: _Feed,
+        doc_id: str,
+        tree_json: bytes,
+        winner: str,
+        deleted: bool,
+        seq: int,
+        sealed: bytes | None,
+    ) -> Doc | None:
+        """One ``_changes`` row, or None when the selector rejects the document."""
+        need_tree = feed.all_leaves or feed.conflicts or sealed is not None
+        tree = revtree.decode_tree(orjson.loads(tree_json)) if need_tree else {}
+        doc: Doc | None = None
+        if sealed is not None:
+            (doc,) = await self._render_all(
+                [(doc_id, winner, tree, sealed)], revisions=False, attachments=False
+            )
+            if feed.conflicts and (found := revtree.conflicts(tree)):
+                doc["_conflicts"] = found
+        if feed.match is not None and not feed.match(doc if doc is not None else {"_id": doc_id}):
+            return None
+        revs = revtree.leaves(tree) if feed.all_leaves else [winner]
+        row: Doc = {"seq": seq, "id": doc_id, "changes": [{"rev": rev} for rev in revs]}
+        if deleted:
+            row["deleted"] = True
+        if feed.include_docs:
+            row["doc"] = doc
+        return row
 
     async def changes(
         self,
@@ -1162,64 +1183,60 @@ class SQLiteDatabase(Database):
             raise BadRequest("style must be main_only or all_docs", error="query_parse_error")
         if feed not in ("normal", "longpoll"):
             raise BadRequest("feed must be normal or longpoll", error="query_parse_error")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
-        ):
-            raise BadRequest("limit must be a non-negative integer", error="query_parse_error")
+        _check_count("limit", limit)
         if doc_ids is not None and (
             isinstance(doc_ids, str) or not all(isinstance(d, str) for d in doc_ids)
         ):
             raise BadRequest("doc_ids must be a JSON array of strings")
-        match = compile_selector(selector) if selector is not None else None
+        query = _Feed(
+            # CouchDB treats limit=0 on _changes as 1.
+            limit=None if limit is None else max(limit, 1),
+            include_docs=include_docs,
+            all_leaves=style == "all_docs",
+            doc_ids=None if doc_ids is None else tuple(doc_ids),
+            match=None if selector is None else compile_selector(selector),
+            descending=descending,
+            conflicts=conflicts,
+        )
         current = await self._update_seq()
         start = current if since == "now" else _since(since)
-        if limit == 0:
-            limit = 1  # CouchDB treats limit=0 as 1 on _changes
-        scan = {
-            "limit": limit,
-            "include_docs": include_docs,
-            "style": style,
-            "doc_ids": doc_ids,
-            "match": match,
-            "descending": descending,
-            "conflicts": conflicts,
-        }
-        rows, last, exhausted = await self._scan(since=start, **scan)
-        if feed == "longpoll" and not rows and not descending:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (_DEFAULT_LONGPOLL if timeout is None else max(0.0, timeout))
-            cursor = max(start, last or 0, current)
-            while not rows and not self._closed:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                await self._wait_for_write(cursor, min(remaining, _POLL_SLICE))
-                if self._closed:
-                    break
-                current = await self._update_seq()
-                rows, last, exhausted = await self._scan(since=cursor, **scan)
-                cursor = max(cursor, last or 0, current if exhausted else 0)
+        rows, last, exhausted = await self._scan(start, query)
         if descending:
-            last_seq = (
-                rows[-1]["seq"]
-                if rows and not exhausted
-                else (last if last is not None else current)
-            )
-            if exhausted:
-                last_seq = last if last is not None else current
-            pending = 0
-        else:
-            last_seq = (
-                last if (last is not None and not exhausted) else max(start, last or 0, current)
-            )
-            if exhausted and last is not None:
-                last_seq = max(last, current, start)
-            pending = await self._pending(last_seq)
-        return {"results": rows, "last_seq": last_seq, "pending": pending}
+            last_seq = rows[-1]["seq"] if rows else current
+            pending = 0 if exhausted else await self._pending(last_seq, before=True)
+            return {"results": rows, "last_seq": last_seq, "pending": pending}
+        # Everything up to `position` has been read (and filtered out if not in rows).
+        position = last if not exhausted and last is not None else max(start, last or 0, current)
+        if feed == "longpoll" and not rows:
+            rows, position = await self._longpoll(query, position, timeout)
+        return {"results": rows, "last_seq": position, "pending": await self._pending(position)}
 
-    async def _pending(self, after: int) -> int:
+    async def _longpoll(
+        self, query: _Feed, position: int, timeout: float | None
+    ) -> tuple[list[Doc], int]:
+        """Wait for rows after ``position`` (written by this process, or seen by polling)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (_DEFAULT_LONGPOLL if timeout is None else max(0.0, timeout))
+        rows: list[Doc] = []
+        while not rows and not self._closed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await self._wait_for_write(position, min(remaining, _POLL_SLICE))
+            if self._closed:
+                break
+            current = await self._update_seq()
+            rows, last, exhausted = await self._scan(position, query)
+            if not exhausted and last is not None:
+                position = last
+            else:
+                position = max(position, last or 0, current)
+        return rows, position
+
+    async def _pending(self, seq: int, *, before: bool = False) -> int:
+        """How many documents changed after ``seq`` (before it, for a descending feed)."""
         rows = await self._reader.execute_fetchall(
-            "SELECT COUNT(*) FROM docs WHERE seq > ?", (after,)
+            f"SELECT COUNT(*) FROM docs WHERE seq {'<' if before else '>'} ?", (seq,)
         )
         return int(next(iter(rows))[0])
 
@@ -1271,12 +1288,9 @@ class SQLiteDatabase(Database):
         descending: bool = False,
         inclusive_end: bool = True,
     ) -> Doc:
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
-        ):
-            raise BadRequest("limit must be a non-negative integer", error="query_parse_error")
-        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
-            raise BadRequest("skip must be a non-negative integer", error="query_parse_error")
+        skip = 0 if skip is None else skip
+        _check_count("limit", limit)
+        _check_count("skip", skip)
         for key in (startkey, endkey):
             if key is not None and not isinstance(key, str):
                 raise BadRequest("startkey and endkey must be strings", error="query_parse_error")
@@ -1289,8 +1303,8 @@ class SQLiteDatabase(Database):
             chosen = chosen[skip:]
             if limit is not None:
                 chosen = chosen[:limit]
-            rows = await self._all_docs_by_keys(chosen, include_docs)
-            return {"total_rows": total_rows, "offset": skip, "rows": rows}
+            by_keys = await self._all_docs_by_keys(chosen, include_docs)
+            return {"total_rows": total_rows, "offset": skip, "rows": by_keys}
         lower, upper = (endkey, startkey) if descending else (startkey, endkey)
         where = ["d.deleted = 0"]
         params: list[Any] = []
