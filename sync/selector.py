@@ -148,7 +148,7 @@ def _compile_field(path: tuple[str, ...], condition: Any) -> Predicate:
         check = _compile_condition("$eq", condition)
     else:
         check = _all([_compile_condition(op, arg) for op, arg in condition.items()])
-    exists_false = condition == {"$exists": False}
+    exists_false: bool = isinstance(condition, dict) and condition == {"$exists": False}
 
     def field_matches(doc: Any) -> bool:
         value = get(doc)
