@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.database import Database
 from sync.errors import Forbidden, ServiceUnavailable
-from sync.replication import ReplicationError, RetryPolicy, replicate
+from sync.replication import ReplicationError, RetryPolicy, is_transient, replicate
 from tests.peers import ROOT
 from tests.sync.flaky import Fault, Flaky
 from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
@@ -161,3 +164,36 @@ async def test_a_rev_being_written_is_not_fetched_again_by_a_later_batch(tmp_pat
         assert sorted(target.written) == sorted(set(target.written))
         assert result.docs_written == 16  # 15 first revs + the other branch of doc-00000
         assert await snapshot(a) == await snapshot(b)
+
+
+async def _break_and_rerun(directory: Path, side: str, fault: Fault) -> None:
+    async with sqlite_stores(directory, "a", "b") as (a, b):
+        await a.bulk_docs(docs_of(N_DOCS))
+        source = Flaky(a, [fault] if side == "source" else [])
+        target = Flaky(b, [fault] if side == "target" else [])
+        options = {"batch_size": BATCH, "checkpoint_interval": 0, "retry": NO_WAIT}
+        try:
+            await replicate(source, target, **options)  # type: ignore[arg-type]
+        except ReplicationError:
+            assert not is_transient(fault.error)
+            await replicate(source, target, **options)  # type: ignore[arg-type]
+        await _assert_converged_once(a, target)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    side_method=st.sampled_from([
+        ("source", "changes"), ("source", "bulk_get"), ("source", "put_local"),
+        ("target", "revs_diff"), ("target", "bulk_docs"), ("target", "put_local"),
+    ]),
+    nth=st.integers(1, 12),
+    after=st.booleans(),
+    transient=st.booleans(),
+)
+def test_a_break_at_any_call_converges(
+    side_method: tuple[str, str], nth: int, after: bool, transient: bool
+) -> None:
+    side, method = side_method
+    error = ServiceUnavailable(retry_after=0) if transient else Forbidden("pulled the plug")
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(_break_and_rerun(Path(directory), side, Fault(method, nth, error, after)))
