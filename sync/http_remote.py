@@ -4,9 +4,9 @@ How a device talks to the BeatSync gateway and how the gateway talks to a
 real CouchDB (in tests, pouchdb-server 4.2). Every method is one documented
 CouchDB 3 endpoint (https://docs.couchdb.org/en/stable/api/), sending and
 returning its JSON as it is; the wire details (credentials, keep-alive, gzip,
-errors, counters) live in :mod:`sync.http_transport`, and the reshaping of
+errors, counters) live in :mod:`sync.http_transport`, the reshaping of
 ``_bulk_get`` answers (and its per-document fallback) in
-:mod:`sync.http_bulk_get`.
+:mod:`sync.http_bulk_get`, ``_changes`` filters in :mod:`sync.http_changes`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import orjson
 from sync.database import Database, Doc, Seq
 from sync.errors import (
     BadRequest,
+    CouchError,
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
     error_from_response,
 )
 from sync.http_bulk_get import fetch_one_by_one, is_missing_database, normalize_results
+from sync.http_changes import changes_query
 from sync.http_transport import (
     BadPeerResponse,
     PeerUnreachable,
@@ -110,6 +112,8 @@ class HttpDatabase(Database):
         )
         # None until the first _bulk_get says whether the server has one.
         self._has_bulk_get: bool | None = None
+        # None until a selector filter is first needed.
+        self._filters_selectors: bool | None = None
 
     def __repr__(self) -> str:
         return f"HttpDatabase({self._http.identity!r})"
@@ -345,36 +349,31 @@ class HttpDatabase(Database):
 
     # -- changes ---------------------------------------------------------------
 
-    @staticmethod
-    def _changes_query(
-        *,
-        since: Seq | Literal["now"],
-        include_docs: bool,
-        style: str,
-        doc_ids: Sequence[str] | None,
-        selector: Mapping[str, Any] | None,
-        conflicts: bool = False,
-    ) -> tuple[dict[str, str], dict[str, Any] | None]:
-        """Query parameters and POST body shared by every ``_changes`` read.
+    async def _filters_selector(
+        self, selector: Mapping[str, Any] | None, doc_ids: Sequence[str] | None
+    ) -> bool:
+        """Whether this read may send ``filter=_selector`` (asks only when it would)."""
+        if selector is None or doc_ids is not None:  # nothing to ask, or a BadRequest to come
+            return True
+        return await self._server_filters_selectors()
 
-        A filter goes in a POST body (``filter=_doc_ids`` / ``filter=_selector``),
-        as CouchDB documents, so a long id list does not hit URL limits.
+    async def _server_filters_selectors(self) -> bool:
+        """Whether ``filter=_selector`` may be sent; asked once, of the server's welcome.
+
+        pouchdb-server 4.2 answers it with 404 and then crashes (an unhandled
+        error in its changes listener), so it is never sent one.
         """
-        if doc_ids is not None and selector is not None:
-            raise BadRequest("_changes takes one filter: doc_ids or selector, not both")
-        params: dict[str, str] = {"since": str(since), "style": style}
-        if include_docs:
-            params["include_docs"] = "true"
-        if conflicts:
-            params["conflicts"] = "true"
-        body: dict[str, Any] | None = None
-        if doc_ids is not None:
-            params["filter"] = "_doc_ids"
-            body = {"doc_ids": list(doc_ids)}
-        elif selector is not None:
-            params["filter"] = "_selector"
-            body = {"selector": dict(selector)}
-        return params, body
+        if self._filters_selectors is None:
+            try:
+                welcome = await self._http.request("GET", root=True)
+            except CouchError as exc:
+                if exc.transient:
+                    raise
+                welcome = None  # a gateway may want credentials for its root: assume CouchDB
+            self._filters_selectors = not (
+                isinstance(welcome, dict) and "express-pouchdb" in welcome
+            )
+        return self._filters_selectors
 
     async def changes(
         self,
@@ -390,10 +389,12 @@ class HttpDatabase(Database):
         descending: bool = False,
         conflicts: bool = False,
     ) -> Doc:
-        params, body = self._changes_query(
+        query = changes_query(
             since=since, include_docs=include_docs, style=style,
             doc_ids=doc_ids, selector=selector, conflicts=conflicts,
+            server_filters_selectors=await self._filters_selector(selector, doc_ids),
         )
+        params = query.params
         if limit is not None:
             params["limit"] = str(limit)
         if descending:
@@ -406,8 +407,8 @@ class HttpDatabase(Database):
             read_timeout = wait + LONGPOLL_GRACE
         try:
             result: Doc = await self._http.request(
-                "POST" if body is not None else "GET", "_changes",
-                params=params, body=body, read_timeout=read_timeout,
+                query.method, "_changes", params=params, body=query.body,
+                read_timeout=read_timeout,
             )
         except PeerUnreachable as exc:
             if not (feed == "longpoll" and exc.timed_out and since != "now"):
@@ -415,6 +416,19 @@ class HttpDatabase(Database):
             # The server held an idle poll past its timeout (pouchdb-server
             # does): nothing changed since ``since`` as far as anyone knows.
             return {"results": [], "last_seq": since, "pending": 0}
+        except NotFound as exc:
+            # A server without the _selector filter (CouchDB 1.x looks for a
+            # design doc named "_selector"): filter here from now on.
+            if params.get("filter") != "_selector" or is_missing_database(exc):
+                raise
+            self._filters_selectors = False
+            return await self.changes(
+                since=since, limit=limit, include_docs=include_docs, style=style,
+                selector=selector, feed=feed, timeout=timeout, descending=descending,
+                conflicts=conflicts,
+            )
+        if query.keep is not None:
+            result["results"] = query.admit_all(result["results"])
         return result
 
     async def changes_feed(
@@ -435,17 +449,18 @@ class HttpDatabase(Database):
         :class:`PeerUnreachable` (transient) and the caller resumes from the
         last seq it saw.
         """
-        params, body = self._changes_query(
+        query = changes_query(
             since=since, include_docs=include_docs, style=style,
             doc_ids=doc_ids, selector=selector,
+            server_filters_selectors=await self._filters_selector(selector, doc_ids),
         )
+        params = query.params
         params["feed"] = "continuous"
         params["heartbeat"] = str(max(1, int(heartbeat * 1000)))
-        method = "POST" if body is not None else "GET"
         while True:
             ended_cleanly = False
             lines = self._http.stream_lines(
-                method, "_changes", params=params, body=body,
+                query.method, "_changes", params=params, body=query.body,
                 idle_timeout=heartbeat * MISSED_HEARTBEATS,
             )
             try:
@@ -462,7 +477,9 @@ class HttpDatabase(Database):
                         break
                     if "seq" in row:
                         params["since"] = str(row["seq"])
-                    yield row
+                    kept = query.admit(row)
+                    if kept is not None:
+                        yield kept
             finally:
                 await lines.aclose()
             if not ended_cleanly:

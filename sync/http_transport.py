@@ -227,9 +227,13 @@ class Transport:
     def identity(self) -> str:
         return str(self.base)
 
-    def url(self, path: str = "", params: Mapping[str, str] | None = None) -> URL:
-        """The URL of ``path`` (already quoted) under the database, with a query string."""
-        text = str(self.base) + ("/" + path if path else "")
+    def url(
+        self, path: str = "", params: Mapping[str, str] | None = None, *, root: bool = False
+    ) -> URL:
+        """The URL of ``path`` (already quoted) under the database, with a query string;
+        ``root`` means the server's welcome URL, the parent of the database's."""
+        text = str(self.base.parent if root else self.base).rstrip("/")
+        text += "/" + path if path or root else ""
         if params:
             # quote(safe="") so JSON values ("[", '"', ",") and "+" reach CouchDB intact.
             text += "?" + "&".join(
@@ -343,6 +347,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         read_timeout: float | None = None,
         retry_stale: bool = True,
+        root: bool = False,
     ) -> Any:
         """Send a request; return the parsed JSON answer or raise its :mod:`sync.errors` class.
 
@@ -350,7 +355,8 @@ class Transport:
         ``read_timeout`` is the longest silence tolerated while waiting for
         the answer (default ``request_timeout``): a limit on a stalled link,
         not on a slow one, so a large batch on 64 kbit/s still completes.
-        ``retry_stale=False`` for POSTs that must not be sent twice.
+        ``retry_stale=False`` for POSTs that must not be sent twice; ``root``
+        sends the request to the server's welcome URL instead of the database.
         """
         all_headers = self._headers(headers)
         data = None if body is None else self._encode_body(body, all_headers)
@@ -360,7 +366,7 @@ class Transport:
             sock_read=read_timeout if read_timeout is not None else self.request_timeout,
         )
         async with self._open(
-            method, self.url(path, params), data=data, headers=all_headers,
+            method, self.url(path, params, root=root), data=data, headers=all_headers,
             timeout=timeout, retry_stale=retry_stale,
         ) as response:
             raw = b"" if method == "HEAD" else await self._read_body(response, method)

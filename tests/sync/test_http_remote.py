@@ -784,3 +784,60 @@ async def test_purge_and_revs_limit_speak_couchdbs_endpoints() -> None:
     assert [(r.method, r.raw_path) for r in seen.requests] == [
         ("GET", "/d/_revs_limit"), ("POST", "/d/_purge"),
     ]
+
+
+# -- selectors on servers without the _selector filter ---------------------------------
+
+SELECTOR_DOCS = [
+    {"_id": "c1", "type": "complaint", "beat_id": "north", "n": 1},
+    {"_id": "c2", "type": "complaint", "beat_id": "south", "n": 2},
+    {"_id": "v1", "type": "visitor_entry", "beat_id": "north", "n": 3},
+]
+
+
+@pytest.mark.pouchdb
+async def test_selectors_are_applied_here_for_pouchdb_server(db: HttpDatabase) -> None:
+    # pouchdb-server 4.2 would crash on filter=_selector: it must never see one.
+    await db.bulk_docs(SELECTOR_DOCS)
+    feed = await db.changes(selector={"type": "complaint", "n": {"$gte": 2}})
+    assert [row["id"] for row in feed["results"]] == ["c2"]
+    assert "doc" not in feed["results"][0]
+    assert feed["last_seq"] == (await db.changes())["last_seq"]
+    north = await db.changes(selector={"beat_id": "north"}, include_docs=True)
+    assert [row["doc"]["n"] for row in north["results"]] == [1, 3]
+    with pytest.raises(BadRequest):
+        await db.changes(selector={"n": {"$nonsense": 1}})
+    since = (await db.info())["update_seq"]
+    live = db.changes_feed(since=since, selector={"type": "complaint"}, heartbeat=1)
+    try:
+        await db.bulk_docs([{"_id": "v2", "type": "visitor"}, {"_id": "c3", "type": "complaint"}])
+        row = await asyncio.wait_for(anext(live), 20)
+    finally:
+        await live.aclose()
+    assert row["id"] == "c3"
+    assert (await db.info())["doc_count"] == 5  # the server is still up
+
+
+async def test_a_couchdb_gets_the_selector_and_a_404_turns_on_local_filtering() -> None:
+    rows = [{"seq": i + 1, "id": d["_id"], "changes": [{"rev": "1-a"}], "doc": d}
+            for i, d in enumerate(SELECTOR_DOCS)]
+
+    async def couch(request: web.Request) -> web.Response:
+        if request.path == "/":
+            return web.json_response({"couchdb": "Welcome", "version": "3.3.3"})
+        if request.query.get("filter") == "_selector":
+            return web.json_response({"error": "not_found", "reason": "missing"}, status=404)
+        return web.json_response({"results": rows, "last_seq": 3, "pending": 0})
+
+    async with serve(couch) as (base, seen), HttpDatabase(f"{base}/d") as db:
+        first = await db.changes(selector={"beat_id": "north"})
+        second = await db.changes(selector={"beat_id": "south"})
+    assert [r["id"] for r in first["results"]] == ["c1", "v1"]
+    assert [r["id"] for r in second["results"]] == ["c2"]
+    asked = [(r.method, r.raw_path.split("?")[0], "filter=_selector" in r.raw_path)
+             for r in seen.requests]
+    assert asked == [
+        ("GET", "/", False), ("POST", "/d/_changes", True), ("GET", "/d/_changes", False),
+        ("GET", "/d/_changes", False),
+    ]
+    assert orjson.loads(seen.requests[1].body) == {"selector": {"beat_id": "north"}}
