@@ -8,6 +8,7 @@ through untouched (still compressed if they were), so bytes are wire bytes
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import aiohttp
@@ -29,8 +30,11 @@ class Traffic:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, round_trip: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
+        # Added to every request: a crude rural link (300-1000 ms round trips),
+        # where the number of requests, not bytes, sets the time.
+        self.round_trip = round_trip
         self.traffic = Traffic()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -62,6 +66,8 @@ class CountingProxy:
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
         body = await request.read()
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip)
         self.traffic.requests += 1
         self.traffic.bytes_up += len(body)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}

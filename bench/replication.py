@@ -121,9 +121,13 @@ def _print(rows: list[Row], reference: Row | None) -> None:
               f"{requests:.2f}x the requests, {down:.2f}x the bytes down")
 
 
-async def main(n_docs: int, batch_sizes: list[int], pouchdb_batch: int, gzip_up: bool) -> None:
+async def main(
+    n_docs: int, batch_sizes: list[int], pouchdb_batch: int, gzip_up: bool, round_trip: float
+) -> None:
     records = sample_records(n_docs, seed=1)
     sizes = sorted(len(json.dumps(r)) for r in records)
+    if round_trip:
+        print(f"HTTP runs through a proxy adding {round_trip * 1000:.0f} ms per request")
     print(f"{n_docs} records, body {sizes[0]}-{sizes[-1]} bytes "
           f"(median {sizes[len(sizes) // 2]})\n")
     rows: list[Row] = []
@@ -139,7 +143,7 @@ async def main(n_docs: int, batch_sizes: list[int], pouchdb_batch: int, gzip_up:
                 await _load(loader, records)
             finally:
                 await loader.close()
-            proxy = CountingProxy(server_url)
+            proxy = CountingProxy(server_url, round_trip=round_trip)
             await proxy.start()
             try:
                 via_proxy = f"{proxy.url}/bench-replication"
@@ -161,6 +165,8 @@ if __name__ == "__main__":
     # Off by default: pouchdb-server 4.2 does not read gzip request bodies
     # (its _bulk_get then fails and HttpDatabase falls back to one GET per doc).
     parser.add_argument("--gzip-up", action="store_true", help="gzip request bodies")
+    parser.add_argument("--round-trip", type=float, default=0.0,
+                        help="seconds the proxy adds to every request (a slow link)")
     args = parser.parse_args()
     asyncio.run(main(args.docs, args.batch_sizes or [100, 500], args.pouchdb_batch_size,
-                     args.gzip_up))
+                     args.gzip_up, args.round_trip))
