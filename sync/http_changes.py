@@ -7,8 +7,9 @@ docs.couchdb.org "/db/_changes", "Filtering"), so a long id list does not
 meet URL limits. A server without ``_selector`` gets the unfiltered feed
 with ``include_docs=true`` and the selector is applied to each row here with
 :func:`sync.selector.compile_selector`; ``limit`` then counts rows before
-filtering, so a page may hold fewer rows than ``limit``, while ``last_seq``
-is the server's and a checkpoint taken from it stays right.
+filtering, so a page may hold fewer rows than ``limit``, and ``pending``
+counts unfiltered rows, while ``last_seq`` is the server's and a checkpoint
+taken from it stays right.
 """
 
 from __future__ import annotations
