@@ -28,11 +28,13 @@ class ChangesBatch:
     rows: list[Doc]
     last_seq: Seq  # the source's seq after this batch: the checkpoint once it is written
     pending: int | None  # changes left after this batch, when the source says
-    # Nothing more to read right now. CouchDB says so with `pending`; PouchDB
+    # Nothing more to read right now. CouchDB says so with `pending`. PouchDB
     # reports no `pending` and may return a short page while docs are being
     # updated (rows of docs that moved to a later seq drop out of the page),
-    # so without it only an empty page means caught up, as in PouchDB's
-    # replicate.js.
+    # and a client that filters a page itself (HttpDatabase on a server
+    # without the _selector filter) may empty it while the seq moves on: so
+    # without `pending`, only a page with no rows that leaves the seq where it
+    # was means caught up.
     caught_up: bool = False
 
 
@@ -80,9 +82,10 @@ class ChangesReader:
         rows = list(answer.get("results", []))
         pending = answer.get("pending")
         pending = pending if isinstance(pending, int) else None
+        last_seq = answer.get("last_seq", self.since)
         return ChangesBatch(
             rows=rows,
-            last_seq=answer.get("last_seq", self.since),
+            last_seq=last_seq,
             pending=pending,
-            caught_up=pending == 0 if pending is not None else not rows,
+            caught_up=pending == 0 if pending is not None else not rows and last_seq == self.since,
         )

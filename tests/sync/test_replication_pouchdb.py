@@ -18,7 +18,7 @@ import pytest
 from sync.database import Database
 from sync.errors import NotFound
 from sync.replication import Phase, Progress, replicate, sync
-from tests.sync.replication_support import docs_of, sqlite_stores
+from tests.sync.replication_support import all_ids, docs_of, sqlite_stores
 
 pytestmark = pytest.mark.pouchdb
 
@@ -132,5 +132,27 @@ async def test_attachments_round_trip_through_pouchdb_server(
                 copied = await db.get("visit", attachments=True)
                 assert copied["_attachments"]["photo.jpg"]["data"] == photo
             assert (await station.get("visit"))["_rev"] == (await device.get("visit"))["_rev"]
+    finally:
+        await remote.close()
+
+
+async def test_filtered_pull_from_pouchdb_server(
+    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+) -> None:
+    from sync.http_remote import HttpDatabase
+
+    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    try:
+        await remote.create()
+        await remote.bulk_docs(docs_of(30, prefix="complaint", type="complaint")
+                               + docs_of(20, prefix="visitor", type="visitor_entry"))
+        async with sqlite_stores(tmp_path, "by_selector", "by_ids") as (by_selector, by_ids):
+            result = await replicate(remote, by_selector, selector={"type": "visitor_entry"},
+                                     batch_size=7)
+            assert result.docs_written == 20
+            assert await all_ids(by_selector) == [f"visitor-{i:05d}" for i in range(20)]
+            wanted = ["complaint-00002", "visitor-00013"]
+            await replicate(remote, by_ids, doc_ids=wanted)
+            assert await all_ids(by_ids) == wanted
     finally:
         await remote.close()
