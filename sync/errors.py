@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BadGateway",
     "BadRequest",
     "Conflict",
     "CouchError",
@@ -109,6 +110,14 @@ class UnsupportedMediaType(CouchError):
     default_reason = "Content-Type must be application/json"
 
 
+class BadGateway(CouchError):
+    """A peer answered with something that is not CouchDB's JSON (a captive portal, a proxy)."""
+
+    status = 502
+    error = "bad_gateway"
+    default_reason = "The server's answer is not valid JSON."
+
+
 class RetryLater(CouchError):
     """An error whose answer carries a ``Retry-After`` (seconds) for the client."""
 
@@ -148,6 +157,7 @@ _BY_STATUS: dict[int, type[CouchError]] = {
         RequestTooLarge,
         UnsupportedMediaType,
         TooManyRequests,
+        BadGateway,
         ServiceUnavailable,
     )
 }

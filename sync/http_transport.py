@@ -26,7 +26,14 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from sync.errors import CouchError, ServiceUnavailable, error_from_response
+from sync.errors import (
+    BadGateway,
+    CouchError,
+    RetryLater,
+    ServiceUnavailable,
+    TooManyRequests,
+    error_from_response,
+)
 
 __all__ = [
     "BadPeerResponse",
@@ -66,23 +73,11 @@ class PeerUnreachable(ServiceUnavailable):
         self.timed_out = timed_out
 
 
-class TooManyRequests(ServiceUnavailable):
-    """429: the server (or a proxy) throttles us; transient, honours ``Retry-After``."""
-
-    status = 429
-    error = "too_many_requests"
-    default_reason = "Too many requests; try again later."
-
-
-class BadPeerResponse(CouchError):
+class BadPeerResponse(BadGateway):
     """A 2xx answer that is not the JSON CouchDB sends (a captive portal, a broken proxy).
 
     502 like a gateway would say it, so it counts as transient server trouble.
     """
-
-    status = 502
-    error = "bad_gateway"
-    default_reason = "The server's answer is not valid JSON."
 
 
 @dataclass
@@ -326,15 +321,10 @@ class Transport:
             raise BadPeerResponse("the answer's compressed body is corrupt") from None
 
     def _error(self, response: aiohttp.ClientResponse, body: Any) -> CouchError:
-        if response.status == TooManyRequests.status:
-            reason = body.get("reason") if isinstance(body, dict) else None
-            error: CouchError = TooManyRequests(str(reason) if reason else None)
-        else:
-            error = error_from_response(response.status, body)
-        if isinstance(error, ServiceUnavailable):
-            delay = _retry_after(response.headers)
-            if delay is not None:
-                error.retry_after = delay
+        error = error_from_response(response.status, body)
+        if isinstance(error, RetryLater):
+            # No header: the client's own backoff decides, not our server default.
+            error.retry_after = _retry_after(response.headers) or 0
         return error
 
     async def request(

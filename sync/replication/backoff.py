@@ -14,7 +14,7 @@ import random as _random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sync.errors import CouchError, ServiceUnavailable
+from sync.errors import CouchError, RetryLater
 
 __all__ = [
     "BASE_DELAY",
@@ -58,8 +58,8 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (0 for the first retry)."""
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt, 62))
         delay = self.random() * ceiling
-        if isinstance(exc, ServiceUnavailable):
-            # A 503 may say how long to stay away (Retry-After); honour it.
+        if isinstance(exc, RetryLater):
+            # A 503 or 429 may say how long to stay away (Retry-After); honour it.
             delay = max(delay, min(self.max_delay, exc.retry_after))
         return delay
 

@@ -25,6 +25,7 @@ from sync.errors import (
     CouchError,
     Forbidden,
     NotFound,
+    RetryLater,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -346,7 +347,7 @@ async def test_error_answers_keep_status_name_and_retry_after(
         assert caught.value.error_name == body["error"]
         assert caught.value.reason == body["reason"]
     if retry_after is not None:
-        assert isinstance(caught.value, ServiceUnavailable)
+        assert isinstance(caught.value, RetryLater)
         assert caught.value.retry_after == retry_after
 
 
