@@ -56,6 +56,11 @@ _UPDATE_ATTEMPTS: Final = 5
 # round trips each time just to say "still here".
 _SEEN_INTERVAL_S: Final = 30.0
 _PAGE: Final = 500
+# How long a device looked up for a signature check is reused: a revocation
+# made through another gateway stops its signatures within this time (its own
+# requests are refused at once: authentication reads the device afresh).
+_DEVICE_CACHE_S: Final = 2.0
+_CACHE_MAX: Final = 10_000
 # How long a starting gateway waits for CouchDB before giving up.
 STARTUP_WAIT_S: Final = 30.0
 
@@ -73,6 +78,7 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         self._gateway_tag = secrets.token_hex(4)
         self._last_audit_seq = 0
         self._seen_written: dict[str, tuple[float, Any]] = {}
+        self._device_cache: dict[str, tuple[float, Device | None]] = {}
 
     @classmethod
     async def open(
@@ -323,10 +329,22 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         return str(doc["token_hash"]) if doc else None
 
     async def get_device(self, device_id: str) -> Device | None:
-        doc = await self._get(self._ids, f"device:{device_id}")
-        if doc is None:
-            return None
-        return self._device(doc, await self._get(self._status, f"status:{device_id}"))
+        # The write path asks this for every signed revision, nearly always about
+        # the same device: a batch of 100 would cost 200 CouchDB round trips.
+        # Authentication never uses this (it reads the device by token afresh).
+        now = time.monotonic()
+        cached = self._device_cache.get(device_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        doc, status = await asyncio.gather(
+            self._get(self._ids, f"device:{device_id}"),
+            self._get(self._status, f"status:{device_id}"),
+        )
+        device = self._device(doc, status) if doc is not None else None
+        if len(self._device_cache) > _CACHE_MAX:
+            self._device_cache.clear()
+        self._device_cache[device_id] = (now + _DEVICE_CACHE_S, device)
+        return device
 
     async def list_devices(self, officer_id: str | None = None) -> list[Device]:
         statuses = {d["_id"].split(":", 1)[1]: d for d in await self._list(self._status, "status:")}
@@ -338,6 +356,7 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         return sorted(devices, key=lambda d: (d.enrolled_at, d.id))
 
     async def revoke_device(self, device_id: str) -> None:
+        self._device_cache.pop(device_id, None)
         await self._update(
             self._ids,
             f"device:{device_id}",
