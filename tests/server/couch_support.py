@@ -10,9 +10,10 @@ a gateway through :class:`HttpDatabase` with the bearer token from
 from __future__ import annotations
 
 import asyncio
+import os
 import random
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.samples import sample_record
 from server import admin
 from server.config import GatewayConfig
-from server.couch_backend import CouchServer
+from server.couch_backend import CouchServer, couch_credentials, with_credentials
 from server.couch_bootstrap import BootstrapReport, bootstrap
 from server.models import Role, station_db_name
 from server.repo_couch import CouchGatewayState
@@ -69,9 +70,36 @@ GATEWAY_USER = "beatsync-gateway"
 GATEWAY_PASSWORD = "gateway-secret-pw"
 
 
+# Run these tests against a real Apache CouchDB 3 instead of pouchdb-server:
+# BEATSYNC_TEST_COUCHDB=http://admin:password@127.0.0.1:5984 (a server admin).
+EXTERNAL_COUCHDB_ENV = "BEATSYNC_TEST_COUCHDB"
+
+
+def external_couchdb() -> str | None:
+    url = os.environ.get(EXTERNAL_COUCHDB_ENV)
+    return url.rstrip("/") if url else None
+
+
+@contextmanager
+def couch_server(workdir: Path) -> Iterator[str]:
+    """The admin URL of the CouchDB the tests use: $BEATSYNC_TEST_COUCHDB, or a
+    pouchdb-server of its own on loopback (stopped afterwards)."""
+    external = external_couchdb()
+    if external is not None:
+        yield external
+        return
+    with peers.pouchdb_server(workdir) as url:
+        yield url
+
+
+def as_user(couch_url: str, user: str, password: str) -> str:
+    """``couch_url`` with other credentials (replacing any it carries)."""
+    return with_credentials(couch_credentials(couch_url, {})[0], "", (user, password))
+
+
 def gateway_couch_url(couch_url: str) -> str:
     """The CouchDB URL as the gateways use it: with their own (non-admin) account."""
-    return couch_url.replace("http://", f"http://{GATEWAY_USER}:{GATEWAY_PASSWORD}@", 1)
+    return as_user(couch_url, GATEWAY_USER, GATEWAY_PASSWORD)
 
 
 async def provision(couch_url: str, *plans: StationPlan) -> BootstrapReport:

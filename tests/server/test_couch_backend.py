@@ -28,6 +28,7 @@ import aiohttp
 import pytest
 
 from server.config import GatewayConfig
+from server.couch_backend import couch_credentials, redact
 from server.couch_bootstrap import (
     DISTRICT_DB,
     DISTRICT_INDEXES,
@@ -41,13 +42,17 @@ from sync.http_remote import HttpDatabase
 from sync.replication import Progress, ReplicationError
 from tests import peers
 from tests.server.couch_support import (
+    EXTERNAL_COUCHDB_ENV,
     GATEWAY_PASSWORD,
     GATEWAY_USER,
     PASSWORD,
     Device,
     StationPlan,
+    as_user,
     couch_gateway,
+    couch_server,
     doc_ids,
+    external_couchdb,
     provision,
     wait_for,
     winners,
@@ -57,8 +62,9 @@ from tests.server.cut_proxy import CutProxy
 
 @pytest.fixture(scope="module")
 def couch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One pouchdb-server for this module; each test uses its own stations."""
-    with peers.pouchdb_server(tmp_path_factory.mktemp("couch")) as url:
+    """One CouchDB for this module (pouchdb-server unless $BEATSYNC_TEST_COUCHDB);
+    each test uses its own stations."""
+    with couch_server(tmp_path_factory.mktemp("couch")) as url:
         yield url
 
 
@@ -341,13 +347,13 @@ async def test_a_gateway_that_cannot_reach_couchdb_says_so_without_its_password(
     couch_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     await provision(couch_url)
-    wrong = couch_url.replace("http://", f"http://{GATEWAY_USER}:hunter2-wrong@")
+    wrong = as_user(couch_url, GATEWAY_USER, "hunter2-wrong")
     config = GatewayConfig(data_dir=tmp_path, couchdb_url=wrong)
     assert "hunter2" not in repr(config)
     with pytest.raises(ServiceUnavailable) as caught:
         await CouchGatewayState.open(config, startup_wait_s=0.5)
     assert "hunter2" not in caught.value.reason
-    assert couch_url in caught.value.reason
+    assert redact(couch_url) in caught.value.reason
     assert "hunter2" not in caplog.text
 
 
@@ -384,3 +390,18 @@ async def test_a_push_cut_off_at_one_gateway_finishes_at_the_other_without_dupli
     finally:
         await device.close()
         await couch_db.close()
+
+
+async def test_secured_databases_refuse_anonymous_clients_on_apache_couchdb(
+    couch_url: str, plan: StationPlan
+) -> None:
+    if external_couchdb() is None:
+        pytest.skip(
+            "pouchdb-server's admin party treats anonymous requests as admin: "
+            f"set {EXTERNAL_COUCHDB_ENV} to an Apache CouchDB to check this"
+        )
+    await provision(couch_url, plan)
+    anonymous = couch_credentials(couch_url, {})[0]
+    for db in (plan.db, IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, DISTRICT_DB):
+        async with aiohttp.ClientSession() as session, session.get(f"{anonymous}/{db}") as answer:
+            assert answer.status == 401, db

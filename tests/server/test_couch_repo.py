@@ -14,15 +14,14 @@ from server.models import Role
 from server.passwords import hash_password
 from server.repo_couch import CouchGatewayState
 from sync.errors import Conflict, NotFound
-from tests import peers
-from tests.server.couch_support import central_state, provision
+from tests.server.couch_support import central_state, couch_server, provision
 
 HASH = hash_password("some-password-1")
 
 
 @pytest.fixture(scope="module")
 def couch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with peers.pouchdb_server(tmp_path_factory.mktemp("couch")) as url:
+    with couch_server(tmp_path_factory.mktemp("couch")) as url:
         yield url
 
 

@@ -24,12 +24,12 @@ from server.web_handlers_hub import HUB_IDENTITIES_PATH, station_snapshot
 from server.web_keys import STORES
 from sync.http_remote import HttpDatabase
 from sync.replication import RetryPolicy
-from tests import peers
 from tests.server.couch_support import (
     PASSWORD,
     Device,
     StationPlan,
     couch_gateway,
+    couch_server,
     doc_ids,
     provision,
     running,
@@ -46,7 +46,7 @@ FAST_HUB = HubOptions(
 
 @pytest.fixture(scope="module")
 def couch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with peers.pouchdb_server(tmp_path_factory.mktemp("couch")) as url:
+    with couch_server(tmp_path_factory.mktemp("couch")) as url:
         yield url
 
 
