@@ -47,7 +47,15 @@ from server.web_app import create_app
 from server.web_handlers_hub import HUB_IDENTITIES_PATH, hub_setting
 from server.web_keys import STATE, STORES
 from sync import signing
-from sync.errors import BadRequest, CouchError, Forbidden, NotFound, error_from_response
+from sync.errors import (
+    BadRequest,
+    CouchError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    error_from_response,
+)
 from sync.http_remote import HttpDatabase
 from sync.replication import ReplicationError, RetryPolicy, sync
 
@@ -68,6 +76,7 @@ DEFAULT_REFRESH_S: Final = 60.0
 # The longest silence tolerated from the upstream gateway on one request.
 UPSTREAM_TIMEOUT_S: Final = 30.0
 _REFUSE_UNSIGNED: Final = "refuse_unsigned"
+_HUB_REVOKED: Final = "hub_revoked"
 
 log = logging.getLogger("beatsync.hub")
 
@@ -228,6 +237,15 @@ class _Hub:
         self.stop = asyncio.Event()
         self.refreshed = asyncio.Event()  # set after every successful refresh
         self.last_error: str | None = None
+        # Set when the district refuses the hub's own credential (revoked, e.g.
+        # a stolen station PC): the hub then serves nobody from its cache.
+        self.revoked = False
+
+    async def _set_revoked(self, revoked: bool) -> None:
+        # Kept on disk: a revoked hub restarted offline must stay shut.
+        if revoked != self.revoked:
+            await self.app[STATE].set_setting(_HUB_REVOKED, "true" if revoked else "false")
+        self.revoked = revoked
 
     async def refresh_once(self, session: aiohttp.ClientSession) -> int:
         url = self.credential.upstream + HUB_IDENTITIES_PATH
@@ -251,7 +269,22 @@ class _Hub:
             while not self.stop.is_set():
                 try:
                     changes = await self.refresh_once(session)
-                except (CouchError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                except Unauthorized as exc:
+                    await self._set_revoked(True)
+                    self.last_error = exc.reason
+                    log.error(
+                        "the district refuses this hub", extra={"fields": {"error": exc.reason}}
+                    )
+                    delay = self.options.retry.max_delay
+                except (
+                    CouchError,
+                    aiohttp.ClientError,
+                    OSError,
+                    TimeoutError,
+                    ValueError,
+                    KeyError,
+                    TypeError,
+                ) as exc:
                     # Offline is the normal state of a station: keep serving from
                     # the cache and try again, backing off like the replicator.
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -263,6 +296,7 @@ class _Hub:
                 else:
                     attempt = 0
                     self.last_error = None
+                    await self._set_revoked(False)
                     delay = self.options.refresh_s
                     if changes:
                         log.info("identities refreshed", extra={"fields": {"changes": changes}})
@@ -300,6 +334,7 @@ class _Hub:
         # At the hub every write must carry its author device's signature:
         # unsigned ones could never be relayed to the centre.
         await app[STATE].set_setting(_REFUSE_UNSIGNED, "true")
+        self.revoked = await app[STATE].get_setting(_HUB_REVOKED) == "true"
         tasks = [asyncio.create_task(self.refresh_loop()), asyncio.create_task(self.relay())]
         try:
             yield
@@ -319,9 +354,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def _refuse_enrolment(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _hub_rules(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/_beatsync/enrol":
         raise Forbidden("Enrol devices with the district gateway; a station hub only relays.")
+    if request.app[HUB].revoked:
+        # 503, not 401: the devices did nothing wrong and must keep (not wipe)
+        # their data; they sync with the district gateway instead.
+        raise ServiceUnavailable(
+            "This station hub was revoked by the district office; sync with the district gateway.",
+            retry_after=3600,
+        )
     return await handler(request)
 
 
@@ -345,7 +387,7 @@ def create_hub_app(
         )
     app = create_app(config)
     # Inside `errors` and `authenticate`, so the refusal is CouchDB-shaped JSON.
-    app.middlewares.append(_refuse_enrolment)
+    app.middlewares.append(_hub_rules)
     hub = _Hub(app, credential, options or HubOptions())
     app[HUB] = hub
     app.cleanup_ctx.append(hub.run)

@@ -280,3 +280,46 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
         await lost.close()
         await couch_db.close()
         await central_state.close()
+
+
+async def test_a_revoked_hub_stops_serving_without_telling_devices_to_wipe(
+    couch_url: str, plan: StationPlan, tmp_path: Path
+) -> None:
+    await provision(couch_url, plan)
+    central = CouchGatewayState(CouchServer.from_url(couch_url))
+    device = await Device.open(plan, tmp_path / "device.sqlite")
+    hub_dir = tmp_path / "hub"
+    try:
+        async with couch_gateway(couch_url, tmp_path / "gw") as gateway:
+            credential = await enrol_hub(hub_dir, gateway, plan.station_officer, PASSWORD)
+            await authorise_hub(central, central, credential.device_id)
+            await device.enrol(gateway)
+
+            def hub_app(upstream: str) -> Any:
+                config = GatewayConfig(data_dir=hub_dir)
+                return create_hub_app(config, plan.station_id, upstream, options=FAST_HUB)
+
+            async with running(hub_app(gateway)) as hub:
+
+                async def serving() -> bool:
+                    return (await _status(hub, device.token, "/_beatsync/whoami"))[0] == 200
+
+                await wait_for(serving)
+                await central.revoke_device(credential.device_id)  # the PC was stolen
+
+                async def shut() -> bool:
+                    return (await _status(hub, device.token, "/_beatsync/whoami"))[0] == 503
+
+                await wait_for(shut)
+                status, body = await _status(hub, device.token, f"/{plan.db}/_changes")
+                assert (status, body["error"]) == (503, "service_unavailable")
+                assert "revoked" in body["reason"]
+            # Restarted with the district out of reach, it stays shut.
+            unreachable = f"http://127.0.0.1:{peers.free_port()}"
+            async with running(hub_app(unreachable)) as hub:
+                assert (await _status(hub, device.token, "/_beatsync/whoami"))[0] == 503
+            # The device itself is fine at the district.
+            assert (await _status(gateway, device.token, "/_beatsync/whoami"))[0] == 200
+    finally:
+        await device.close()
+        await central.close()
