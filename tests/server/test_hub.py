@@ -24,6 +24,7 @@ from server.web_handlers_hub import HUB_IDENTITIES_PATH, station_snapshot
 from server.web_keys import STORES
 from sync.http_remote import HttpDatabase
 from sync.replication import RetryPolicy
+from tests import peers
 from tests.server.couch_support import (
     PASSWORD,
     Device,
