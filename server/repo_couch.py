@@ -51,9 +51,8 @@ DEVICE_STATUS_DB: Final = "beatsync-device-status"
 AUDIT_INDEX: Final = ("audit-by-db-seq", ["db", "seq"])
 # Read-modify-write attempts against a concurrent writer before giving up with 409.
 _UPDATE_ATTEMPTS: Final = 5
-# Device status is written when the pulled seq changes, at a checkpoint, or
-# at most this often otherwise: a `_changes` poll must not cost two CouchDB
-# round trips each time just to say "still here".
+# Device status is written at every checkpoint, and otherwise at most this
+# often: a `_changes` poll must not cost two CouchDB round trips each time.
 _SEEN_INTERVAL_S: Final = 30.0
 _PAGE: Final = 500
 # How long a device looked up for a signature check is reused: a revocation
@@ -77,7 +76,8 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         # Per process: audit ids never collide across gateways.
         self._gateway_tag = secrets.token_hex(4)
         self._last_audit_seq = 0
-        self._seen_written: dict[str, tuple[float, Any]] = {}
+        self._seen_written: dict[str, float] = {}  # device -> when its status was written
+        self._pending_seq: dict[str, Any] = {}  # device -> seq pulled, not yet written
         self._device_cache: dict[str, tuple[float, Device | None]] = {}
 
     @classmethod
@@ -368,28 +368,28 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
     async def seen(
         self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
     ) -> None:
-        previous = self._seen_written.get(device_id)
         now = time.monotonic()
-        if (
-            previous is not None
-            and not checkpoint
-            and (last_seq is None or last_seq == previous[1])
-            and now - previous[0] < _SEEN_INTERVAL_S
-        ):
+        if last_seq is not None:
+            self._pending_seq[device_id] = last_seq
+        written_at = self._seen_written.get(device_id)
+        # A checkpoint (the end of a replicator's batch, and of every run) always
+        # writes; otherwise at most every _SEEN_INTERVAL_S, carrying the latest
+        # seq: an initial pull of 100 batches must not cost 200 more round trips.
+        if not checkpoint and written_at is not None and now - written_at < _SEEN_INTERVAL_S:
             return
+        seq = self._pending_seq.pop(device_id, None)
         stamp = utc_now()
 
         def change(doc: Doc) -> Doc:
             doc.update(last_seen=stamp, last_db=db)
-            if last_seq is not None:
-                doc["last_seq"] = last_seq
+            if seq is not None:
+                doc["last_seq"] = seq
             if checkpoint:
                 doc["last_checkpoint_at"] = stamp
             return doc
 
+        self._seen_written[device_id] = now
         await self._update(self._status, f"status:{device_id}", change, create={})
-        known_seq = last_seq if last_seq is not None else (previous[1] if previous else None)
-        self._seen_written[device_id] = (now, known_seq)
 
     # -- audit --------------------------------------------------------------------------------
 

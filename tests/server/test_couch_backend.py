@@ -211,8 +211,8 @@ async def test_devices_sync_through_the_gateway_into_their_station_database(
             }
             assert mine == {(d, (await device.store.get(d))["_rev"]) for d in ids}
             # The central office reads the same through the gateway, one station at a time.
-            central = "Basic " + base64.b64encode(f"central:{PASSWORD}".encode()).decode()
-            async with aiohttp.ClientSession(headers={"Authorization": central}) as session:
+            central_auth = "Basic " + base64.b64encode(f"central:{PASSWORD}".encode()).decode()
+            async with aiohttp.ClientSession(headers={"Authorization": central_auth}) as session:
                 answer = await session.get(f"{gateway}/_beatsync/audit?db={plan.db}&limit=10")
                 page = await answer.json()
                 assert answer.status == 200, page
@@ -240,6 +240,12 @@ async def test_devices_sync_through_the_gateway_into_their_station_database(
             pulled_doc = await device.store.get(ids[5])
             assert pulled_doc["_rev"] == central["rev"]
             assert pulled_doc == await couch_db.get(ids[5])  # the body too, not only the rev
+            # The central office sees the device caught up (status kept in CouchDB).
+            async with aiohttp.ClientSession(headers={"Authorization": central_auth}) as session:
+                answer = await session.get(f"{gateway}/_beatsync/devices")
+                rows = {d["device_id"]: d for d in (await answer.json())["devices"]}
+            assert rows[device.device_id]["behind"] == 0
+            assert rows[device.device_id]["last_checkpoint_at"] is not None
 
         # The fan-in replication copies the station into the district database.
         async def in_district() -> bool:
