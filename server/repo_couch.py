@@ -4,8 +4,9 @@ Implements every repository of :mod:`server.repos` over three databases that
 ``beatsync-server couch bootstrap`` creates:
 
 * ``beatsync-identities``: ``station:<id>``, ``beat:<station>:<beat>``,
-  ``officer:<id>``, ``device:<id>``, ``token:<sha256>`` (token hash -> device,
-  so a bearer lookup is one GET by id, no view) and ``setting:<key>``.
+  ``officer:<id>``, ``device:<id>``, ``token:<sha256>`` (a copy of the device
+  under its token hash, so a bearer lookup is one GET by id, no view; a
+  revocation updates the copy first) and ``setting:<key>``.
 * ``beatsync-audit``: one document per accepted revision, never updated: ids
   are ``<seq:016d>-<gateway>-<n>``, unique across gateways, sorted by seq.
   A ``validate_doc_update`` (installed by bootstrap) refuses any update or
@@ -279,7 +280,7 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
     def _device(doc: Doc, status: Doc | None = None) -> Device:
         status = status or {}
         return Device(
-            doc["_id"].split(":", 1)[1],
+            doc.get("device_id") or doc["_id"].split(":", 1)[1],
             doc["officer_id"],
             doc["name"],
             doc["public_key"],
@@ -295,34 +296,29 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         self, device_id: str, officer_id: str, name: str, public_key: str, token_hash: str
     ) -> Device:
         now = utc_now()
-        # The token index first: a device document is never reachable by a token
-        # that some other device already holds.
+        record = {
+            "officer_id": officer_id,
+            "name": name,
+            "public_key": public_key,
+            "enrolled_at": now,
+            "revoked": False,
+        }
+        # The token document first, and a full copy of the device: every request
+        # authenticates with ONE read by token, and no device document is ever
+        # reachable by a token that another device already holds.
         await self._create(
-            self._ids, {"_id": f"token:{token_hash}", "kind": "token", "device_id": device_id}
+            self._ids,
+            {"_id": f"token:{token_hash}", "kind": "token", "device_id": device_id, **record},
         )
         await self._create(
             self._ids,
-            {
-                "_id": f"device:{device_id}",
-                "kind": "device",
-                "officer_id": officer_id,
-                "name": name,
-                "public_key": public_key,
-                "token_hash": token_hash,
-                "enrolled_at": now,
-                "revoked": False,
-            },
+            {"_id": f"device:{device_id}", "kind": "device", "token_hash": token_hash, **record},
         )
         return Device(device_id, officer_id, name, public_key, now)
 
     async def device_by_token_hash(self, token_hash: str) -> Device | None:
-        index = await self._get(self._ids, f"token:{token_hash}")
-        if index is None:
-            return None
-        doc = await self._get(self._ids, f"device:{index['device_id']}")
-        if doc is None or doc.get("token_hash") != token_hash:
-            return None
-        return self._device(doc)
+        doc = await self._get(self._ids, f"token:{token_hash}")
+        return self._device(doc) if doc is not None else None
 
     async def device_token_hash(self, device_id: str) -> str | None:
         doc = await self._get(self._ids, f"device:{device_id}")
@@ -357,11 +353,17 @@ class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
 
     async def revoke_device(self, device_id: str) -> None:
         self._device_cache.pop(device_id, None)
-        await self._update(
-            self._ids,
-            f"device:{device_id}",
-            lambda d: {**d, "revoked": True, "revoked_at": d.get("revoked_at") or utc_now()},
-        )
+        token_hash = await self.device_token_hash(device_id)
+        if token_hash is None:
+            raise NotFound(f"no device {device_id}")
+        stamp = utc_now()
+
+        def revoke(doc: Doc) -> Doc:
+            return {**doc, "revoked": True, "revoked_at": doc.get("revoked_at") or stamp}
+
+        # The token copy first: it is what authentication reads.
+        await self._update(self._ids, f"token:{token_hash}", revoke)
+        await self._update(self._ids, f"device:{device_id}", revoke)
 
     # -- device status --------------------------------------------------------------------
 
