@@ -857,7 +857,10 @@ class SQLiteDatabase(Database):
         sources = [parent] if parent is not None else []
         metas = await self._resolve_attachments(conn, edit, state, sources, generation, blobs)
         digests = [meta["digest"] for meta in metas.values()]
-        rev = new_rev(parent, edit.deleted, edit.doc, digests)
+        try:
+            rev = new_rev(parent, edit.deleted, edit.doc, digests)
+        except TypeError as exc:  # orjson: a value JSON cannot hold
+            raise BadRequest(f"Document is not valid JSON: {exc}", error="doc_validation") from None
         state.tree = revtree.stem(
             revtree.add_edit(tree, parent, rev, edit.deleted), self._revs_limit
         )
@@ -1209,6 +1212,8 @@ class SQLiteDatabase(Database):
         position = last if not exhausted and last is not None else max(start, last or 0, current)
         if feed == "longpoll" and not rows:
             rows, position = await self._longpoll(query, position, timeout)
+        if self._closed:  # closed while waiting: answer without touching the file
+            return {"results": rows, "last_seq": position, "pending": 0}
         return {"results": rows, "last_seq": position, "pending": await self._pending(position)}
 
     async def _longpoll(
