@@ -443,6 +443,20 @@ class SQLiteDatabase(Database):
                     loaded.bodies[rev] = body
         return found
 
+    @contextlib.asynccontextmanager
+    async def _snapshot(self, needed: bool) -> AsyncIterator[None]:
+        """One read transaction over several statements (bodies, then their blobs),
+        so a write committed in between cannot collect a blob we are about to read."""
+        if not needed or self._reader is self._writer:  # ":memory:" has one connection
+            yield
+            return
+        async with self._read_lock:
+            await self._reader.execute("BEGIN")
+            try:
+                yield
+            finally:
+                await self._reader.execute("COMMIT")
+
     def _open_body(self, doc_id: str, rev: str, sealed: bytes) -> dict[str, Any]:
         body: dict[str, Any] = orjson.loads(self._codec.open(body_aad(doc_id, rev), sealed))
         return body
@@ -505,7 +519,7 @@ class SQLiteDatabase(Database):
         _check_doc_id(doc_id)
         if rev is not None:
             revtree.parse_rev(rev)
-        async with self._read_lock if attachments else contextlib.nullcontext():
+        async with self._snapshot(attachments):
             loaded = (await self._load([doc_id])).get(doc_id)
             if loaded is None:
                 raise NotFound("missing")
@@ -562,7 +576,7 @@ class SQLiteDatabase(Database):
         latest: bool,
     ) -> list[list[Doc]]:
         """``open_revs`` answers for several documents at once (``None`` revs: the winner)."""
-        async with self._read_lock if attachments else contextlib.nullcontext():
+        async with self._snapshot(attachments):
             loaded = await self._load([doc_id for doc_id, _ in requests])
             plans: list[list[tuple[str, str | None]]] = []
             items: list[tuple[str, str, Mapping[str, RevInfo], bytes]] = []

@@ -86,6 +86,14 @@ async def test_reopening_keeps_documents_identity_and_seq(tmp_path: Path) -> Non
         assert await other.identity() != identity
 
 
+async def test_an_in_memory_database_works_for_throwaway_use() -> None:
+    async with await SQLiteDatabase.open(":memory:") as db:
+        put = await db.put({"_id": "a", "_attachments": {"f": {"data": _b64(b"x")}}})
+        doc = await db.get("a", attachments=True)
+        assert doc["_rev"] == put["rev"]
+        assert [row["id"] for row in (await db.changes())["results"]] == ["a"]
+
+
 async def test_schema_version_and_pragmas(db: SQLiteDatabase) -> None:
     assert _rows(db.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert _rows(db.path, "PRAGMA journal_mode") == [("wal",)]
