@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from server.models import Role
 from server.repos import IdentityRepo
 from sync import journal, signing
 from sync.database import Database, Doc
-from sync.errors import BadRequest, CouchError, Forbidden, NotFound
+from sync.errors import BadRequest, CouchError, Forbidden
 from sync.revtree import parse_rev, path_from_revisions
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "check_revision",
     "check_structure",
     "forbidden_result",
+    "parent_bodies",
 ]
 
 # Random uuid4 hex ids, journal ids (journal-<device>-<seq>) and PouchDB's
@@ -106,33 +107,69 @@ def _scoped_tombstone(doc: Doc, old: Doc | None) -> Doc:
     return {**{k: old[k] for k in _SCOPE_FIELDS if k in old}, **doc}
 
 
-async def _parent_body(store: Database, doc: Doc, *, new_edits: bool) -> Doc | None:
-    """The body this revision edits: the given ``_rev`` (new_edits) or, for a
-    replicated revision, the nearest ancestor in ``_revisions`` the store has."""
-    doc_id = doc["_id"]
+def _ancestors(doc: Doc, *, new_edits: bool) -> list[str]:
+    """The revs this revision may edit, nearest first: the given ``_rev``
+    (new_edits) or, for a replicated revision, its ancestors in ``_revisions``."""
     if new_edits:
-        candidates = [doc["_rev"]] if "_rev" in doc else []
-    elif "_revisions" in doc:
-        candidates = path_from_revisions(doc["_revisions"])[1:]
-    else:
-        candidates = []
-    if candidates:
-        try:
-            found = await store.open_revs(doc_id, candidates, include_revisions=False)
-        except NotFound:
-            found = []
-        by_rev: dict[str, Doc] = {r["ok"]["_rev"]: r["ok"] for r in found if "ok" in r}
-        for rev in candidates:
-            if rev in by_rev:
-                return by_rev[rev]
-    if new_edits:
-        return None
-    # No known ancestor: judge immutables against the current winner if there is one
-    # (an independent branch must not rewrite who created the record either).
-    try:
-        return await store.get(doc_id)
-    except NotFound:
-        return None
+        return [doc["_rev"]] if "_rev" in doc else []
+    if "_revisions" in doc:
+        return path_from_revisions(doc["_revisions"])[1:]
+    return []
+
+
+_Key = tuple[str, str | None]  # (doc id, rev); rev None asks for the current winner
+
+
+async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
+    """The stored bodies of ``keys`` in ONE ``_bulk_get``: over the CouchDB
+    backend each store call is a round trip, so a batch must not cost one per doc."""
+    if not keys:
+        return {}
+    answers = await store.bulk_get(
+        [{"id": doc_id} if rev is None else {"id": doc_id, "rev": rev} for doc_id, rev in keys],
+        revs=False,
+    )
+    found: dict[_Key, Doc] = {}
+    for key, answer in zip(keys, answers, strict=True):
+        bodies = [entry["ok"] for entry in answer.get("docs", []) if "ok" in entry]
+        if not bodies:
+            continue
+        if key[1] is None and bodies[0].get("_deleted"):
+            continue  # a deleted winner is no current body (GET answers 404 for it)
+        found[key] = bodies[0]
+    return found
+
+
+async def parent_bodies(
+    store: Database, docs: Sequence[Doc], *, new_edits: bool
+) -> list[Doc | None]:
+    """For each revision (a :func:`check_structure` result), in order, the body
+    it edits: the nearest of its ancestors the store has. A replicated revision
+    with no known ancestor is judged against the current winner, if there is one
+    (an independent branch must not rewrite who created the record either).
+
+    One ``_bulk_get`` for the whole batch; a second only for replicated edits
+    whose every ancestor is unknown here (rare: a stemmed or purged history)."""
+    ancestors = [_ancestors(doc, new_edits=new_edits) for doc in docs]
+    wanted: dict[_Key, None] = {}
+    for doc, revs in zip(docs, ancestors, strict=True):
+        wanted.update(dict.fromkeys((doc["_id"], rev) for rev in revs))
+        if not revs and not new_edits:
+            wanted[(doc["_id"], None)] = None
+    found = await _fetch(store, list(wanted))
+    late = [
+        (doc["_id"], None)
+        for doc, revs in zip(docs, ancestors, strict=True)
+        if revs and not new_edits and not any((doc["_id"], rev) in found for rev in revs)
+    ]
+    found.update(await _fetch(store, list(dict.fromkeys(late))))
+    parents: list[Doc | None] = []
+    for doc, revs in zip(docs, ancestors, strict=True):
+        nearest = next((found[(doc["_id"], r)] for r in revs if (doc["_id"], r) in found), None)
+        if nearest is None and not new_edits:
+            nearest = found.get((doc["_id"], None))
+        parents.append(nearest)
+    return parents
 
 
 async def _check_signature(
@@ -199,15 +236,14 @@ def _check_record(doc: Doc, old: Doc | None, scope: DbScope) -> None:
 
 async def check_revision(
     doc: Doc,
+    old: Doc | None,
     scope: DbScope,
-    store: Database,
     identities: IdentityRepo,
     *,
-    new_edits: bool,
     refuse_unsigned: bool,
 ) -> Verdict:
-    """Accept ``doc`` (a :func:`check_structure` result) or raise ``Forbidden``."""
-    old = await _parent_body(store, doc, new_edits=new_edits)
+    """Accept ``doc`` (a :func:`check_structure` result) editing ``old`` (its
+    :func:`parent_bodies` entry) or raise ``Forbidden``."""
     if doc.get("_deleted"):
         if "station_id" in doc and doc["station_id"] != scope.station.id:
             raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")

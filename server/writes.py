@@ -15,7 +15,13 @@ from typing import Any
 
 from server.access import DbScope
 from server.repos import AuditLog, IdentityRepo, NewAuditEntry
-from server.write_policy import Verdict, check_revision, check_structure, forbidden_result
+from server.write_policy import (
+    Verdict,
+    check_revision,
+    check_structure,
+    forbidden_result,
+    parent_bodies,
+)
 from sync.database import Database, Doc
 from sync.errors import CouchError, Forbidden, error_from_response
 
@@ -37,19 +43,18 @@ async def write_docs(
     results: list[Doc | None] = [None] * len(clean)
     accepted: list[tuple[int, Doc, Verdict]] = []
     known = set() if new_edits else await _known_revs(store, clean)
-    for index, doc in enumerate(clean):
-        if (doc["_id"], doc.get("_rev")) in known:
-            # A replicated revision the store already has: CouchDB ignores it, and so
-            # do we (no checks against itself, no second audit entry).
-            continue
+    # A replicated revision the store already has: CouchDB ignores it, and so
+    # do we (no checks against itself, no second audit entry).
+    to_check = [
+        (index, doc)
+        for index, doc in enumerate(clean)
+        if (doc["_id"], doc.get("_rev")) not in known
+    ]
+    parents = await parent_bodies(store, [doc for _, doc in to_check], new_edits=new_edits)
+    for (index, doc), old in zip(to_check, parents, strict=True):
         try:
             verdict = await check_revision(
-                doc,
-                scope,
-                store,
-                deps.identities,
-                new_edits=new_edits,
-                refuse_unsigned=deps.refuse_unsigned,
+                doc, old, scope, deps.identities, refuse_unsigned=deps.refuse_unsigned
             )
         except Forbidden as exc:
             results[index] = forbidden_result(doc, exc)

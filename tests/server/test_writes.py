@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from server.access import resolve_scope
+from server.models import Principal
+from server.web_keys import AUTHENTICATOR
+from server.writes import WriteDeps, write_docs
 from sync.revid import new_rev
 from tests.server.conftest import (
     basic,
@@ -269,3 +273,60 @@ async def test_longpoll_answers_with_the_next_write(client, district) -> None:
     await _bulk(client, [doc], basic("so-alpha"))
     answer = await asyncio.wait_for(waiting, 30)
     assert [row["id"] for row in (await answer.json())["results"]] == [doc["_id"]]
+
+
+class _CountingStore:
+    """The real store, counting the calls that read document bodies."""
+
+    _READS = frozenset({"get", "open_revs", "bulk_get"})
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._READS:
+            self.reads += 1
+        return getattr(self._store, name)
+
+
+def _child(parent: dict[str, Any], parent_rev: str, **changes: Any) -> dict[str, Any]:
+    body = {k: v for k, v in parent.items() if not k.startswith("_")} | changes
+    body["_id"] = parent["_id"]
+    rev = new_rev(parent_rev, False, body)
+    return body | {"_rev": rev, "_revisions": {"start": 2, "ids": [rev[2:], parent_rev[2:]]}}
+
+
+async def test_a_batch_reads_every_parent_in_one_store_call(client, district) -> None:
+    docs = [record(800 + n) for n in range(12)]
+    created = await _bulk(client, docs, basic("so-alpha"))
+    honest = [
+        _child(doc, answer["rev"], purpose=f"Edited offline {n}.")
+        for n, (doc, answer) in enumerate(zip(docs[:10], created[:10], strict=True))
+    ]
+    rewrite = _child(docs[10], created[10]["rev"], created_by="someone-else")
+    # An edit whose ancestor this store never had: judged against the winner.
+    orphan = _child(docs[11], "1-" + "0" * 32, created_by="someone-else")
+    fresh = record(850)
+    rev = new_rev(None, False, fresh)
+    fresh |= {"_rev": rev, "_revisions": {"start": 1, "ids": [rev[2:]]}}
+    batch = [*honest[:5], rewrite, *honest[5:], orphan, fresh]
+
+    app = client.server.app
+    principal = await app[AUTHENTICATOR].login("so-alpha", "correct-horse-1", "test")
+    scope = await resolve_scope(Principal(principal), "station-alpha", state_of(client))
+    counting = _CountingStore(await store_of(client))
+    deps = WriteDeps(state_of(client), state_of(client), refuse_unsigned=False)
+    results = await write_docs(scope, counting, deps, batch, new_edits=False)  # type: ignore[arg-type]
+
+    assert [(r["id"], r["error"]) for r in results] == [
+        (rewrite["_id"], "forbidden"),
+        (orphan["_id"], "forbidden"),
+    ]
+    assert all("created_by" in r["reason"] for r in results)
+    # One read for the whole batch, one more for the orphan's winner (not 13).
+    assert counting.reads == 2
+    store = await store_of(client)
+    for doc in [*honest, fresh]:
+        assert (await store.get(doc["_id"]))["_rev"] == doc["_rev"]
+    assert (await store.get(rewrite["_id"]))["_rev"] == created[10]["rev"]
