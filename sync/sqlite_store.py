@@ -231,7 +231,10 @@ def _parse_edit(doc: object, new_edits: bool) -> _Edit:
                 raise InvalidRev(f"_rev {rev} is not the newest of _revisions")
             rev = path[0]
         elif rev is None:
-            raise BadRequest(f"Document {doc_id} needs a _rev when new_edits is false")
+            # CouchDB 3's words (apache/couchdb#3819): a 400 for the whole request.
+            raise BadRequest(
+                "When `new_edits: false`, the document needs `_rev` or `_revisions` information"
+            )
         else:
             path = [rev]
     atts = doc.get("_attachments")
