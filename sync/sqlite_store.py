@@ -754,7 +754,8 @@ class SQLiteDatabase(Database):
             for doc_id, tree in trees.items()
         }
         blobs: dict[str, bytes] = {}
-        order: list[str] = []  # changed docs, in the order of their last change
+        # Changed docs in the order of their last change (a dict: O(1) moves to the end).
+        order: dict[str, None] = {}
         results: list[Doc] = []
         for edit in edits:
             if edit.doc_id.startswith(_LOCAL):
@@ -773,9 +774,8 @@ class SQLiteDatabase(Database):
                 continue
             results.append({"ok": True, "id": edit.doc_id, "rev": rev})
             if state.changed:
-                with contextlib.suppress(ValueError):
-                    order.remove(edit.doc_id)
-                order.append(edit.doc_id)
+                order.pop(edit.doc_id, None)
+                order[edit.doc_id] = None
         seq = await _get_meta_int(conn, "update_seq")
         if order:
             seq = await self._flush(conn, [(doc_id, work[doc_id]) for doc_id in order], blobs, seq)
