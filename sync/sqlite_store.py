@@ -31,6 +31,13 @@ bodies, never in SQL.
 Writes go through one connection, serialized by an asyncio lock, one
 transaction per call; reads use a second connection, so with WAL they see only
 committed transactions and never a half-written batch.
+
+As in CouchDB 3, a malformed document (bad ``_id``, ``_rev``, ``_revisions``,
+special member or attachment) fails the whole ``bulk_docs`` request with a
+400 before anything is written (``couch_doc:from_json_obj_validate`` parses
+the whole body first); conflicts and missing attachment stubs are per-document
+answers. A longpoll wakes at once on writes made through this object, and
+re-reads the file every few seconds to notice other writers.
 """
 
 from __future__ import annotations
