@@ -109,19 +109,11 @@ def revisions(rev: str, parent: str | None) -> dict[str, Any]:
 def attachments_for(
     old: Mapping[str, Any] | None, photos: Mapping[str, Photo]
 ) -> tuple[dict[str, Any], list[str]]:
-    """``_attachments`` of the new revision (the old ones kept, new photos inline)
-    and the digests :func:`sync.revid.new_rev` needs, the same ones the store computes.
-
-    Old attachments that come with their ``data`` are sent again inline rather
-    than as stubs: the embedded store currently drops the blob of an
-    attachment kept by stub (reported); inline, it is the same digest and rev.
+    """``_attachments`` of the new revision (the old ones kept as stubs, new photos
+    inline) and the digests :func:`sync.revid.new_rev` needs, the same ones the store computes.
     """
     kept = {
-        name: (
-            {"content_type": meta["content_type"], "data": meta["data"]}
-            if "data" in meta
-            else {"stub": True, "digest": meta["digest"]}
-        )
+        name: {"stub": True, "digest": meta["digest"]}
         for name, meta in ((old or {}).get("_attachments") or {}).items()
         if name not in photos
     }

@@ -330,8 +330,6 @@ class FieldReplica:
         parent = record.get("_rev")
         # A new id made here exists nowhere yet: no need to look it up.
         old = await self._leaf(doc_id, parent) if "_id" in record or parent else None
-        if old is not None and old.get("_attachments"):
-            old = await self.db.get(doc_id, rev=old["_rev"], attachments=True)
         attachments, digests = attachments_for(old, photos)
         if photos:
             record = {**record, "photos": sorted({*record.get("photos", ()), *photos})}
