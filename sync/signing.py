@@ -5,9 +5,11 @@ key registered at enrolment. The signature travels inside the document as a
 ``signature`` field (CouchDB refuses unknown ``_`` fields), so it replicates
 with the revision through any CouchDB-compatible peer.
 
-What is signed: the document id, whether the revision deletes, and the user
-fields of the body without the signature itself, as canonical JSON. Binding
-the id stops a valid signature from being replayed onto another record.
+What is signed: the document id, whether the revision deletes, the user
+fields of the body without the signature itself, and the digest of every
+attachment (so a photo cannot be swapped under a valid signature), as
+canonical JSON. Binding the id stops a valid signature from being replayed
+onto another record.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from sync.attachments import digest_of
 from sync.revid import canonical_json, user_fields
 
 __all__ = [
@@ -42,8 +45,35 @@ def signing_payload(doc: Mapping[str, Any]) -> bytes:
     body = user_fields(doc)
     body.pop(SIGNATURE_FIELD, None)
     return canonical_json(
-        {"_id": doc.get("_id"), "_deleted": bool(doc.get("_deleted", False)), "body": body}
+        {
+            "_id": doc.get("_id"),
+            "_deleted": bool(doc.get("_deleted", False)),
+            "body": body,
+            "attachments": _attachment_digests(doc.get("_attachments")),
+        }
     )
+
+
+def _attachment_digests(attachments: object) -> dict[str, str | None]:
+    """``{name: digest}``: a stub names its digest, inline data is hashed here.
+
+    Replication carries a revision's attachments inline or as stubs with their
+    digest, so signer and verifier reach the same digests either way; what
+    cannot be hashed (malformed data, a stub without digest) signs as ``None``.
+    """
+    if not isinstance(attachments, Mapping):
+        return {}
+    digests: dict[str, str | None] = {}
+    for name, info in attachments.items():
+        digest = info.get("digest") if isinstance(info, Mapping) else None
+        data = info.get("data") if isinstance(info, Mapping) else None
+        if isinstance(data, str):
+            try:
+                digest = digest_of(base64.b64decode(data, validate=True))
+            except (binascii.Error, ValueError):
+                digest = None
+        digests[str(name)] = digest if isinstance(digest, str) else None
+    return digests
 
 
 def sign(doc: Mapping[str, Any], private_key: Ed25519PrivateKey, device_id: str) -> dict[str, Any]:
