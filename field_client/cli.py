@@ -51,15 +51,11 @@ PASSPHRASE_ENV = "BEATSYNC_PASSPHRASE"
 PASSWORD_ENV = "BEATSYNC_PASSWORD"
 T = TypeVar("T")
 
-_CATEGORIES = (
-    "theft",
-    "assault",
-    "cyber_fraud",
-    "missing_person",
-    "domestic_dispute",
-    "land_dispute",
-    "other",
-)
+_CATEGORIES = schemas.choices("complaint", "category")
+_ID_PROOFS = schemas.choices("visitor_entry", "id_proof.type")
+_VISIT_KINDS = schemas.choices("verification_visit", "kind")
+_RECOMMENDATIONS = schemas.choices("verification_visit", "recommendation")
+_COMPLAINT_STATUSES = schemas.choices("complaint", "status")
 
 
 @dataclass(frozen=True)
@@ -394,7 +390,7 @@ def _parse_gps(text: str | None) -> dict[str, float] | None:
 
 @complaint.command("update")
 @click.argument("record_id")
-@click.option("--status", type=click.Choice(schemas.STATUSES["complaint"]), help="New status.")
+@click.option("--status", type=click.Choice(_COMPLAINT_STATUSES), help="New status.")
 @click.option("--note", help="A note for the action log.")
 @click.option("--assign", help="Officer id to assign the complaint to.")
 @click.option("--fir-number", help="FIR number, when converted to an FIR.")
@@ -454,7 +450,7 @@ def complaint_show(record_id: str) -> None:
 
 @complaint.command("list")
 @click.option(
-    "--status", type=click.Choice(schemas.STATUSES["complaint"]), help="Only this status."
+    "--status", type=click.Choice(_COMPLAINT_STATUSES), help="Only this status."
 )
 def complaint_list(status: str | None) -> None:
     """List the complaints on this device."""
@@ -476,7 +472,7 @@ def visitor() -> None:
 @click.option("--to-meet", "whom_to_meet", help="Whom they came to meet.")
 @click.option(
     "--id-type",
-    type=click.Choice(("aadhaar", "voter_id", "driving_licence", "passport", "pan", "other")),
+    type=click.Choice(_ID_PROOFS),
     help="Identity document shown.",
 )
 @click.option("--id-last4", help="Only the LAST 4 characters of the document number.")
@@ -529,7 +525,7 @@ def visit() -> None:
 @visit.command("record")
 @click.option(
     "--kind",
-    type=click.Choice(("passport", "character", "tenant", "domestic_help", "employee")),
+    type=click.Choice(_VISIT_KINDS),
     help="What is being verified.",
 )
 @click.option("--name", help="The person verified.")
@@ -539,7 +535,7 @@ def visit() -> None:
 @click.option("--findings", help="What you found.")
 @click.option(
     "--recommendation",
-    type=click.Choice(("clear", "adverse", "not_found")),
+    type=click.Choice(_RECOMMENDATIONS),
     help="Your recommendation.",
 )
 @click.option(
@@ -583,7 +579,7 @@ def visit_record(
             kind=_ask(
                 fields["kind"],
                 "Kind of verification",
-                type=click.Choice(("passport", "character", "tenant", "domestic_help", "employee")),
+                type=click.Choice(_VISIT_KINDS),
             ),
             name=_ask(fields["name"], "Name of the person verified"),
             father_name=_ask_optional(fields["father_name"], "Father's name"),
@@ -593,7 +589,7 @@ def visit_record(
             recommendation=_ask(
                 fields["recommendation"],
                 "Recommendation",
-                type=click.Choice(("clear", "adverse", "not_found")),
+                type=click.Choice(_RECOMMENDATIONS),
             ),
             gps=_parse_gps(fields["gps"]),
             neighbours=statements,

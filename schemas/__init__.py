@@ -4,6 +4,7 @@ The JSON Schema files (draft 2020-12) are in ``schemas/json/``; see
 ``schemas.validator`` for the rules and ``schemas.samples`` for test data.
 """
 
+from schemas.choices import choices
 from schemas.validator import (
     ALLOWED_TRANSITIONS,
     APPEND_ONLY_FIELDS,
@@ -38,6 +39,7 @@ __all__ = [
     "TransitionNotAllowed",
     "check_immutable",
     "check_transition",
+    "choices",
     "migrate",
     "validate",
 ]

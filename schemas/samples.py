@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from schemas.choices import choices
 from schemas.loader import CURRENT_VERSIONS
 
 __all__ = ["MAX_BYTES", "MIN_BYTES", "sample_record", "sample_records"]
@@ -76,15 +77,7 @@ _SENTENCES = (
     "पड़ोसियों से पूछताछ की गई, सभी ने सहयोग किया।",
     "Neighbours were questioned and cooperated fully.",
 )
-_CATEGORIES = (
-    "theft",
-    "assault",
-    "cyber_fraud",
-    "missing_person",
-    "domestic_dispute",
-    "land_dispute",
-    "other",
-)
+_CATEGORIES = choices("complaint", "category")
 _PURPOSES = (
     "पासपोर्ट सत्यापन की जानकारी",
     "To submit documents for tenant verification",
