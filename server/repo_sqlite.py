@@ -251,6 +251,10 @@ class SQLiteGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
         row = await self._one("SELECT * FROM devices WHERE token_hash = ?", (token_hash,))
         return self._device(row) if row else None
 
+    async def device_token_hash(self, device_id: str) -> str | None:
+        row = await self._one("SELECT token_hash FROM devices WHERE id = ?", (device_id,))
+        return str(row["token_hash"]) if row else None
+
     async def get_device(self, device_id: str) -> Device | None:
         row = await self._one("SELECT * FROM devices WHERE id = ?", (device_id,))
         return self._device(row) if row else None

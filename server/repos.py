@@ -84,10 +84,10 @@ class IdentityRepo(abc.ABC):
     @abc.abstractmethod
     async def revoke_device(self, device_id: str) -> None: ...
 
+    @abc.abstractmethod
     async def device_token_hash(self, device_id: str) -> str | None:
         """The stored SHA-256 of a device's token, for station hubs that must
         authenticate the station's devices while offline (server/hub.py)."""
-        raise NotImplementedError
 
 
 class AuditLog(abc.ABC):
