@@ -22,7 +22,7 @@ from server import admin
 from server.config import DEFAULT_DATA_DIR, GatewayConfig
 from server.logs import configure_logging
 from server.models import Role, check_slug
-from server.repo_sqlite import SQLiteGatewayState
+from server.repos import GatewayState
 from server.web_app import create_app, open_state
 from server.web_run import serve_until_signalled
 from sync.errors import CouchError
@@ -47,7 +47,7 @@ def _couchdb_env() -> str | None:
     return os.environ.get(COUCHDB_ENV) or None
 
 
-def _with_state(data_dir: Path, action: Callable[[SQLiteGatewayState], Awaitable[T]]) -> T:
+def _with_state(data_dir: Path, action: Callable[[GatewayState], Awaitable[T]]) -> T:
     """Run one admin action against the data folder; errors become a clear message."""
 
     async def run() -> T:

@@ -31,6 +31,7 @@ import orjson
 from yarl import URL
 
 from server.models import station_db_name
+from server.stations import StationDatabases
 from sync.database import Database, Doc
 from sync.errors import CouchError, ServiceUnavailable, error_from_response
 from sync.http_remote import BadPeerResponse, HttpDatabase, PeerUnreachable
@@ -274,7 +275,7 @@ class CouchServer:
             await session.close()
 
 
-class CouchStationStores:
+class CouchStationStores(StationDatabases):
     """:class:`server.stations.StationStores` over CouchDB: ``station-<id>`` per station.
 
     The databases are created by ``beatsync-server couch bootstrap`` (with

@@ -33,7 +33,7 @@ from server.config import GatewayConfig
 from server.couch_backend import CouchServer, redact
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
 from server.repo_sqlite import utc_now
-from server.repos import AuditLog, DeviceStatus, IdentityRepo, NewAuditEntry, Settings
+from server.repos import GatewayState, NewAuditEntry
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 
@@ -65,7 +65,7 @@ _CACHE_MAX: Final = 10_000
 STARTUP_WAIT_S: Final = 30.0
 
 
-class CouchGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
+class CouchGatewayState(GatewayState):
     """Identities, audit log, device status and settings in CouchDB."""
 
     def __init__(self, server: CouchServer, *, owns_server: bool = True) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
-from server.repos import AuditLog, DeviceStatus, IdentityRepo, NewAuditEntry, Settings
+from server.repos import GatewayState, NewAuditEntry
 from sync.errors import Conflict, NotFound
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState", "utc_now"]
@@ -64,7 +64,7 @@ _MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class SQLiteGatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
+class SQLiteGatewayState(GatewayState):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._write_lock = asyncio.Lock()

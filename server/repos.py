@@ -15,7 +15,14 @@ from typing import Any
 
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
 
-__all__ = ["AuditLog", "DeviceStatus", "IdentityRepo", "NewAuditEntry", "Settings"]
+__all__ = [
+    "AuditLog",
+    "DeviceStatus",
+    "GatewayState",
+    "IdentityRepo",
+    "NewAuditEntry",
+    "Settings",
+]
 
 # (db, doc_id, rev, officer_id, device_id, record_type, deleted, signed)
 NewAuditEntry = tuple[str, str, str, str, str | None, str | None, bool, str]
@@ -118,3 +125,12 @@ class Settings(abc.ABC):
 
     @abc.abstractmethod
     async def set_setting(self, key: str, value: str) -> None: ...
+
+
+class GatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
+    """Everything the gateway keeps besides the records, in one object per
+    process: :class:`server.repo_sqlite.SQLiteGatewayState` (embedded) or
+    :class:`server.repo_couch.CouchGatewayState` (``--couchdb``)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from pathlib import Path
 
 from sync.database import Database
 
-__all__ = ["StationStores"]
+__all__ = ["StationDatabases", "StationStores"]
 
 
-class StationStores:
+class StationDatabases(abc.ABC):
+    """The station databases the gateway serves, by station id: embedded
+    (:class:`StationStores`) or in CouchDB (``server.couch_backend``)."""
+
+    @abc.abstractmethod
+    async def get(self, station_id: str) -> Database: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class StationStores(StationDatabases):
     def __init__(self, root: Path) -> None:
         self._root = root
         self._open: dict[str, Database] = {}

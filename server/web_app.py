@@ -10,7 +10,8 @@ from aiohttp import web
 from server.auth import Authenticator
 from server.config import GatewayConfig
 from server.repo_sqlite import SQLiteGatewayState
-from server.stations import StationStores
+from server.repos import GatewayState
+from server.stations import StationDatabases, StationStores
 from server.throttle import LoginThrottle
 from server.web_handlers_beatsync import add_beatsync_routes
 from server.web_handlers_couch import add_couch_routes
@@ -24,29 +25,32 @@ STATE_FILE = "gateway.sqlite"
 STATIONS_DIR = "stations"
 
 
-async def open_state(config: GatewayConfig) -> SQLiteGatewayState:
+async def open_state(config: GatewayConfig) -> GatewayState:
     """The gateway's identity/audit store under the data folder (the CLI uses it too),
     or in the central CouchDB when ``config.couchdb_url`` is set."""
     if config.couchdb_url is not None:
         from server.repo_couch import CouchGatewayState
 
-        return await CouchGatewayState.open(config)  # type: ignore[return-value]
+        return await CouchGatewayState.open(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
 
 
-def _station_stores(config: GatewayConfig, state: object) -> StationStores:
+def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDatabases:
     if config.couchdb_url is not None:
+        # The station databases share the state's CouchDB connection pool.
         from server.couch_backend import CouchStationStores
+        from server.repo_couch import CouchGatewayState
 
-        return CouchStationStores(state.server)  # type: ignore[attr-defined,return-value]
+        assert isinstance(state, CouchGatewayState)
+        return CouchStationStores(state.server)
     return StationStores(config.data_dir / STATIONS_DIR)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     state = await open_state(config)
-    stores = _station_stores(config, state)
+    stores = _station_stores(state, config)
     server_uuid = await state.get_setting("server_uuid")
     if server_uuid is None:
         server_uuid = uuid.uuid4().hex

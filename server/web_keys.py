@@ -7,8 +7,8 @@ from aiohttp import web
 from server.auth import Authenticator
 from server.config import GatewayConfig
 from server.models import Principal
-from server.repo_sqlite import SQLiteGatewayState
-from server.stations import StationStores
+from server.repos import GatewayState
+from server.stations import StationDatabases
 
 __all__ = [
     "AUTHENTICATOR",
@@ -21,8 +21,8 @@ __all__ = [
 ]
 
 CONFIG = web.AppKey("config", GatewayConfig)
-STATE = web.AppKey("state", SQLiteGatewayState)
-STORES = web.AppKey("stores", StationStores)
+STATE = web.AppKey("state", GatewayState)
+STORES = web.AppKey("stores", StationDatabases)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 SERVER_UUID = web.AppKey("server_uuid", str)
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
