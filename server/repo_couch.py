@@ -26,14 +26,14 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
 from server.config import GatewayConfig
 from server.couch_backend import CouchServer, redact
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
 from server.repo_sqlite import utc_now
-from server.repos import GatewayState, NewAuditEntry
+from server.repos import DocRev, GatewayState, NewAuditEntry
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 
@@ -56,6 +56,8 @@ _UPDATE_ATTEMPTS: Final = 5
 # often: a `_changes` poll must not cost two CouchDB round trips each time.
 _SEEN_INTERVAL_S: Final = 30.0
 _PAGE: Final = 500
+# Audit entries read to check one batch: a doc has one per accepted revision.
+_AUDITED_LIMIT: Final = 1_000_000
 # How long a device looked up for a signature check is reused: a revocation
 # made through another gateway stops its signatures within this time (its own
 # requests are refused at once: authentication reads the device afresh).
@@ -463,6 +465,21 @@ class CouchGatewayState(GatewayState):
                 break
             startkey = rows[-1]["id"] + "\u0000"
         return found[:limit]
+
+    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+        wanted = set(revs)
+        ids = sorted({doc_id for doc_id, _ in wanted})
+        if not ids:
+            return set()
+        # One Mango query; `db` equality lets CouchDB use AUDIT_INDEX. Mango's
+        # default limit is 25, so ask for every entry a doc of the batch has.
+        query = {
+            "selector": {"db": db, "doc_id": {"$in": ids}},
+            "fields": ["doc_id", "rev"],
+            "limit": _AUDITED_LIMIT,
+        }
+        docs = await self._server.find(AUDIT_DB, query)
+        return {(d["doc_id"], d["rev"]) for d in docs} & wanted
 
     # -- settings --------------------------------------------------------------------------------
 

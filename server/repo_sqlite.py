@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
-from server.repos import GatewayState, NewAuditEntry
+from server.repos import DocRev, GatewayState, NewAuditEntry
 from sync.errors import Conflict, NotFound
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState", "utc_now"]
@@ -327,6 +327,19 @@ class SQLiteGatewayState(GatewayState):
             )
             for r in rows
         ]
+
+    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+        wanted = set(revs)
+        ids = sorted({doc_id for doc_id, _ in wanted})
+        if not ids:
+            return set()
+        # json_each: one statement whatever the batch size (no limit on bound variables).
+        rows = await self._all(
+            "SELECT doc_id, rev FROM audit WHERE db = ?"
+            " AND doc_id IN (SELECT value FROM json_each(?))",
+            (db, json.dumps(ids)),
+        )
+        return {(r["doc_id"], r["rev"]) for r in rows} & wanted
 
     # -- settings ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ these interfaces.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
@@ -18,6 +18,7 @@ from server.models import AuditEntry, Beat, Device, Officer, Role, Station
 __all__ = [
     "AuditLog",
     "DeviceStatus",
+    "DocRev",
     "GatewayState",
     "IdentityRepo",
     "NewAuditEntry",
@@ -26,6 +27,7 @@ __all__ = [
 
 # (db, doc_id, rev, officer_id, device_id, record_type, deleted, signed)
 NewAuditEntry = tuple[str, str, str, str, str | None, str | None, bool, str]
+DocRev = tuple[str, str]  # (doc id, rev)
 
 
 class IdentityRepo(abc.ABC):
@@ -107,6 +109,10 @@ class AuditLog(abc.ABC):
     async def read(
         self, *, db: str | None = None, since: int = 0, limit: int = 1000
     ) -> list[AuditEntry]: ...
+
+    @abc.abstractmethod
+    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+        """Which of ``revs`` (doc id, rev) of ``db`` the log has, in one query."""
 
 
 class DeviceStatus(abc.ABC):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,32 +141,39 @@ async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
 
 
 async def parent_bodies(
-    store: Database, docs: Sequence[Doc], *, new_edits: bool
+    store: Database,
+    docs: Sequence[Doc],
+    *,
+    new_edits: bool,
+    stored: Collection[tuple[str, str]] = (),
 ) -> list[Doc | None]:
     """For each revision (a :func:`check_structure` result), in order, the body
     it edits: the nearest of its ancestors the store has. A replicated revision
     with no known ancestor is judged against the current winner, if there is one
-    (an independent branch must not rewrite who created the record either).
+    (an independent branch must not rewrite who created the record either),
+    unless it is in ``stored`` (the store has it: the winner is itself or its
+    descendant, not what it edited).
 
     One ``_bulk_get`` for the whole batch; a second only for replicated edits
     whose every ancestor is unknown here (rare: a stemmed or purged history)."""
     ancestors = [_ancestors(doc, new_edits=new_edits) for doc in docs]
+    to_winner = [not new_edits and (doc["_id"], doc.get("_rev")) not in stored for doc in docs]
     wanted: dict[_Key, None] = {}
-    for doc, revs in zip(docs, ancestors, strict=True):
+    for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True):
         wanted.update(dict.fromkeys((doc["_id"], rev) for rev in revs))
-        if not revs and not new_edits:
+        if not revs and winner:
             wanted[(doc["_id"], None)] = None
     found = await _fetch(store, list(wanted))
     late = [
         (doc["_id"], None)
-        for doc, revs in zip(docs, ancestors, strict=True)
-        if revs and not new_edits and not any((doc["_id"], rev) in found for rev in revs)
+        for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True)
+        if revs and winner and not any((doc["_id"], rev) in found for rev in revs)
     ]
     found.update(await _fetch(store, list(dict.fromkeys(late))))
     parents: list[Doc | None] = []
-    for doc, revs in zip(docs, ancestors, strict=True):
+    for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True):
         nearest = next((found[(doc["_id"], r)] for r in revs if (doc["_id"], r) in found), None)
-        if nearest is None and not new_edits:
+        if nearest is None and winner:
             nearest = found.get((doc["_id"], None))
         parents.append(nearest)
     return parents

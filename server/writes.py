@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.access import DbScope
-from server.repos import AuditLog, IdentityRepo, NewAuditEntry
+from server.repos import AuditLog, DocRev, IdentityRepo, NewAuditEntry
 from server.write_policy import (
     Verdict,
     check_revision,
@@ -43,29 +43,39 @@ async def write_docs(
     results: list[Doc | None] = [None] * len(clean)
     accepted: list[tuple[int, Doc, Verdict]] = []
     known = set() if new_edits else await _known_revs(store, clean)
-    # A replicated revision the store already has: CouchDB ignores it, and so
-    # do we (no checks against itself, no second audit entry).
+    # A replicated revision the store already has: CouchDB ignores it, and so do
+    # we, unless the audit log lacks it (the gateway stopped between the store's
+    # commit and the audit append): then the re-send is checked and audited.
+    unaudited = known - await deps.audit.audited(scope.db_name, known) if known else set()
     to_check = [
         (index, doc)
         for index, doc in enumerate(clean)
-        if (doc["_id"], doc.get("_rev")) not in known
+        if (key := (doc["_id"], doc.get("_rev"))) not in known or key in unaudited
     ]
-    parents = await parent_bodies(store, [doc for _, doc in to_check], new_edits=new_edits)
+    late_audit: list[NewAuditEntry] = []
+    parents = await parent_bodies(
+        store, [doc for _, doc in to_check], new_edits=new_edits, stored=unaudited
+    )
     for (index, doc), old in zip(to_check, parents, strict=True):
+        stored_already = (doc["_id"], doc.get("_rev")) in unaudited
         try:
             verdict = await check_revision(
                 doc, old, scope, deps.identities, refuse_unsigned=deps.refuse_unsigned
             )
         except Forbidden as exc:
-            results[index] = forbidden_result(doc, exc)
+            if not stored_already:  # a stored one stays ignored, as CouchDB does
+                results[index] = forbidden_result(doc, exc)
         else:
-            accepted.append((index, doc, verdict))
+            if stored_already:
+                late_audit.append(_audit_entry(scope, doc, doc["_rev"], verdict))
+            else:
+                accepted.append((index, doc, verdict))
     stored = (
         await store.bulk_docs([verdict.doc for _, _, verdict in accepted], new_edits=new_edits)
         if accepted
         else []
     )
-    audit: list[NewAuditEntry] = []
+    audit = late_audit
     if new_edits:
         for (index, doc, verdict), answer in zip(accepted, stored, strict=True):
             results[index] = answer
@@ -85,7 +95,7 @@ async def write_docs(
     return [r for r in results if r is not None and "error" in r]
 
 
-async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[tuple[str, str]]:
+async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[DocRev]:
     wanted: dict[str, list[str]] = {}
     for doc in docs:
         wanted.setdefault(doc["_id"], []).append(doc["_rev"])

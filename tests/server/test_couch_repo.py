@@ -120,6 +120,16 @@ async def test_the_audit_log_appends_pages_and_filters_by_database(two) -> None:
     assert [(e.doc_id, e.deleted, e.signed) for e in theirs] == [("other", True, "verified")]
     everything = {(e.db, e.doc_id) for e in await a.read(limit=100_000)}
     assert {(db1, f"doc{i}") for i in range(6)} | {(db2, "other")} <= everything
+    # Which revisions of a batch the log has: past Mango's default limit of 25.
+    await a.append(
+        [(db1, f"many{i}", "1-m", "so", None, None, False, "unsigned") for i in range(40)]
+    )
+    asked = {(f"many{i}", "1-m") for i in range(40)} | {("doc5", "2-x"), ("doc5", "1-x")}
+    asked |= {("other", "1-y"), ("never", "1-z")}
+    assert await b.audited(db1, asked) == {(f"many{i}", "1-m") for i in range(40)} | {
+        ("doc5", "2-x")
+    }
+    assert await b.audited(db1, set()) == set()
 
 
 async def test_the_first_server_uuid_wins_for_every_gateway(two) -> None:

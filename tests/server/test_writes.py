@@ -330,3 +330,30 @@ async def test_a_batch_reads_every_parent_in_one_store_call(client, district) ->
     for doc in [*honest, fresh]:
         assert (await store.get(doc["_id"]))["_rev"] == doc["_rev"]
     assert (await store.get(rewrite["_id"]))["_rev"] == created[10]["rev"]
+
+
+async def test_a_stored_but_unaudited_revision_is_audited_when_sent_again(
+    client, district
+) -> None:
+    headers = bearer(district, "dev-so-alpha")
+    audited_before = field_edits(district, "dev-so-alpha", [record(900)])
+    assert await _bulk(client, audited_before, headers, new_edits=False) == []
+    # The gateway stopped after the store's commit, before the audit append:
+    # the store has these revisions (a record and its journal entry), the log does not.
+    crashed = field_edits(district, "dev-so-alpha", [record(901), record(902)])
+    store = await store_of(client)
+    assert await store.bulk_docs(crashed, new_edits=False) == []
+    log = state_of(client)
+    assert len(await log.read(db="station-alpha")) == 2
+
+    # The device sends the batch again (it never got an answer), with the
+    # already audited revisions in it too.
+    assert await _bulk(client, [*audited_before, *crashed], headers, new_edits=False) == []
+    writes = await log.read(db="station-alpha")
+    assert sorted((w.doc_id, w.rev) for w in writes) == sorted(
+        (d["_id"], d["_rev"]) for d in [*audited_before, *crashed]
+    )
+    assert {(w.device_id, w.signed) for w in writes} == {("dev-so-alpha", "verified")}
+    # Sent a third time: everything is audited once already, nothing is added.
+    assert await _bulk(client, crashed, headers, new_edits=False) == []
+    assert len(await log.read(db="station-alpha")) == len(writes)
