@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sync.errors import BadRequest, PreconditionFailed
+from sync.revtree import parse_rev
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
@@ -29,7 +30,9 @@ __all__ = [
     "digest_of",
     "missing_stub",
     "parse_attachments",
+    "parse_atts_since",
     "render_attachments",
+    "revpos_since",
 ]
 
 # CouchDB's type for an attachment sent without one.
@@ -51,10 +54,11 @@ class Inline:
 
 @dataclass(frozen=True, slots=True)
 class Stub:
-    """A reference to an attachment the document already has."""
+    """A reference to an attachment the document already has (what the sender said of it)."""
 
     digest: str | None
     revpos: int | None
+    content_type: str | None = None
 
 
 def digest_of(data: bytes) -> str:
@@ -84,8 +88,11 @@ def parse_attachments(value: object) -> dict[str, Inline | Stub]:
         if digest is not None and not isinstance(digest, str):
             raise BadRequest(f"Attachment {name}: digest must be a string")
         revpos = _optional_int(name, info, "revpos")
+        content_type = info.get("content_type")
+        if content_type is not None and not isinstance(content_type, str):
+            raise BadRequest(f"Attachment {name}: content_type must be a string")
         if info.get("stub") is True:
-            parsed[name] = Stub(digest, revpos)
+            parsed[name] = Stub(digest, revpos, content_type)
             continue
         data = info.get("data")
         if not isinstance(data, str):
@@ -95,10 +102,7 @@ def parse_attachments(value: object) -> dict[str, Inline | Stub]:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest(f"Invalid attachment data for {name}") from None
-        content_type = info.get("content_type", DEFAULT_CONTENT_TYPE)
-        if not isinstance(content_type, str):
-            raise BadRequest(f"Attachment {name}: content_type must be a string")
-        parsed[name] = Inline(content_type, raw, digest_of(raw), revpos)
+        parsed[name] = Inline(content_type or DEFAULT_CONTENT_TYPE, raw, digest_of(raw), revpos)
     return parsed
 
 
@@ -109,10 +113,42 @@ def missing_stub(doc_id: str, name: str) -> PreconditionFailed:
     )
 
 
+def parse_atts_since(value: object) -> list[str] | None:
+    """A ``_bulk_get`` item's ``atts_since``: a JSON array of revs (``BadRequest`` if not).
+
+    An empty list means no ``atts_since``, as in CouchDB's ``bulk_get_open_doc_revs1``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list):
+        raise BadRequest("atts_since must be a JSON array of revs")
+    for rev in value:
+        parse_rev(rev)
+    return list(value) or None
+
+
+def revpos_since(path: Sequence[str], atts_since: Collection[str]) -> int:
+    """The generation up to which the asker has this revision's attachments.
+
+    ``path`` is the revision and its ancestors, newest first. CouchDB's
+    ``couch_db:find_ancestor_rev_pos`` walks it and stops at the first rev
+    named in ``atts_since``; attachments whose ``revpos`` is above that
+    generation go inline, the others as stubs. No match: 0 (all inline).
+    """
+    for rev in path:
+        if rev in atts_since:
+            return parse_rev(rev)[0]
+    return 0
+
+
 def render_attachments(
-    metas: Mapping[str, AttachmentMeta], data_of: Callable[[str], bytes] | None = None
+    metas: Mapping[str, AttachmentMeta],
+    data_of: Callable[[str], bytes] | None = None,
+    *,
+    inline_after: int = 0,
 ) -> dict[str, dict[str, Any]]:
-    """The ``_attachments`` of a returned doc: stubs, or inline base64 with ``data_of``."""
+    """The ``_attachments`` of a returned doc: stubs, or inline base64 with ``data_of``
+    for those added after generation ``inline_after`` (see :func:`revpos_since`)."""
     out: dict[str, dict[str, Any]] = {}
     for name, meta in metas.items():
         shown = {
@@ -121,7 +157,7 @@ def render_attachments(
             "length": meta["length"],
             "revpos": meta["revpos"],
         }
-        if data_of is None:
+        if data_of is None or meta["revpos"] <= inline_after:
             shown["stub"] = True
         else:
             shown["data"] = base64.b64encode(data_of(meta["digest"])).decode()
