@@ -104,8 +104,17 @@ class Database(abc.ABC):
         attachments: bool = False,
         latest: bool = False,
     ) -> list[Doc]:
-        """``POST /{db}/_bulk_get``: for each ``{"id", "rev"?}`` request, in order,
-        ``{"id", "docs": [{"ok": doc} | {"error": {"id", "rev", "error", "reason"}}]}``."""
+        """``POST /{db}/_bulk_get``: for each ``{"id", "rev"?, "atts_since"?}`` request,
+        in order, ``{"id", "docs": [{"ok": doc} | {"error": {"id", "rev", "error", "reason"}}]}``.
+
+        ``atts_since`` (a list of revs the asker has, e.g. ``possible_ancestors``
+        from ``_revs_diff``) implies ``attachments`` for that item, but inlines
+        only the attachments whose ``revpos`` is above the generation of the
+        newest of those revs on the returned rev's path; the others come as
+        stubs (``couch_db:find_ancestor_rev_pos``). None of them on the path:
+        everything inline. A peer that ignores ``atts_since`` (PouchDB) inlines
+        everything: more bytes, never fewer attachments.
+        See https://docs.couchdb.org/en/stable/api/database/bulk-api.html#db-bulk-get"""
 
     @abc.abstractmethod
     async def changes(

@@ -89,8 +89,9 @@ def normalize_results(
     return out
 
 
-OpenRevs = Callable[[str, list[str]], Awaitable[list[Doc]]]
-GetDoc = Callable[[str], Awaitable[Doc]]
+# (doc id, revs, atts_since) and (doc id, atts_since): the per-document reads.
+OpenRevs = Callable[[str, list[str], list[str] | None], Awaitable[list[Doc]]]
+GetDoc = Callable[[str, list[str] | None], Awaitable[Doc]]
 
 
 async def fetch_one_by_one(
@@ -101,17 +102,20 @@ async def fetch_one_by_one(
 
     A request with a rev reads ``open_revs=[rev]`` (with ``latest`` that may
     be several leaves, as in ``_bulk_get``); one without reads the winner.
+    A request's ``atts_since`` goes along (CouchDB's ``GET ?atts_since=``).
     A missing database is raised, not reported per document.
     """
     gate = asyncio.Semaphore(FALLBACK_CONCURRENCY)
 
     async def one(request: Mapping[str, Any]) -> Doc:
         doc_id, rev = str(request["id"]), request.get("rev")
+        since = request.get("atts_since")
+        atts_since = [str(r) for r in since] if isinstance(since, list) and since else None
         async with gate:
             try:
                 if rev:
-                    return _result(request, await open_revs(doc_id, [str(rev)]))
-                return _result(request, [{"ok": await get(doc_id)}])
+                    return _result(request, await open_revs(doc_id, [str(rev)], atts_since))
+                return _result(request, [{"ok": await get(doc_id, atts_since)}])
             except NotFound as exc:
                 if is_missing_database(exc):
                     raise

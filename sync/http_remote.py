@@ -12,7 +12,6 @@ errors, counters) live in :mod:`sync.http_transport`, the reshaping of
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -76,6 +75,15 @@ def _status_of(failure: Mapping[str, Any]) -> int:
     return {"conflict": 409, "forbidden": 403, "unauthorized": 401, "not_found": 404}.get(
         str(failure.get("error")), 400
     )
+
+
+def _atts_since_params(atts_since: Sequence[str] | None) -> dict[str, str]:
+    """``atts_since=[...]`` for a document GET. CouchDB then inlines only newer
+    attachments; PouchDB ignores it, so ``attachments=true`` goes along, or it
+    would answer bare stubs for data the asker may lack."""
+    if not atts_since:
+        return {}
+    return {"atts_since": _json(list(atts_since)), "attachments": "true"}
 
 
 def _local_path(local_id: str) -> str:
@@ -175,8 +183,9 @@ class HttpDatabase(Database):
         deleted_conflicts: bool = False,
         attachments: bool = False,
         latest: bool = False,
+        atts_since: Sequence[str] | None = None,
     ) -> Doc:
-        params: dict[str, str] = {}
+        params = _atts_since_params(atts_since)
         if rev is not None:
             params["rev"] = rev
         for name, value in (
@@ -198,8 +207,10 @@ class HttpDatabase(Database):
         include_revisions: bool = True,
         attachments: bool = False,
         latest: bool = False,
+        atts_since: Sequence[str] | None = None,
     ) -> list[Doc]:
-        params = {"open_revs": "all" if revs == "all" else _json(list(revs))}
+        params = _atts_since_params(atts_since)
+        params["open_revs"] = "all" if revs == "all" else _json(list(revs))
         for name, value in (
             ("revs", include_revisions), ("attachments", attachments), ("latest", latest)
         ):
@@ -259,7 +270,9 @@ class HttpDatabase(Database):
         answers: list[Doc | None] = [None] * len(requests)
         if self._has_bulk_get is not False:
             params = {"revs": _flag(revs)}
-            if attachments:
+            # atts_since implies attachments in CouchDB; PouchDB ignores it and
+            # would answer bare stubs without the flag (see _atts_since_params).
+            if attachments or any(request.get("atts_since") for request in requests):
                 params["attachments"] = "true"
             if latest:
                 params["latest"] = "true"
@@ -282,10 +295,13 @@ class HttpDatabase(Database):
         if unanswered:
             fetched = await fetch_one_by_one(
                 [requests[i] for i in unanswered],
-                open_revs=functools.partial(
-                    self.open_revs, include_revisions=revs, attachments=attachments, latest=latest
+                open_revs=lambda doc_id, asked, since: self.open_revs(
+                    doc_id, asked, include_revisions=revs, attachments=attachments,
+                    latest=latest, atts_since=since,
                 ),
-                get=functools.partial(self.get, revs=revs, attachments=attachments),
+                get=lambda doc_id, since: self.get(
+                    doc_id, revs=revs, attachments=attachments, atts_since=since
+                ),
             )
             for i, result in zip(unanswered, fetched, strict=True):
                 answers[i] = result
