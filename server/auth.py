@@ -13,19 +13,47 @@ import binascii
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from server.models import Officer, Principal
+from server.config import DEFAULT_TOKEN_DAYS
+from server.models import Device, Officer, Principal
 from server.passwords import verify_password_async
 from server.repos import IdentityRepo
 from server.throttle import LoginThrottle
 from sync.errors import Unauthorized
 
-__all__ = ["DEVICE_REVOKED_REASON", "Authenticator", "new_token", "token_hash"]
+__all__ = [
+    "DEVICE_REVOKED_REASON",
+    "TOKEN_EXPIRED_REASON",
+    "Authenticator",
+    "Clock",
+    "new_token",
+    "token_expires_at",
+    "token_hash",
+]
 
 DEVICE_REVOKED_REASON = (
     "This device was revoked by the district office; its local data must be wiped."
 )
+# The field client keeps its data on this answer (only device_revoked wipes)
+# and `beatsync enrol` gets the device a new token with the same key.
+TOKEN_EXPIRED_REASON = (
+    "This device's token has expired; enrol again with your officer password (beatsync enrol)."
+)
 _BAD_LOGIN = "Name or password is incorrect."
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def token_expires_at(device: Device, token_days: float) -> datetime:
+    """When ``device``'s token stops working: ``token_days`` after its enrolment."""
+    enrolled = datetime.fromisoformat(device.enrolled_at.replace("Z", "+00:00"))
+    return enrolled + timedelta(days=token_days)
 
 
 def new_token() -> str:
@@ -39,11 +67,19 @@ def token_hash(token: str) -> str:
 
 class Authenticator:
     def __init__(
-        self, identities: IdentityRepo, throttle: LoginThrottle, cache_ttl_s: float
+        self,
+        identities: IdentityRepo,
+        throttle: LoginThrottle,
+        cache_ttl_s: float,
+        *,
+        token_days: float = DEFAULT_TOKEN_DAYS,
+        clock: Clock | None = None,
     ) -> None:
         self._identities = identities
         self._throttle = throttle
         self._ttl = cache_ttl_s
+        self.token_days = token_days
+        self.clock = clock or _utc_now
         # sha256(header + stored hash) -> expiry. Keyed on the stored hash too, so a
         # password reset (new hash) makes every cached entry for the officer miss.
         self._verified: dict[str, float] = {}
@@ -71,6 +107,9 @@ class Authenticator:
         if officer is None or officer.revoked:
             # The officer's devices go with the officer: tell the device to wipe too.
             raise Unauthorized(DEVICE_REVOKED_REASON, error="device_revoked")
+        # After the revocation checks: a revoked device must still learn to wipe.
+        if self.clock() >= token_expires_at(device, self.token_days):
+            raise Unauthorized(TOKEN_EXPIRED_REASON, error="token_expired")
         return Principal(officer, device)
 
     async def login(
@@ -116,4 +155,3 @@ def _parse_basic(value: str) -> tuple[str, str]:
     if not sep or not officer_id:
         raise Unauthorized("Malformed Basic credentials.")
     return officer_id, password
-

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from server import admin
-from server.config import DEFAULT_DATA_DIR, GatewayConfig
+from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
 from server.logs import configure_logging
 from server.models import Role, check_slug
 from server.repos import GatewayState
@@ -112,6 +112,14 @@ def main(ctx: click.Context) -> None:
     help="Keep station databases, identities and audit in this central CouchDB "
     "(credentials in the URL or BEATSYNC_COUCHDB_USER/_PASSWORD; never logged).",
 )
+@click.option(
+    "--token-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TOKEN_DAYS,
+    show_default=True,
+    help="Device tokens expire this many days after enrolment; the device then enrols "
+    "again with the officer's password (beatsync enrol).",
+)
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
 @click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
@@ -121,13 +129,16 @@ def serve(
     port: int = 5984,
     demo: bool = False,
     couchdb_url: str | None = None,
+    token_days: float = DEFAULT_TOKEN_DAYS,
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
 ) -> None:
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
-    config = GatewayConfig(data_dir=data_dir, couchdb_url=couchdb_url or None)
+    config = GatewayConfig(
+        data_dir=data_dir, couchdb_url=couchdb_url or None, token_days=token_days
+    )
     if demo and couchdb_url:
         raise click.UsageError(
             "--demo fills the embedded store; with --couchdb, run `couch bootstrap` and "

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "GatewayConfig"]
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_TOKEN_DAYS", "GatewayConfig"]
 
 DEFAULT_DATA_DIR = Path("beatsync-data")
+DEFAULT_TOKEN_DAYS = 90.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,10 @@ class GatewayConfig:
     # How long a verified Basic-auth header skips the KDF (replicators send it
     # on every request); the officer row is still read on every request.
     auth_cache_ttl_s: float = 60.0
+    # Device tokens expire this many days after enrolment (DESIGN: "sessions/
+    # tokens expire"); the device then enrols again with the officer's password.
+    # Computed from the device's enrolled_at, so changing it applies to every token.
+    token_days: float = DEFAULT_TOKEN_DAYS
     # Longpoll `_changes` waits at most this long, whatever the client asks.
     max_longpoll_s: float = 60.0
     # Responses above this size are gzipped for clients that accept it.

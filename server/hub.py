@@ -219,6 +219,8 @@ async def apply_snapshot(repo: IdentityRepo, snapshot: Mapping[str, Any]) -> int
                 entry["name"],
                 entry["public_key"],
                 entry["token_hash"],
+                # The centre's date: the token expires at the hub when it does there.
+                enrolled_at=entry.get("enrolled_at"),
             )
             changes += 1
         if entry["revoked"] and (local_device is None or not local_device.revoked):
@@ -270,7 +272,10 @@ class _Hub:
                 try:
                     changes = await self.refresh_once(session)
                 except Unauthorized as exc:
-                    await self._set_revoked(True)
+                    # An expired token is no revocation: keep serving from the cache
+                    # until the hub is enrolled again (`beatsync-server hub enrol`).
+                    if exc.error_name != "token_expired":
+                        await self._set_revoked(True)
                     self.last_error = exc.reason
                     log.error(
                         "the district refuses this hub", extra={"fields": {"error": exc.reason}}

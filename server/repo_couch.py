@@ -295,9 +295,16 @@ class CouchGatewayState(GatewayState):
         )
 
     async def add_device(
-        self, device_id: str, officer_id: str, name: str, public_key: str, token_hash: str
+        self,
+        device_id: str,
+        officer_id: str,
+        name: str,
+        public_key: str,
+        token_hash: str,
+        *,
+        enrolled_at: str | None = None,
     ) -> Device:
-        now = utc_now()
+        now = enrolled_at or utc_now()
         record = {
             "officer_id": officer_id,
             "name": name,

@@ -25,8 +25,10 @@ from sync.errors import Conflict, NotFound
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState", "utc_now"]
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_now(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) as the gateway stores times: ISO 8601 UTC, ms, ``Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # Versioned migrations: index i upgrades schema version i to i + 1.
@@ -237,9 +239,16 @@ class SQLiteGatewayState(GatewayState):
         )
 
     async def add_device(
-        self, device_id: str, officer_id: str, name: str, public_key: str, token_hash: str
+        self,
+        device_id: str,
+        officer_id: str,
+        name: str,
+        public_key: str,
+        token_hash: str,
+        *,
+        enrolled_at: str | None = None,
     ) -> Device:
-        now = utc_now()
+        now = enrolled_at or utc_now()
         await self._write(
             "INSERT INTO devices (id, officer_id, name, public_key, token_hash, enrolled_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",

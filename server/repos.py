@@ -78,8 +78,16 @@ class IdentityRepo(abc.ABC):
 
     @abc.abstractmethod
     async def add_device(
-        self, device_id: str, officer_id: str, name: str, public_key: str, token_hash: str
-    ) -> Device: ...
+        self,
+        device_id: str,
+        officer_id: str,
+        name: str,
+        public_key: str,
+        token_hash: str,
+        *,
+        enrolled_at: str | None = None,
+    ) -> Device:
+        """Enrol a device now, or at ``enrolled_at`` (a hub copying the centre's)."""
 
     @abc.abstractmethod
     async def device_by_token_hash(self, token_hash: str) -> Device | None: ...

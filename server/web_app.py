@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.auth import Authenticator
+from server.auth import Authenticator, Clock
 from server.config import GatewayConfig
 from server.repo_sqlite import SQLiteGatewayState
 from server.repos import GatewayState
@@ -16,7 +16,15 @@ from server.throttle import LoginThrottle
 from server.web_handlers_beatsync import add_beatsync_routes
 from server.web_handlers_couch import add_couch_routes
 from server.web_handlers_hub import add_hub_routes
-from server.web_keys import AUTHENTICATOR, CONFIG, GZIP_MIN_BYTES, SERVER_UUID, STATE, STORES
+from server.web_keys import (
+    AUTHENTICATOR,
+    CLOCK,
+    CONFIG,
+    GZIP_MIN_BYTES,
+    SERVER_UUID,
+    STATE,
+    STORES,
+)
 from server.web_middlewares import access_log, authenticate, compress, errors
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
@@ -62,6 +70,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         state,
         LoginThrottle(config.max_login_failures, config.login_window_s),
         config.auth_cache_ttl_s,
+        token_days=config.token_days,
+        clock=app.get(CLOCK),
     )
     try:
         yield
@@ -72,13 +82,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await state.close()
 
 
-def create_app(config: GatewayConfig | None = None) -> web.Application:
+def create_app(
+    config: GatewayConfig | None = None, *, clock: Clock | None = None
+) -> web.Application:
+    """The gateway; ``clock`` (the current UTC time) is for tests of token expiry."""
     config = config or GatewayConfig()
     app = web.Application(
         middlewares=[access_log, compress, errors, authenticate],
         client_max_size=config.max_body_bytes,
     )
     app[CONFIG] = config
+    if clock is not None:
+        app[CLOCK] = clock
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)

@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from server.access import require_principal, require_role
-from server.auth import new_token, token_hash
+from server.auth import new_token, token_expires_at, token_hash
 from server.models import Role, station_db_name, station_of_db
+from server.repo_sqlite import utc_now
 from server.web_io import int_param, json_response, read_json_object
 from server.web_keys import AUTHENTICATOR, PRINCIPAL, SERVER_UUID, STATE, STORES
 from sync import journal, signing
@@ -50,9 +51,16 @@ async def enrol(request: web.Request) -> web.Response:
         officer_id, password, request.remote or "unknown"
     )
     token = new_token()
+    authenticator = request.app[AUTHENTICATOR]
     device = await request.app[STATE].add_device(
-        f"dev-{secrets.token_hex(8)}", officer.id, device_name, public_key, token_hash(token)
+        f"dev-{secrets.token_hex(8)}",
+        officer.id,
+        device_name,
+        public_key,
+        token_hash(token),
+        enrolled_at=utc_now(authenticator.clock()),  # the clock expiry is judged by
     )
+    expires = token_expires_at(device, authenticator.token_days)
     return json_response(
         {
             "device_id": device.id,
@@ -63,6 +71,7 @@ async def enrol(request: web.Request) -> web.Response:
             "role": officer.role.value,
             "db": station_db_name(officer.station_id) if officer.station_id else None,
             "server_uuid": request.app[SERVER_UUID],
+            "token_expires_at": utc_now(expires),
         },
         status=201,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.auth import Authenticator
+from server.auth import Authenticator, Clock
 from server.config import GatewayConfig
 from server.models import Principal
 from server.repos import GatewayState
@@ -12,6 +12,7 @@ from server.stations import StationDatabases
 
 __all__ = [
     "AUTHENTICATOR",
+    "CLOCK",
     "CONFIG",
     "GZIP_MIN_BYTES",
     "PRINCIPAL",
@@ -25,6 +26,8 @@ STATE = web.AppKey("state", GatewayState)
 STORES = web.AppKey("stores", StationDatabases)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 SERVER_UUID = web.AppKey("server_uuid", str)
+# Set only by tests (token expiry); the Authenticator otherwise reads the real time.
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
 # The authenticated caller of a request, or None.
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)
