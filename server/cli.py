@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,10 +57,33 @@ def _with_state(data_dir: Path, action: Callable[[GatewayState], Awaitable[T]]) 
         finally:
             await state.close()
 
+    return _run(run())
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run one command's work; a refusal (CouchError) becomes a clear message."""
     try:
-        return asyncio.run(run())
+        return asyncio.run(work)
     except CouchError as exc:
         raise click.ClickException(exc.reason) from None
+
+
+def _slug(what: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback: the value (or each of them) must be a slug (station/beat ids)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        for one in value if isinstance(value, tuple) else [value]:
+            try:
+                check_slug(one, what)
+            except CouchError as exc:
+                raise click.BadParameter(exc.reason) from None
+        return value
+
+    return check
+
+
+def _status(revoked: bool) -> str:
+    return "REVOKED" if revoked else "active"
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -170,7 +193,7 @@ def station() -> None:
 
 @station.command("add")
 @_data_option
-@click.argument("station_id")
+@click.argument("station_id", callback=_slug("station id"))
 @click.option("--name", required=True, help="Full name, e.g. 'Kotwali police station'.")
 @click.option(
     "--beat-scoped",
@@ -179,10 +202,6 @@ def station() -> None:
 )
 def station_add(data_dir: Path, station_id: str, name: str, beat_scoped: bool) -> None:
     """Add a station. STATION_ID: lowercase letters, digits and dashes, e.g. kotwali."""
-    try:
-        check_slug(station_id, "station id")
-    except CouchError as exc:
-        raise click.BadParameter(exc.reason) from None
     _with_state(data_dir, lambda s: s.add_station(station_id, name, beat_scoped=beat_scoped))
     click.echo(f"Added station {station_id} (database station-{station_id}).")
 
@@ -224,14 +243,10 @@ def beat() -> None:
 @beat.command("add")
 @_data_option
 @click.argument("station_id")
-@click.argument("beat_id")
+@click.argument("beat_id", callback=_slug("beat id"))
 @click.option("--name", required=True, help="Full name of the beat.")
 def beat_add(data_dir: Path, station_id: str, beat_id: str, name: str) -> None:
     """Add beat BEAT_ID (lowercase letters, digits, dashes) to station STATION_ID."""
-    try:
-        check_slug(beat_id, "beat id")
-    except CouchError as exc:
-        raise click.BadParameter(exc.reason) from None
     _with_state(data_dir, lambda s: s.add_beat(station_id, beat_id, name))
     click.echo(f"Added beat {beat_id} to station {station_id}.")
 
@@ -303,7 +318,7 @@ def officer_list(data_dir: Path, station_id: str | None) -> None:
                 o.role.value,
                 o.station_id,
                 o.beat_id,
-                "REVOKED" if o.revoked else "active",
+                _status(o.revoked),
             ]
             for o in officers
         ],
@@ -354,7 +369,7 @@ def device_list(data_dir: Path, officer_id: str | None) -> None:
                 d.enrolled_at,
                 d.last_seen,
                 d.last_seq,
-                "REVOKED" if d.revoked else "active",
+                _status(d.revoked),
             ]
             for d in devices
         ],
@@ -415,6 +430,7 @@ def couch() -> None:
     "--station",
     "stations",
     multiple=True,
+    callback=_slug("station id"),
     help="Also provision this station's database (repeatable); stations already "
     "in beatsync-identities are always provisioned.",
 )
@@ -437,11 +453,6 @@ def couch_bootstrap(
     """
     from server.couch_bootstrap import bootstrap
 
-    for station_id in stations:
-        try:
-            check_slug(station_id, "station id")
-        except CouchError as exc:
-            raise click.BadParameter(exc.reason) from None
     try:
         report = bootstrap(
             couchdb_url,
@@ -473,10 +484,7 @@ def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> 
     """On the station PC: enrol it at the district; saves DATA/hub.json (owner-only)."""
     from server.hub import enrol_hub
 
-    try:
-        credential = asyncio.run(enrol_hub(data_dir, upstream, officer_id, password))
-    except CouchError as exc:
-        raise click.ClickException(exc.reason) from None
+    credential = _run(enrol_hub(data_dir, upstream, officer_id, password))
     click.echo(
         f"Enrolled hub device {credential.device_id} for station {credential.station_id}; "
         f"ask the district to run: beatsync-server hub authorise {credential.device_id}"

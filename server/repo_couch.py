@@ -194,8 +194,7 @@ class CouchGatewayState(GatewayState):
         return [self._station(d) for d in await self._list(self._ids, "station:")]
 
     async def add_beat(self, station_id: str, beat_id: str, name: str) -> Beat:
-        if await self.get_station(station_id) is None:
-            raise NotFound(f"no station {station_id}")
+        await self.require_place(station_id)
         await self._create(
             self._ids,
             {
@@ -238,12 +237,7 @@ class CouchGatewayState(GatewayState):
         station_id: str | None = None,
         beat_id: str | None = None,
     ) -> Officer:
-        if station_id is not None and await self.get_station(station_id) is None:
-            raise NotFound(f"no station {station_id}")
-        if beat_id is not None and not any(
-            b.id == beat_id for b in await self.list_beats(station_id)
-        ):
-            raise NotFound(f"no beat {beat_id} in station {station_id}")
+        await self.require_place(station_id, beat_id)
         await self._create(
             self._ids,
             {

@@ -149,8 +149,7 @@ class SQLiteGatewayState(GatewayState):
         return [Station(r["id"], r["name"], bool(r["beat_scoped"])) for r in rows]
 
     async def add_beat(self, station_id: str, beat_id: str, name: str) -> Beat:
-        if await self.get_station(station_id) is None:
-            raise NotFound(f"no station {station_id}")
+        await self.require_place(station_id)
         await self._write(
             "INSERT INTO beats (station_id, id, name) VALUES (?, ?, ?)", (station_id, beat_id, name)
         )
@@ -187,12 +186,7 @@ class SQLiteGatewayState(GatewayState):
         station_id: str | None = None,
         beat_id: str | None = None,
     ) -> Officer:
-        if station_id is not None and await self.get_station(station_id) is None:
-            raise NotFound(f"no station {station_id}")
-        if beat_id is not None and not any(
-            b.id == beat_id for b in await self.list_beats(station_id)
-        ):
-            raise NotFound(f"no beat {beat_id} in station {station_id}")
+        await self.require_place(station_id, beat_id)
         await self._write(
             "INSERT INTO officers (id, name, role, station_id, beat_id, password_hash, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from server.models import AuditEntry, Beat, Device, Officer, Role, Station
+from sync.errors import NotFound
 
 __all__ = [
     "AuditLog",
@@ -105,6 +106,17 @@ class IdentityRepo(abc.ABC):
     async def device_token_hash(self, device_id: str) -> str | None:
         """The stored SHA-256 of a device's token, for station hubs that must
         authenticate the station's devices while offline (server/hub.py)."""
+
+
+    async def require_place(self, station_id: str | None, beat_id: str | None = None) -> None:
+        """``NotFound`` unless the station (and the beat in it) exist: checked
+        before a beat or an officer is added to them."""
+        if station_id is not None and await self.get_station(station_id) is None:
+            raise NotFound(f"no station {station_id}")
+        if beat_id is not None and not any(
+            b.id == beat_id for b in await self.list_beats(station_id)
+        ):
+            raise NotFound(f"no beat {beat_id} in station {station_id}")
 
 
 class AuditLog(abc.ABC):
