@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.common import serve_gateway
 from schemas.samples import sample_record
 from server import admin
 from server.auth import token_hash
@@ -56,14 +55,6 @@ class SimDevice:
     beat_id: str
     key: Ed25519PrivateKey
     token: str
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def provision(data: Path, devices: int) -> list[SimDevice]:
@@ -184,7 +175,7 @@ async def sync_once(
         await call("POST", f"{db}/_bulk_get?revs=true", (200,), json={"docs": wanted})
 
 
-async def run(n: int, port: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
+async def run(n: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
     rng = random.Random(n)
     work = [(device, outbox(device, rng)) for device in sims]
     latencies: list[float] = []
@@ -224,34 +215,8 @@ async def bench(n: int, server_log: Path | None = None) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="beatsync-bench-"))
     try:
         sims = await provision(data, n)
-        port = _free_port()
-        with open(server_log or os.devnull, "ab") as sink:  # noqa: ASYNC230 - before serving
-            server = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "server",
-                "serve",
-                "--data",
-                str(data),
-                "--port",
-                str(port),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=sink,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                for _ in range(300):
-                    try:
-                        async with http.get(f"{base}/_up") as answer:
-                            if answer.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        await asyncio.sleep(0.1)
-            return await run(n, port, base, sims)
-        finally:
-            server.terminate()
-            await server.wait()
+        async with serve_gateway(data, log=server_log) as base:
+            return await run(n, base, sims)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 

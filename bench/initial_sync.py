@@ -21,19 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.common import Row, load, pouchdb_pull, print_rows, serve_gateway, timed_replication
 from bench.counting_proxy import CountingProxy
-from bench.replication import LOAD_CHUNK, Row, _pouchdb_pull, _print
 from schemas.samples import sample_records
 from server.auth import token_hash
 from server.config import GatewayConfig
@@ -45,23 +39,14 @@ from server.repo_couch import CouchGatewayState
 from server.repos import IdentityRepo
 from server.web_app import STATIONS_DIR, open_state
 from sync import signing
-from sync.database import Database, Doc
 from sync.http_remote import HttpDatabase
-from sync.replication import replicate
 from sync.sqlite_store import SQLiteDatabase
-from tests.peers import ROOT, free_port, pouchdb_server
+from tests.peers import pouchdb_server
 
 STATION = "bench-station"
 DB = f"station-{STATION}"
 TOKEN = "bench-device-token"
 GATEWAY_USER, GATEWAY_PASSWORD = "beatsync-gateway", "bench-gateway-pw"
-
-
-async def _load(db: Database, records: list[Doc]) -> None:
-    for i in range(0, len(records), LOAD_CHUNK):
-        answers = await db.bulk_docs(records[i : i + LOAD_CHUNK])
-        if any("error" in a for a in answers):
-            raise RuntimeError(f"loading failed: {answers[:3]}")
 
 
 async def _identities(repo: IdentityRepo) -> None:
@@ -80,57 +65,18 @@ async def _identities(repo: IdentityRepo) -> None:
     )
 
 
-@asynccontextmanager
-async def _gateway(data_dir: Path, *extra: str) -> AsyncIterator[str]:
-    """``beatsync-server serve`` as its own process; yields its URL."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        "serve",
-        "--data",
-        str(data_dir),
-        "--port",
-        str(port),
-        *extra,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{url}/_up") as answer:
-                        if answer.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the gateway did not start")
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
-
-
 async def _device_pull(
     name: str, url: str, proxy: CountingProxy, workdir: Path, batch_size: int
 ) -> Row:
-    target = await SQLiteDatabase.open(workdir / f"device-{name}.sqlite")
-    source = HttpDatabase(url, auth=TOKEN)
+    path = workdir / f"device-{name}.sqlite"
     proxy.reset()
+    result, seconds = await timed_replication(
+        HttpDatabase(url, auth=TOKEN), await SQLiteDatabase.open(path), batch_size
+    )
+    target = await SQLiteDatabase.open(path)
     try:
-        started = time.perf_counter()
-        result = await replicate(source, target, batch_size=batch_size)
-        seconds = time.perf_counter() - started
         count = (await target.info())["doc_count"]
     finally:
-        await source.close()
         await target.close()
     if not result.ok or count != result.docs_written:
         raise RuntimeError(f"{name}: pulled {result.docs_written}, stored {count}")
@@ -158,7 +104,7 @@ async def main(n_docs: int, batch_size: int) -> None:
         (embedded_dir / STATIONS_DIR).mkdir(parents=True)
         store = await SQLiteDatabase.open(embedded_dir / STATIONS_DIR / f"{STATION}.sqlite")
         try:
-            await _load(store, records)
+            await load(store, records)
         finally:
             await store.close()
 
@@ -178,13 +124,13 @@ async def main(n_docs: int, batch_size: int) -> None:
                 await central.close()
             loader = HttpDatabase(f"{couch}/{DB}")
             try:
-                await _load(loader, records)
+                await load(loader, records)
             finally:
                 await loader.close()
 
             async with (
-                _gateway(embedded_dir) as embedded_gw,
-                _gateway(workdir / "couch-gw", "--couchdb", gateway_couch) as couch_gw,
+                serve_gateway(embedded_dir) as embedded_gw,
+                serve_gateway(workdir / "couch-gw", "--couchdb", gateway_couch) as couch_gw,
             ):
                 for name, upstream in (
                     ("embedded SQLite", embedded_gw),
@@ -203,11 +149,11 @@ async def main(n_docs: int, batch_size: int) -> None:
             proxy = CountingProxy(couch)
             await proxy.start()
             try:
-                reference = await _pouchdb_pull(f"{proxy.url}/{DB}", proxy, batch_size)
+                reference = await pouchdb_pull(f"{proxy.url}/{DB}", proxy, batch_size)
             finally:
                 await proxy.stop()
             rows.append(reference)
-    _print(rows, reference)
+    print_rows(rows, reference)
 
 
 if __name__ == "__main__":
