@@ -5,6 +5,14 @@ Changed Documents" (``_bulk_get`` with ``revs=true``, ``latest=true`` and
 attachments inline) and "Upload Batch of Changed Documents"
 (``_bulk_docs`` with ``new_edits=false``: the revs are stored as they are,
 merged into each document's tree, never rewritten).
+
+Attachments cross once: each fetch carries the target's
+``possible_ancestors`` as ``atts_since``, so the source sends as stubs the
+attachments the target already has (a visit's photos, when only its text
+was edited). Should the target lack one after all (412 ``missing_stub``:
+the ancestor was superseded in between, or a peer resolves stubs
+differently), the document is fetched again with everything inline and
+written again, as ``couch_replicator_worker`` does.
 """
 
 from __future__ import annotations
@@ -16,9 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.database import Database, Doc
-from sync.errors import RequestTooLarge
+from sync.errors import PreconditionFailed, RequestTooLarge
 
-__all__ = ["Fetched", "Missing", "WriteOutcome", "fetch_missing", "find_missing", "write_docs"]
+__all__ = [
+    "Fetched",
+    "Missing",
+    "WriteOutcome",
+    "fetch_missing",
+    "find_missing",
+    "write_docs",
+    "write_fetched",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +43,8 @@ log = logging.getLogger(__name__)
 class Missing:
     checked: int  # revisions offered to _revs_diff
     revs: dict[str, list[str]]  # doc id -> revs the target lacks
+    # doc id -> the target's possible_ancestors: what it has to build on
+    ancestors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def found(self) -> int:
@@ -39,7 +57,9 @@ class Missing:
         """The same diff minus revs in ``skip`` (those an earlier batch is writing)."""
         kept = {doc_id: [rev for rev in revs if (doc_id, rev) not in skip]
                 for doc_id, revs in self.revs.items()}
-        return Missing(self.checked, {doc_id: revs for doc_id, revs in kept.items() if revs})
+        return Missing(
+            self.checked, {doc_id: revs for doc_id, revs in kept.items() if revs}, self.ancestors
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,7 @@ class Fetched:
 class WriteOutcome:
     written: int
     failures: list[dict[str, Any]]  # {"id", "rev"?, "error", "reason"} per refused doc
+    refetched: int = 0  # docs fetched again with every attachment after a missing_stub
 
 
 async def find_missing(target: Database, rows: Sequence[Doc]) -> Missing:
@@ -66,12 +87,26 @@ async def find_missing(target: Database, rows: Sequence[Doc]) -> Missing:
     if not checked:
         return Missing(0, {})
     diff = await target.revs_diff(offered)
-    return Missing(checked, {doc_id: list(d["missing"]) for doc_id, d in diff.items()
-                             if d.get("missing")})
+    found = {doc_id: d for doc_id, d in diff.items() if d.get("missing")}
+    return Missing(
+        checked,
+        {doc_id: list(d["missing"]) for doc_id, d in found.items()},
+        {doc_id: list(d["possible_ancestors"]) for doc_id, d in found.items()
+         if d.get("possible_ancestors")},
+    )
 
 
 async def fetch_missing(source: Database, missing: Missing) -> Fetched:
-    requests = [{"id": doc_id, "rev": rev} for doc_id, revs in missing.revs.items() for rev in revs]
+    """``_bulk_get`` the missing revs; attachments inline except those older than
+    ``missing.ancestors`` (``atts_since``, as couch_replicator asks)."""
+    requests: list[dict[str, Any]] = []
+    for doc_id, revs in missing.revs.items():
+        since = missing.ancestors.get(doc_id)
+        for rev in revs:
+            request: dict[str, Any] = {"id": doc_id, "rev": rev}
+            if since:
+                request["atts_since"] = since
+            requests.append(request)
     if not requests:
         return Fetched([])
     # latest=true: a rev superseded since the changes read comes back as its
@@ -101,10 +136,15 @@ async def write_docs(target: Database, docs: Sequence[Doc]) -> WriteOutcome:
         return WriteOutcome(0, [])
     try:
         answer = await target.bulk_docs(list(docs), new_edits=False)
-    except RequestTooLarge as exc:
+    except (RequestTooLarge, PreconditionFailed) as exc:
+        # CouchDB fails a whole replicated batch with 412 missing_stub (it
+        # throws from prep_and_validate_replicated_updates): halve it too, down
+        # to the one document that answers for it.
+        if isinstance(exc, PreconditionFailed) and exc.error_name != "missing_stub":
+            raise
         if len(docs) == 1:
             doc = docs[0]
-            log.warning("target refused %s@%s as too large", doc.get("_id"), doc.get("_rev"))
+            log.warning("target refused %s@%s: %s", doc.get("_id"), doc.get("_rev"), exc.error_name)
             failure = {"id": doc.get("_id"), "rev": doc.get("_rev"),
                        "error": exc.error_name, "reason": exc.reason}
             return WriteOutcome(0, [failure])
@@ -116,3 +156,41 @@ async def write_docs(target: Database, docs: Sequence[Doc]) -> WriteOutcome:
     # list successes too, so keep only the entries that carry an error.
     failures = [dict(r) for r in answer if "error" in r]
     return WriteOutcome(len(docs) - len(failures), failures)
+
+
+def _has_stubs(doc: Doc) -> bool:
+    atts = doc.get("_attachments")
+    return isinstance(atts, dict) and any(
+        isinstance(info, dict) and info.get("stub") is True for info in atts.values()
+    )
+
+
+def _stub_refused(docs: Sequence[Doc], failures: Sequence[dict[str, Any]]) -> list[Doc]:
+    """The documents with stubs that the target refused as ``missing_stub``."""
+    refused = {(f.get("id"), f.get("rev")) for f in failures if f.get("error") == "missing_stub"}
+    return [doc for doc in docs if _has_stubs(doc) and (
+        (doc["_id"], doc["_rev"]) in refused or (doc["_id"], None) in refused)]
+
+
+async def write_fetched(source: Database, target: Database, docs: Sequence[Doc]) -> WriteOutcome:
+    """:func:`write_docs`, then once more with every attachment inline for the docs
+    refused as ``missing_stub`` (correctness over bandwidth; they are counted)."""
+    outcome = await write_docs(target, docs)
+    refused = _stub_refused(docs, outcome.failures)
+    if not refused:
+        return outcome
+    log.warning("target lacks attachment stubs of %d docs; fetching them whole", len(refused))
+    again = Missing(0, {})
+    for doc in refused:
+        again.revs.setdefault(doc["_id"], []).append(doc["_rev"])
+    fetched = await fetch_missing(source, again)
+    retried = await write_docs(target, fetched.docs)
+    keys = {(doc["_id"], doc["_rev"]) for doc in refused}
+    ids = {doc["_id"] for doc in refused}
+    kept = [f for f in outcome.failures if not (
+        f.get("error") == "missing_stub" and ((f.get("id"), f.get("rev")) in keys
+                                             or (f.get("rev") is None and f.get("id") in ids)))]
+    failures = kept + retried.failures + list(fetched.errors)
+    return WriteOutcome(
+        outcome.written + retried.written, failures, outcome.refetched + len(refused)
+    )

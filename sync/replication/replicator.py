@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sync.database import Database, Seq
 from sync.errors import CouchError
 from sync.replication.backoff import RetryPolicy, is_transient
-from sync.replication.batches import Fetched, Missing, fetch_missing, find_missing, write_docs
+from sync.replication.batches import Fetched, Missing, fetch_missing, find_missing, write_fetched
 from sync.replication.changes_reader import DEFAULT_LONGPOLL_TIMEOUT, ChangesBatch, ChangesReader
 from sync.replication.checkpointer import Checkpointer
 from sync.replication.replication_id import replication_id
@@ -269,7 +269,7 @@ class _Replication:
                 raise item.error
             batch, missing, fetched = item
             with _blame("target"):
-                outcome = await write_docs(self.target, fetched.docs)
+                outcome = await write_fetched(self.source, self.target, fetched.docs)
             self._in_flight.difference_update(missing.keys() | fetched.keys())
             counters = self.state.counters
             counters.missing_checked += missing.checked
@@ -277,6 +277,7 @@ class _Replication:
             counters.docs_read += len(fetched.docs)
             counters.docs_written += outcome.written
             counters.doc_write_failures += len(outcome.failures)
+            counters.docs_refetched += outcome.refetched
             self.state.errors.extend(outcome.failures)
             self.state.errors.extend(fetched.errors)
             # Only now is everything up to batch.last_seq on the target.

@@ -42,6 +42,9 @@ class Counters:
     doc_write_failures: int = 0
     missing_checked: int = 0  # revisions asked about in _revs_diff
     missing_found: int = 0  # ... of which the target lacked
+    # Ours, not in CouchDB's history: docs read again with every attachment
+    # inline because the target lacked a stubbed one (412 missing_stub).
+    docs_refetched: int = 0
 
 
 @dataclass
@@ -106,6 +109,7 @@ class ReplicationResult:
     missing_found: int
     state: Phase
     errors: tuple[dict[str, Any], ...] = ()
+    docs_refetched: int = 0  # see Counters.docs_refetched
 
     @classmethod
     def of(cls, state: ReplicationState) -> ReplicationResult:
@@ -123,6 +127,7 @@ class ReplicationResult:
             missing_found=c.missing_found,
             state=state.phase,
             errors=tuple(state.errors),
+            docs_refetched=c.docs_refetched,
         )
 
 
