@@ -18,6 +18,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from sync.errors import (
     BadRequest,
@@ -769,6 +770,28 @@ async def test_a_404_from_bulk_get_after_it_worked_is_an_error() -> None:
             {"error": {"id": "a", "rev": "1-a", "error": "not_found", "reason": "missing"}}]}]
         with pytest.raises(NotFound):
             await db.bulk_get([{"id": "a", "rev": "1-a"}])
+
+
+async def test_atts_since_goes_in_bulk_get_and_in_its_per_document_fallback() -> None:
+    # Played by a recording server: what matters is what a CouchDB would receive.
+    doc = {"_id": "v", "_rev": "2-b", "_attachments": {}}
+    answers = [web.json_response({"error": "not_found", "reason": "missing"}, status=404),
+               web.json_response([{"ok": doc}])]
+
+    async def handler(request: web.Request) -> web.Response:
+        return answers.pop(0)
+
+    request = {"id": "v", "rev": "2-b", "atts_since": ["1-a"]}
+    async with serve(handler) as (base, seen), HttpDatabase(f"{base}/d") as db:
+        result = await db.bulk_get([request])
+    assert result == [{"id": "v", "docs": [{"ok": doc}]}]
+    bulk, single = seen.requests
+    assert orjson.loads(bulk.body) == {"docs": [request]}
+    # atts_since implies attachments (CouchDB); PouchDB needs the flag said.
+    assert "attachments=true" in bulk.raw_path
+    query = URL(single.raw_path).query
+    assert (query["open_revs"], query["atts_since"], query["attachments"]) == (
+        '["2-b"]', '["1-a"]', "true")
 
 
 async def test_purge_and_revs_limit_speak_couchdbs_endpoints() -> None:
