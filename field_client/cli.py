@@ -24,15 +24,24 @@ from typing import Any, NoReturn, TypeVar
 import click
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.text import Text
 
 import schemas
 from field_client import forms, render
 from field_client.errors import DeviceRevoked, Offline
-from field_client.records import Photo, now_stamp
+from field_client.importing import (
+    Problem,
+    Source,
+    problems_of,
+    read_register,
+    records_to_import,
+)
+from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.replica import (
     UNASSIGNED,
     FieldReplica,
+    SaveReport,
     SyncReport,
     change_passphrase,
     wipe_replica,
@@ -188,6 +197,26 @@ def _from_json_option(func: Callable[..., Any]) -> Callable[..., Any]:
         metavar="FILE",
         help="Take the record from a JSON file ('-' for stdin) instead of questions.",
     )(func)
+
+
+class _RateColumn(ProgressColumn):
+    """Records (or changes) per second, once rich has measured a rate."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:,.0f}/s")
+
+
+def _progress_bar(app: _App) -> Progress:
+    """The bars of the long commands (sync, import): done / total and the rate, on stderr."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        console=app.err,
+        disable=app.as_json,
+        transient=True,  # gone when done, so the summary or the error is the last word
+    )
 
 
 # -- the group -----------------------------------------------------------------
@@ -627,14 +656,7 @@ def sync(url: str | None) -> None:
     """Send your records to the server and receive the station's (needs a network)."""
     app = _app()
     passphrase = _passphrase()  # asked before the progress bars take the terminal
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=app.err,
-        disable=app.as_json,
-        transient=True,  # gone when done, so the summary or the error is the last word
-    ) as bar:
+    with _progress_bar(app) as bar:
         tasks = {
             "push": bar.add_task("Sending  ", total=None),
             "pull": bar.add_task("Receiving", total=None),
@@ -660,6 +682,123 @@ def sync(url: str | None) -> None:
         app.out.print(render.sync_summary(report))
     if report.refused:
         sys.exit(EXIT_ERROR)
+
+
+# -- import ------------------------------------------------------------------------
+
+# Refusals shown on screen; --errors FILE has them all.
+_SHOWN_PROBLEMS = 20
+
+
+@cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--type",
+    "record_type",
+    type=click.Choice(RECORD_TYPES),
+    help='The type of the records in FILE that do not say their own "type".',
+)
+@click.option(
+    "--errors",
+    "errors_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every refusal to this file, one JSON object a line (line, field, reason).",
+)
+@click.option("--dry-run", is_flag=True, help="Check every record and report; store nothing.")
+def import_(file: Any, record_type: str | None, errors_file: Path | None, dry_run: bool) -> None:
+    """Move an existing register into this device: the records of FILE are
+    checked, signed and stored encrypted, like records typed in one by one.
+
+    FILE holds JSON records, one per line (JSON Lines), or one JSON array of
+    them; '-' reads standard input. Give --type when the records have no
+    "type" field (complaint, visitor_entry or verification_visit). Station,
+    beat, officer and times are filled in as for any record.
+
+    A wrong record does not stop the others: the refused ones are listed at
+    the end with their line, field and reason (exit code 1). Fix those lines
+    and run the same import again: records already imported are skipped, never
+    stored twice. Start with --dry-run to check a file without storing anything.
+
+    \b
+    Examples:
+      beatsync import --dry-run register.jsonl
+      beatsync import --type visitor_entry --errors refused.jsonl visitors.json
+    """
+    app, name = _app(), getattr(file, "name", "FILE")
+    passphrase = _passphrase()  # asked before the progress bar takes the terminal
+    try:
+        read = list(read_register(file.read()))
+    except ValueError as exc:
+        _fail(f"{name}: {exc}. Nothing was imported.")
+    sources = [item for item in read if isinstance(item, Source)]
+    problems = [item for item in read if isinstance(item, Problem)]
+
+    with _progress_bar(app) as bar:
+        task = bar.add_task("Checking " if dry_run else "Importing", total=len(read))
+
+        async def work(replica: FieldReplica) -> tuple[list[tuple[int, Any]], SaveReport]:
+            records, refused = records_to_import(
+                sources, record_type=record_type, device_id=replica.settings.device_id
+            )
+            problems.extend(refused)
+            before = len(problems)
+            bar.update(task, completed=before)
+            report = await replica.save_records(
+                [record for _, record in records],
+                skip_existing=True,
+                dry_run=dry_run,
+                on_progress=lambda done: bar.update(task, completed=before + done),
+            )
+            return records, report
+
+        records, report = _with_replica(work, passphrase)
+    for index, error in report.refused:
+        problems.extend(problems_of(records[index][0], error))
+    problems.sort(key=lambda p: p.line)
+    if errors_file is not None:
+        errors_file.write_bytes(b"".join(orjson.dumps(p.as_json()) + b"\n" for p in problems))
+    _import_summary(name, report, problems, dry_run=dry_run, errors_file=errors_file)
+    if problems:
+        sys.exit(EXIT_ERROR)
+
+
+def _import_summary(
+    name: str,
+    report: SaveReport,
+    problems: list[Problem],
+    *,
+    dry_run: bool,
+    errors_file: Path | None,
+) -> None:
+    app, refused = _app(), len({p.line for p in problems})
+    if app.as_json:
+        render.emit_json(
+            app.out,
+            {
+                "ok": not problems,
+                "dry_run": dry_run,
+                "imported": len(report.saved),
+                "already_imported": len(report.existing),
+                "refused": refused,
+                "errors": [p.as_json() for p in problems],
+            },
+        )
+        return
+    verb = "would be imported (dry run: nothing was stored)" if dry_run else "imported"
+    app.out.print(
+        f"{name}: {len(report.saved)} record(s) {verb}; already imported: {len(report.existing)};"
+        f" refused: {refused}.",
+        highlight=False,
+    )
+    if not problems:
+        return
+    app.out.print(render.problems_table(problems[:_SHOWN_PROBLEMS]))
+    if len(problems) > _SHOWN_PROBLEMS:
+        where = f"all are in {errors_file}" if errors_file else "--errors FILE lists them all"
+        app.out.print(f"... and {len(problems) - _SHOWN_PROBLEMS} more ({where}).")
+    app.out.print(
+        "Fix those lines and run the same import again: records already imported are skipped."
+    )
 
 
 @cli.command()

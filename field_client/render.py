@@ -10,9 +10,17 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from field_client.importing import Problem
 from field_client.replica import Status, SyncReport
 
-__all__ = ["emit_json", "record_list", "record_table", "status_table", "sync_summary"]
+__all__ = [
+    "emit_json",
+    "problems_table",
+    "record_list",
+    "record_table",
+    "status_table",
+    "sync_summary",
+]
 
 # Short enough to read aloud, long enough to be unique in one station's data;
 # the CLI accepts any unique prefix of a record id.
@@ -127,3 +135,11 @@ def sync_summary(report: SyncReport) -> str:
         reasons = "; ".join(f"{r.get('id')}: {r.get('reason')}" for r in report.refused[:5])
         text += f" The server refused {len(report.refused)}: {reasons}"
     return text
+
+
+def problems_table(problems: Sequence[Problem]) -> Table:
+    """Refused records: the line to fix, the field and the reason."""
+    table = Table("Line", "Field", "Reason", title="Refused")
+    for problem in problems:
+        table.add_row(str(problem.line), problem.field or "(record)", problem.reason)
+    return table

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ __all__ = [
     "UNASSIGNED",
     "Conflicted",
     "FieldReplica",
+    "SaveReport",
     "Status",
     "SyncReport",
     "change_passphrase",
@@ -98,6 +99,22 @@ class Status:
     pending_journal: int
     last_sync_at: str | None
     conflicts: tuple[Conflicted, ...]
+
+
+@dataclass(slots=True)
+class SaveReport:
+    """What :meth:`FieldReplica.save_records` did, each record named by its position."""
+
+    saved: list[tuple[int, str, str]] = field(default_factory=list)  # (position, id, rev)
+    existing: list[tuple[int, str]] = field(default_factory=list)  # (position, id)
+    refused: list[tuple[int, schemas.RecordInvalid]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    record: Mapping[str, Any]
+    photos: Mapping[str, Photo]
+    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,33 +299,118 @@ class FieldReplica:
         ``photos`` (``{name: (content_type, bytes)}``, verification visits)
         become attachments, sealed like the body, and are listed in ``photos``.
         """
-        [saved] = await self._save([(record, photos or {})])
-        return saved
+        outcome = await self._save([_Item(record, photos or {}, 0)])
+        for _, error in outcome.refused:
+            raise error
+        [(_, doc_id, rev)] = outcome.saved
+        return doc_id, rev
 
-    async def save_records(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-        """:meth:`save_record` for many (an import): all of them are stored, or none."""
-        return await self._save([(record, {}) for record in records])
+    async def save_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 500,
+        skip_existing: bool = False,
+        dry_run: bool = False,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> SaveReport:
+        """:meth:`save_record` for many (an import), ``batch_size`` at a time.
+
+        Each batch's records and their journal entries go in ONE ``bulk_docs``
+        transaction. An invalid record does not stop the others: it is listed
+        in ``SaveReport.refused`` (by its position in ``records``) with every
+        field and reason, and nothing of it is stored. With ``skip_existing``
+        a record whose ``_id`` is already in the replica (or earlier in
+        ``records``) is not written again but listed in ``existing``: that is
+        what makes an import safe to re-run. ``dry_run`` checks everything
+        and writes nothing. ``on_progress(done)`` follows each batch.
+        """
+        if batch_size < 1:
+            raise BadRequest("batch_size must be at least 1")
+        report = SaveReport()
+        seen: set[str] = set()
+        batch: list[_Item] = []
+        for index, record in enumerate(records):
+            batch.append(_Item(record, {}, index))
+            if len(batch) == batch_size:
+                await self._save_batch(batch, report, seen, skip_existing, dry_run)
+                batch = []
+                if on_progress is not None:
+                    on_progress(index + 1)
+        if batch:
+            await self._save_batch(batch, report, seen, skip_existing, dry_run)
+            if on_progress is not None:
+                on_progress(batch[-1].index + 1)
+        return report
+
+    async def _save_batch(
+        self,
+        batch: Sequence[_Item],
+        report: SaveReport,
+        seen: set[str],
+        skip_existing: bool,
+        dry_run: bool,
+    ) -> None:
+        ids = [item.record.get("_id") for item in batch]
+        existing: set[str] = set()
+        if skip_existing:
+            named = [i for i in ids if isinstance(i, str) and i not in seen]
+            existing = await self._existing(named)
+        fresh: list[_Item] = []
+        for item, doc_id in zip(batch, ids, strict=True):
+            if skip_existing and doc_id is not None and (doc_id in existing or doc_id in seen):
+                report.existing.append((item.index, doc_id))
+                continue
+            fresh.append(item)
+            if isinstance(doc_id, str):
+                seen.add(doc_id)
+        outcome = await self._save(fresh, known_absent=skip_existing, write=not dry_run)
+        report.saved.extend(outcome.saved)
+        report.refused.extend(outcome.refused)
+
+    async def _existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` the replica holds, deleted ones included (never resurrected)."""
+        if not ids:
+            return set()
+        rows = (await self.db.all_docs(keys=list(ids)))["rows"]
+        return {row["id"] for row in rows if "value" in row}
 
     async def _save(
-        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Photo]]]
-    ) -> list[tuple[str, str]]:
+        self, items: Sequence[_Item], *, known_absent: bool = False, write: bool = True
+    ) -> SaveReport:
+        """Edits and journal entries of ``items`` in one transaction; invalid ones refused.
+
+        ``known_absent``: the caller just checked that the items' ids are not
+        in the replica, so they are not looked up one by one again.
+        """
         async with self._write_lock:
             at = now_stamp()
             prev = await self._previous_entry()
             docs: list[Doc] = []
-            saved: list[tuple[str, str]] = []
+            outcome = SaveReport()
             seen: set[str] = set()
-            for record, photos in items:
+            for item in items:
+                record = item.record
                 doc_id = record.get("_id") or new_record_id()
                 if not isinstance(doc_id, str) or doc_id.startswith("_") or doc_id in seen:
                     raise BadRequest(
                         "A record id is a string that does not start with '_', once per batch."
                     )
                 seen.add(doc_id)
-                signed, entry = await self._edit(doc_id, record, photos, prev, at)
+                # A new id made here, or one checked by the caller, exists nowhere yet.
+                absent = "_rev" not in record and ("_id" not in record or known_absent)
+                try:
+                    signed, entry = await self._edit(
+                        doc_id, record, item.photos, prev, at, absent=absent
+                    )
+                except schemas.RecordInvalid as exc:
+                    outcome.refused.append((item.index, exc))
+                    continue
                 docs += [signed, entry]
-                saved.append((doc_id, signed["_rev"]))
+                outcome.saved.append((item.index, doc_id, signed["_rev"]))
                 prev = entry
+            if not write or not docs:
+                return outcome
             # new_edits=false writes exactly these revs and never refuses a doc
             # for a conflict, so records and journal entries are all-or-nothing
             # (one transaction); parents were checked to be leaves, under the lock.
@@ -316,7 +418,7 @@ class FieldReplica:
             if failures:
                 raise CouchError(f"Nothing was stored: {failures[0].get('reason')}")
             self._last_entry = prev
-            return saved
+            return outcome
 
     async def _edit(
         self,
@@ -325,11 +427,15 @@ class FieldReplica:
         photos: Mapping[str, Photo],
         prev: Doc | None,
         at: str,
+        *,
+        absent: bool,
     ) -> tuple[Doc, Doc]:
-        """The signed record revision and its signed journal entry, ready to write."""
+        """The signed record revision and its signed journal entry, ready to write.
+
+        ``absent``: the id is known to be new, so there is nothing to look up.
+        """
         parent = record.get("_rev")
-        # A new id made here exists nowhere yet: no need to look it up.
-        old = await self._leaf(doc_id, parent) if "_id" in record or parent else None
+        old = None if absent else await self._leaf(doc_id, parent)
         attachments, digests = attachments_for(old, photos)
         if photos:
             record = {**record, "photos": sorted({*record.get("photos", ()), *photos})}

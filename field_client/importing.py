@@ -1,0 +1,174 @@
+"""Reading a station register for ``beatsync import``: records numbered by their line.
+
+A register typed into a spreadsheet or exported from an old system arrives as
+JSON Lines (one record a line) or one JSON array. Each record keeps the line
+it started on, so a refusal names the line the desk officer has to fix. Pure
+functions, no I/O: the replica stores what :func:`records_to_import` gives.
+
+An imported record's id is a name-based uuid (RFC 4122 version 5) of the
+record as read and the device id: importing the same file again gives the
+same ids, which the replica skips, so a re-run (after fixing the refused
+lines) adds no duplicates. The id is a hash, as random-looking as a uuid4
+and with no personal data in it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import schemas
+from sync.revid import canonical_json, user_fields
+
+__all__ = [
+    "IMPORT_NAMESPACE",
+    "Problem",
+    "Source",
+    "import_id",
+    "problems_of",
+    "read_register",
+    "records_to_import",
+]
+
+# Fixed for BeatSync imports: the same record and device always give the same id.
+IMPORT_NAMESPACE = uuid.UUID("5f0c7a52-8a8e-4d1b-9a37-3f1c2d6b7e10")
+_WHITESPACE = " \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One record of the file, as parsed, and the line it starts on (1-based)."""
+
+    line: int
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why the record at ``line`` was refused: the dotted ``field`` ("" = the whole record)."""
+
+    line: int
+    field: str
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def read_register(data: bytes) -> Iterator[Source | Problem]:
+    """Every record of a JSON Lines file or a JSON array, or the line's problem.
+
+    A JSON Lines line that is not JSON is one ``Problem`` (the other lines
+    still count); a broken JSON array cannot be read past the break, so it
+    raises ``ValueError`` naming the line (nothing is imported then).
+    """
+    try:
+        text = data.decode("utf-8-sig")  # spreadsheets often write a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the file is not UTF-8 text (byte {exc.start})") from None
+    start = _skip(text, 0)
+    if text.startswith("[", start):
+        yield from _array(text, start)
+        return
+    # Only "\n" ends a line: str.splitlines would also split at U+2028 and
+    # friends, which JSON allows unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield Source(number, _DECODER.decode(line))
+        except ValueError as exc:
+            yield Problem(number, "", f"not valid JSON ({_short(exc)})")
+
+
+def _array(text: str, pos: int) -> Iterator[Source]:
+    line, counted = 1, 0
+
+    def line_at(at: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, at)
+        counted = at
+        return line
+
+    pos = _skip(text, pos + 1)
+    if text.startswith("]", pos):
+        pos = _skip(text, pos + 1)
+    else:
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(text, pos)
+            except ValueError as exc:
+                raise ValueError(f"line {line_at(pos)}: not valid JSON ({_short(exc)})") from None
+            yield Source(line_at(pos), value)
+            pos = _skip(text, end)
+            if text.startswith(",", pos):
+                pos = _skip(text, pos + 1)
+            elif text.startswith("]", pos):
+                pos = _skip(text, pos + 1)
+                break
+            else:
+                raise ValueError(f"line {line_at(pos)}: expected ',' or ']' in the JSON array")
+    if pos != len(text):
+        raise ValueError(f"line {line_at(pos)}: text after the end of the JSON array")
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _short(exc: ValueError) -> str:
+    # json's message ends with "line 1 column 5 (char 4)": the line is said already.
+    message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    return message.split(": line ")[0]
+
+
+def import_id(record: Mapping[str, Any], device_id: str) -> str:
+    """The record's id on this device: the same for the same record, hex like a uuid4."""
+    name = device_id.encode() + b"\n" + canonical_json(record)
+    return uuid.uuid5(IMPORT_NAMESPACE, name.decode()).hex
+
+
+def records_to_import(
+    sources: Sequence[Source], *, record_type: str | None, device_id: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """``(line, record)`` ready for ``FieldReplica.save_records``, and the lines refused already.
+
+    A record without ``type`` takes ``record_type``. CouchDB metadata in the
+    file (``_id``, ``_rev``, ``_attachments``) is not used: the record gets
+    its import id and is a new record.
+    """
+    records: list[tuple[int, dict[str, Any]]] = []
+    problems: list[Problem] = []
+    for source in sources:
+        if not isinstance(source.value, dict):
+            problems.append(Problem(source.line, "", "a record must be a JSON object {...}"))
+            continue
+        record = dict(source.value)
+        if "type" not in record:
+            if record_type is None:
+                reason = "is missing: give the file's record type with --type"
+                problems.append(Problem(source.line, "type", reason))
+                continue
+            record["type"] = record_type
+        records.append((source.line, {**user_fields(record), "_id": import_id(record, device_id)}))
+    return records, problems
+
+
+def problems_of(line: int, error: schemas.RecordInvalid) -> list[Problem]:
+    """One ``Problem`` per field the validator named (its message without the path)."""
+    return [
+        Problem(line, e.path, e.message.removeprefix(f"{e.path}: ") if e.path else e.message)
+        for e in error.errors
+    ]
