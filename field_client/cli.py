@@ -786,8 +786,8 @@ def _import_summary(
         return
     verb = "would be imported (dry run: nothing was stored)" if dry_run else "imported"
     app.out.print(
-        f"{name}: {len(report.saved)} record(s) {verb}; already imported: {len(report.existing)};"
-        f" refused: {refused}.",
+        f"{Path(name).name}: {len(report.saved)} record(s) {verb};"
+        f" already imported: {len(report.existing)}; refused: {refused}.",
         highlight=False,
     )
     if not problems:

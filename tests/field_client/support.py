@@ -2,15 +2,61 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
+from click.testing import CliRunner, Result
+
 from field_client import forms
+from field_client.cli import cli
 from field_client.records import now_stamp
 
-__all__ = ["PASSPHRASE", "complaint", "files_under", "visit", "visitor"]
+__all__ = [
+    "ENV",
+    "PASSPHRASE",
+    "beatsync",
+    "beatsync_json",
+    "complaint",
+    "files_under",
+    "init_offline",
+    "marker_hits",
+    "visit",
+    "visitor",
+]
 
 PASSPHRASE = "correct horse battery"
+ENV = {"BEATSYNC_PASSPHRASE": PASSPHRASE}
+
+
+def beatsync(home: Path, *args: str, input: str | None = None, env: dict[str, str] = ENV) -> Result:
+    """The real ``beatsync`` CLI on the device in ``home``."""
+    return CliRunner().invoke(cli, ["--home", str(home), *args], input=input, env=env)
+
+
+def beatsync_json(home: Path, *args: str, input: str | None = None) -> Any:
+    """``beatsync --json ...``, which must succeed: its parsed output."""
+    result = beatsync(home, "--json", *args, input=input)
+    assert result.exit_code == 0, result.output
+    return orjson.loads(result.stdout)
+
+
+def init_offline(home: Path) -> None:
+    """An officer's device set up with no server: si.sharma, station kotwali, beat-3."""
+    result = beatsync(
+        home,
+        "init",
+        "--offline",
+        "--officer",
+        "si.sharma",
+        "--station",
+        "kotwali",
+        "--beat",
+        "beat-3",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Ready" in result.stdout
 
 
 def complaint(
@@ -60,3 +106,24 @@ def visit(findings: str = "The applicant lives here with his family.") -> dict[s
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _forms(marker: str) -> list[bytes]:
+    """Every way the text could be written: UTF-8, UTF-16 both orders, JSON-escaped."""
+    return [
+        marker.encode("utf-8"),
+        marker.encode("utf-16-le"),
+        marker.encode("utf-16-be"),
+        json.dumps(marker).strip('"').encode("ascii"),
+    ]
+
+
+def marker_hits(root: Path, markers: dict[str, str]) -> list[tuple[str, str]]:
+    """``(file, marker name)`` for every marker text found in any file under ``root``."""
+    found = []
+    for path in files_under(root):
+        data = path.read_bytes()
+        for name, marker in markers.items():
+            if any(form in data for form in _forms(marker)):
+                found.append((str(path.relative_to(root)), name))
+    return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
 import uuid
 from pathlib import Path
@@ -12,7 +11,14 @@ import pytest
 
 from field_client.replica import FieldReplica
 from sync.sqlite_store import SQLiteDatabase
-from tests.field_client.support import PASSPHRASE, complaint, files_under, visit, visitor
+from tests.field_client.support import (
+    PASSPHRASE,
+    complaint,
+    files_under,
+    marker_hits,
+    visit,
+    visitor,
+)
 
 
 def _markers() -> dict[str, str]:
@@ -31,32 +37,15 @@ def _markers() -> dict[str, str]:
     }
 
 
-def _forms(marker: str) -> list[bytes]:
-    """Every way the text could be written: UTF-8, UTF-16 both orders, JSON-escaped."""
-    return [
-        marker.encode("utf-8"),
-        marker.encode("utf-16-le"),
-        marker.encode("utf-16-be"),
-        json.dumps(marker).strip('"').encode("ascii"),
-    ]
-
-
-def _hits(root: Path, markers: dict[str, str]) -> list[tuple[str, str]]:
-    found = []
-    for path in files_under(root):
-        data = path.read_bytes()
-        for name, marker in markers.items():
-            if any(form in data for form in _forms(marker)):
-                found.append((str(path.relative_to(root)), name))
-    return found
-
-
 def test_the_scan_finds_markers_in_plain_files(tmp_path: Path) -> None:
     # The scan itself must be able to fail: plain UTF-8 and UTF-16 text is found.
     markers = _markers()
     (tmp_path / "a.txt").write_text(markers["complaint_hi"], encoding="utf-8")
     (tmp_path / "b.txt").write_text(markers["visit_en"], encoding="utf-16")
-    assert sorted(_hits(tmp_path, markers)) == [("a.txt", "complaint_hi"), ("b.txt", "visit_en")]
+    assert sorted(marker_hits(tmp_path, markers)) == [
+        ("a.txt", "complaint_hi"),
+        ("b.txt", "visit_en"),
+    ]
 
 
 async def test_the_scan_finds_markers_in_an_unencrypted_store(tmp_path: Path) -> None:
@@ -65,7 +54,7 @@ async def test_the_scan_finds_markers_in_an_unencrypted_store(tmp_path: Path) ->
     plain = await SQLiteDatabase.open(tmp_path / "plain.sqlite3")
     try:
         await plain.put({"_id": "x", **complaint(markers["complaint_hi"])})
-        assert {name for _, name in _hits(tmp_path, markers)} == {"complaint_hi"}
+        assert {name for _, name in marker_hits(tmp_path, markers)} == {"complaint_hi"}
     finally:
         await plain.close()
 
@@ -119,8 +108,8 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
         status = await device.status()
         assert status.pending_records == 0
         assert any(p.name.endswith("-wal") for p in files_under(tmp_path))
-        assert _hits(tmp_path, m) == []  # while open: database, WAL, shm
+        assert marker_hits(tmp_path, m) == []  # while open: database, WAL, shm
     finally:
         await device.close()
         await hub.close()
-    assert _hits(tmp_path, m) == []  # after close (WAL checkpointed into the database)
+    assert marker_hits(tmp_path, m) == []  # after close (WAL checkpointed into the database)

@@ -9,46 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from field_client.cli import EXIT_OFFLINE, cli
 from sync.http_remote import HttpDatabase
 from tests import peers
-from tests.field_client.support import PASSPHRASE
-
-ENV = {"BEATSYNC_PASSPHRASE": PASSPHRASE}
-
-
-def _beatsync(
-    home: Path, *args: str, input: str | None = None, env: dict[str, str] = ENV
-) -> Result:
-    return CliRunner().invoke(cli, ["--home", str(home), *args], input=input, env=env)
-
-
-def _json(home: Path, *args: str, input: str | None = None) -> Any:
-    result = _beatsync(home, "--json", *args, input=input)
-    assert result.exit_code == 0, result.output
-    return orjson.loads(result.stdout)
-
-
-def _init(home: Path) -> None:
-    result = _beatsync(
-        home,
-        "init",
-        "--offline",
-        "--officer",
-        "si.sharma",
-        "--station",
-        "kotwali",
-        "--beat",
-        "beat-3",
-    )
-    assert result.exit_code == 0, result.output
-    assert "Ready" in result.stdout
+from tests.field_client.support import ENV, beatsync, beatsync_json, init_offline
 
 
 def test_help_everywhere() -> None:
@@ -67,6 +36,7 @@ def test_help_everywhere() -> None:
         ["visit"],
         ["visit", "record"],
         ["visit", "list"],
+        ["import"],
         ["status"],
         ["sync"],
         ["lock"],
@@ -79,10 +49,10 @@ def test_help_everywhere() -> None:
         assert "Usage: " in result.stdout
 
 
-def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path) -> None:
+def test_offline_records_of_every_type_by_flags_prompts_andbeatsync_json(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    _init(home)
-    saved = _json(
+    init_offline(home)
+    saved = beatsync_json(
         home,
         "complaint",
         "new",
@@ -101,7 +71,7 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
     )
     assert saved["ok"] is True
     # Missing required flags are asked for: name, purpose, whom to meet.
-    prompted = _beatsync(home, "visitor", "in", input="Anjali Verma\nTenant papers\nSHO\n")
+    prompted = beatsync(home, "visitor", "in", input="Anjali Verma\nTenant papers\nSHO\n")
     assert prompted.exit_code == 0, prompted.output
     visit = {
         "kind": "tenant",
@@ -115,7 +85,7 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
     }
     photo = tmp_path / "gate.jpg"
     photo.write_bytes(b"\xff\xd8 a photo of the gate")
-    _json(
+    beatsync_json(
         home,
         "visit",
         "record",
@@ -126,24 +96,24 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
         input=orjson.dumps(visit).decode(),
     )
 
-    [c] = _json(home, "complaint", "list")
+    [c] = beatsync_json(home, "complaint", "list")
     assert (c["_id"], c["complainant"]["name"], c["status"]) == (
         saved["id"],
         "सीता देवी",
         "registered",
     )
-    [v] = _json(home, "visitor", "list", "--inside")
+    [v] = beatsync_json(home, "visitor", "list", "--inside")
     assert v["purpose"] == "Tenant papers"
     assert "phone" not in v["visitor"]
-    [shown_visit] = _json(home, "visit", "list")
+    [shown_visit] = beatsync_json(home, "visit", "list")
     assert shown_visit["photos"] == ["gate.jpg"]
     assert shown_visit["_attachments"]["gate.jpg"]["content_type"] == "image/jpeg"
-    table = _beatsync(home, "complaint", "list")
+    table = beatsync(home, "complaint", "list")
     assert saved["id"][:8] in table.stdout
 
-    _json(home, "visitor", "out", v["_id"][:8])
-    assert _json(home, "visitor", "list", "--inside") == []
-    updated = _json(
+    beatsync_json(home, "visitor", "out", v["_id"][:8])
+    assert beatsync_json(home, "visitor", "list", "--inside") == []
+    updated = beatsync_json(
         home,
         "complaint",
         "update",
@@ -153,22 +123,22 @@ def test_offline_records_of_every_type_by_flags_prompts_and_json(tmp_path: Path)
         "--note",
         "Called the complainant.",
     )
-    shown = _json(home, "complaint", "show", saved["id"][:8])
+    shown = beatsync_json(home, "complaint", "show", saved["id"][:8])
     assert (shown["_rev"], shown["status"], shown["assigned_officer"]) == (
         updated["rev"],
         "assigned",
         "si.sharma",
     )
     assert [a["action"] for a in shown["action_log"]] == ["registered", "assigned"]
-    status = _json(home, "status")
+    status = beatsync_json(home, "status")
     assert status["pending_records"] == 3
     assert status["records"] == {"complaint": 1, "visitor_entry": 1, "verification_visit": 1}
 
 
 def test_invalid_record_is_refused_with_field_and_reason(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    _init(home)
-    result = _beatsync(
+    init_offline(home)
+    result = beatsync(
         home,
         "complaint",
         "new",
@@ -187,17 +157,17 @@ def test_invalid_record_is_refused_with_field_and_reason(tmp_path: Path) -> None
     )
     assert result.exit_code == 1
     assert "complainant.phone: must be a 10-digit Indian mobile number" in result.stderr
-    assert _json(home, "complaint", "list") == []
-    as_json = _beatsync(home, "--json", "visit", "record", "--from-json", "-", input="{}")
+    assert beatsync_json(home, "complaint", "list") == []
+    as_json = beatsync(home, "--json", "visit", "record", "--from-json", "-", input="{}")
     assert as_json.exit_code == 1
     assert "kind" in orjson.loads(as_json.stdout)["error"]
 
 
 def test_wrong_passphrase_and_missing_replica_are_clear(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    assert "beatsync init" in _beatsync(home, "status").stderr
-    _init(home)
-    wrong = _beatsync(home, "status", env={"BEATSYNC_PASSPHRASE": "wrong passphrase"})
+    assert "beatsync init" in beatsync(home, "status").stderr
+    init_offline(home)
+    wrong = beatsync(home, "status", env={"BEATSYNC_PASSPHRASE": "wrong passphrase"})
     assert wrong.exit_code == 1
     assert "passphrase is wrong" in wrong.stderr
 
@@ -209,8 +179,8 @@ def test_sync_with_a_couchdb_peer_edits_on_both_sides_and_the_conflict_in_status
     peers.require(bool(pouchdb_server_url), "pouchdb-server")
     home, url = tmp_path / "device", f"{pouchdb_server_url}/{unique_db_name}"
     asyncio.run(_create(url))
-    _init(home)
-    saved = _json(
+    init_offline(home)
+    saved = beatsync_json(
         home,
         "complaint",
         "new",
@@ -225,35 +195,37 @@ def test_sync_with_a_couchdb_peer_edits_on_both_sides_and_the_conflict_in_status
         "--place",
         "Bakarganj bazaar",
     )
-    _beatsync(home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO")
-    synced = _beatsync(home, "sync", "--url", url)
+    beatsync(home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO")
+    synced = beatsync(home, "sync", "--url", url)
     assert synced.exit_code == 0, synced.output
     assert "sent 4" in synced.stdout
     assert asyncio.run(_doc_count(url)) == 4  # 2 records + 2 journal entries
 
     asyncio.run(_edit_on_server(url, saved["id"]))
-    edited = _beatsync(home, "complaint", "update", saved["id"][:8], "--note", "Both sides edit.")
+    edited = beatsync(home, "complaint", "update", saved["id"][:8], "--note", "Both sides edit.")
     assert edited.exit_code == 0, edited.output
-    assert _beatsync(home, "sync", "--url", url).exit_code == 0
-    status = _json(home, "status")
+    assert beatsync(home, "sync", "--url", url).exit_code == 0
+    status = beatsync_json(home, "status")
     assert status["pending_records"] == 0
     [conflict] = status["conflicts"]
     assert conflict["record_id"] == saved["id"]
-    assert "CONFLICT" in _beatsync(home, "complaint", "show", saved["id"][:8]).stdout
-    assert "Conflict" in _beatsync(home, "status").stdout
+    assert "CONFLICT" in beatsync(home, "complaint", "show", saved["id"][:8]).stdout
+    assert "Conflict" in beatsync(home, "status").stdout
 
 
 def test_no_network_says_so_keeps_everything_and_exits_non_zero(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    _init(home)
-    _json(home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO")
+    init_offline(home)
+    beatsync_json(
+        home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO"
+    )
     url = f"http://127.0.0.1:{peers.free_port()}/station-kotwali"
-    result = _beatsync(home, "sync", "--url", url)
+    result = beatsync(home, "sync", "--url", url)
     assert result.exit_code == EXIT_OFFLINE
     assert "No connection" in result.stderr
     assert "beatsync sync" in result.stderr
-    assert _json(home, "status")["pending_records"] == 1
-    assert len(_json(home, "visitor", "list")) == 1
+    assert beatsync_json(home, "status")["pending_records"] == 1
+    assert len(beatsync_json(home, "visitor", "list")) == 1
 
 
 @pytest.mark.pouchdb
@@ -261,8 +233,8 @@ def test_sync_with_a_missing_database_says_what_to_do(
     tmp_path: Path, pouchdb_server_url: str, unique_db_name: str
 ) -> None:
     home = tmp_path / "device"
-    _init(home)
-    result = _beatsync(home, "sync", "--url", f"{pouchdb_server_url}/{unique_db_name}")
+    init_offline(home)
+    result = beatsync(home, "sync", "--url", f"{pouchdb_server_url}/{unique_db_name}")
     assert result.exit_code == 1
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.output
@@ -270,29 +242,29 @@ def test_sync_with_a_missing_database_says_what_to_do(
 
 def test_unenrolled_device_cannot_sync_with_the_server(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    _init(home)
-    result = _beatsync(home, "sync")
+    init_offline(home)
+    result = beatsync(home, "sync")
     assert result.exit_code == 1
     assert "enrol" in result.stderr
 
 
 def test_lock_passphrase_change_and_wipe(tmp_path: Path) -> None:
     home = tmp_path / "device"
-    _init(home)
-    _json(home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO")
-    assert "unset BEATSYNC_PASSPHRASE" in _beatsync(home, "lock").stdout
-    changed = _beatsync(
-        home, "passphrase", env={**ENV, "BEATSYNC_NEW_PASSPHRASE": "new secret 123"}
+    init_offline(home)
+    beatsync_json(
+        home, "visitor", "in", "--name", "Priya", "--purpose", "FIR copy", "--to-meet", "SHO"
     )
+    assert "unset BEATSYNC_PASSPHRASE" in beatsync(home, "lock").stdout
+    changed = beatsync(home, "passphrase", env={**ENV, "BEATSYNC_NEW_PASSPHRASE": "new secret 123"})
     assert changed.exit_code == 0, changed.output
-    assert _beatsync(home, "status").exit_code == 1  # old passphrase no longer opens
+    assert beatsync(home, "status").exit_code == 1  # old passphrase no longer opens
     new_env = {"BEATSYNC_PASSPHRASE": "new secret 123"}
-    assert _beatsync(home, "status", env=new_env).exit_code == 0
-    refused = _beatsync(home, "wipe", input="n\n")
+    assert beatsync(home, "status", env=new_env).exit_code == 0
+    refused = beatsync(home, "wipe", input="n\n")
     assert refused.exit_code == 1
-    assert _beatsync(home, "status", env=new_env).exit_code == 0
-    assert _beatsync(home, "wipe", "--yes").exit_code == 0
-    gone = _beatsync(home, "status", env=new_env)
+    assert beatsync(home, "status", env=new_env).exit_code == 0
+    assert beatsync(home, "wipe", "--yes").exit_code == 0
+    gone = beatsync(home, "status", env=new_env)
     assert gone.exit_code == 1
     assert "beatsync init" in gone.stderr
 
