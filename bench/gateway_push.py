@@ -5,7 +5,7 @@ in for CouchDB) behind a counting proxy, so the figure that matters is how many
 requests the gateway sends to CouchDB per 100 documents pushed: on a
 cluster a few milliseconds away, those round trips set the push's time.
 
-usage: python -m bench.gateway_push [--docs 1000]
+usage: python -m bench.gateway_push [--docs 1000] [--round-trip 0.005]
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from tests.server.couch_support import (
 PLAN = StationPlan("pushbench")
 
 
-async def main(n_docs: int) -> None:
+async def main(n_docs: int, round_trip: float) -> None:
     with tempfile.TemporaryDirectory() as tmp, couch_server(Path(tmp) / "couch") as couch:
         workdir = Path(tmp)
-        proxy = CountingProxy(couch)
+        proxy = CountingProxy(couch, round_trip=round_trip)
         await proxy.start()
         device = await Device.open(PLAN, workdir / "device.sqlite")
         try:
@@ -63,5 +63,11 @@ async def main(n_docs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument(
+        "--round-trip",
+        type=float,
+        default=0.0,
+        help="seconds the proxy adds to every gateway -> CouchDB request (a cluster's distance)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.docs))
+    asyncio.run(main(args.docs, args.round_trip))
