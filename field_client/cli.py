@@ -30,18 +30,11 @@ from rich.text import Text
 import schemas
 from field_client import forms, render
 from field_client.errors import DeviceRevoked, Offline
-from field_client.importing import (
-    Problem,
-    Source,
-    problems_of,
-    read_register,
-    records_to_import,
-)
+from field_client.importing import BadRegister, Imported, import_register
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.replica import (
     UNASSIGNED,
     FieldReplica,
-    SaveReport,
     SyncReport,
     change_passphrase,
     wipe_replica,
@@ -724,70 +717,56 @@ def import_(file: Any, record_type: str | None, errors_file: Path | None, dry_ru
       beatsync import --dry-run register.jsonl
       beatsync import --type visitor_entry --errors refused.jsonl visitors.json
     """
-    app, name = _app(), getattr(file, "name", "FILE")
+    app, name = _app(), Path(getattr(file, "name", "FILE")).name
     passphrase = _passphrase()  # asked before the progress bar takes the terminal
-    try:
-        read = list(read_register(file.read()))
-    except ValueError as exc:
-        _fail(f"{name}: {exc}. Nothing was imported.")
-    sources = [item for item in read if isinstance(item, Source)]
-    problems = [item for item in read if isinstance(item, Problem)]
-
+    data = file.read()
     with _progress_bar(app) as bar:
-        task = bar.add_task("Checking " if dry_run else "Importing", total=len(read))
+        task = bar.add_task("Checking " if dry_run else "Importing", total=None)
 
-        async def work(replica: FieldReplica) -> tuple[list[tuple[int, Any]], SaveReport]:
-            records, refused = records_to_import(
-                sources, record_type=record_type, device_id=replica.settings.device_id
-            )
-            problems.extend(refused)
-            before = len(problems)
-            bar.update(task, completed=before)
-            report = await replica.save_records(
-                [record for _, record in records],
-                skip_existing=True,
-                dry_run=dry_run,
-                on_progress=lambda done: bar.update(task, completed=before + done),
-            )
-            return records, report
+        async def work(replica: FieldReplica) -> Imported:
+            try:
+                return await import_register(
+                    replica,
+                    data,
+                    record_type=record_type,
+                    dry_run=dry_run,
+                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except BadRegister as exc:
+                raise BadRegister(f"{name}: {exc.reason}. Nothing was imported.") from None
 
-        records, report = _with_replica(work, passphrase)
-    for index, error in report.refused:
-        problems.extend(problems_of(records[index][0], error))
-    problems.sort(key=lambda p: p.line)
+        result = _with_replica(work, passphrase)
     if errors_file is not None:
-        errors_file.write_bytes(b"".join(orjson.dumps(p.as_json()) + b"\n" for p in problems))
-    _import_summary(name, report, problems, dry_run=dry_run, errors_file=errors_file)
-    if problems:
+        errors_file.write_bytes(
+            b"".join(orjson.dumps(p.as_json()) + b"\n" for p in result.problems)
+        )
+    _import_summary(name, result, dry_run=dry_run, errors_file=errors_file)
+    if result.problems:
         sys.exit(EXIT_ERROR)
 
 
 def _import_summary(
-    name: str,
-    report: SaveReport,
-    problems: list[Problem],
-    *,
-    dry_run: bool,
-    errors_file: Path | None,
+    name: str, result: Imported, *, dry_run: bool, errors_file: Path | None
 ) -> None:
-    app, refused = _app(), len({p.line for p in problems})
+    app, problems = _app(), result.problems
     if app.as_json:
         render.emit_json(
             app.out,
             {
                 "ok": not problems,
                 "dry_run": dry_run,
-                "imported": len(report.saved),
-                "already_imported": len(report.existing),
-                "refused": refused,
+                "total": result.total,
+                "imported": result.imported,
+                "already_imported": result.already_imported,
+                "refused": result.refused,
                 "errors": [p.as_json() for p in problems],
             },
         )
         return
     verb = "would be imported (dry run: nothing was stored)" if dry_run else "imported"
     app.out.print(
-        f"{Path(name).name}: {len(report.saved)} record(s) {verb};"
-        f" already imported: {len(report.existing)}; refused: {refused}.",
+        f"{name}: {result.imported} record(s) {verb};"
+        f" already imported: {result.already_imported}; refused: {result.refused}.",
         highlight=False,
     )
     if not problems:

@@ -2,8 +2,10 @@
 
 A register typed into a spreadsheet or exported from an old system arrives as
 JSON Lines (one record a line) or one JSON array. Each record keeps the line
-it started on, so a refusal names the line the desk officer has to fix. Pure
-functions, no I/O: the replica stores what :func:`records_to_import` gives.
+it started on, so a refusal names the line the desk officer has to fix.
+:func:`import_register` is the whole import (``beatsync import`` is it plus
+the screen); the replica's :meth:`~FieldReplica.save_records` does the
+storing, exactly as for a record saved by hand.
 
 An imported record's id is a name-based uuid (RFC 4122 version 5) of the
 record as read and the device id: importing the same file again gives the
@@ -16,18 +18,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import schemas
+from sync.errors import BadRequest
 from sync.revid import canonical_json, user_fields
+
+if TYPE_CHECKING:
+    from field_client.replica import FieldReplica
 
 __all__ = [
     "IMPORT_NAMESPACE",
+    "BadRegister",
+    "Imported",
     "Problem",
     "Source",
     "import_id",
+    "import_register",
     "problems_of",
     "read_register",
     "records_to_import",
@@ -58,6 +67,27 @@ class Problem:
         return {"line": self.line, "field": self.field, "reason": self.reason}
 
 
+class BadRegister(BadRequest):
+    """The file cannot be read as records at all (not UTF-8, a broken JSON array)."""
+
+    error = "bad_register"
+    default_reason = "The file is not JSON Lines or a JSON array of records."
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import did: records stored (or that a dry run would store), skipped, refused."""
+
+    total: int
+    imported: int
+    already_imported: int
+    problems: list[Problem]  # by line; a record may have several
+
+    @property
+    def refused(self) -> int:
+        return len({p.line for p in self.problems})
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -70,12 +100,12 @@ def read_register(data: bytes) -> Iterator[Source | Problem]:
 
     A JSON Lines line that is not JSON is one ``Problem`` (the other lines
     still count); a broken JSON array cannot be read past the break, so it
-    raises ``ValueError`` naming the line (nothing is imported then).
+    raises ``BadRegister`` naming the line (nothing is imported then).
     """
     try:
         text = data.decode("utf-8-sig")  # spreadsheets often write a byte-order mark
     except UnicodeDecodeError as exc:
-        raise ValueError(f"the file is not UTF-8 text (byte {exc.start})") from None
+        raise BadRegister(f"the file is not UTF-8 text (byte {exc.start})") from None
     start = _skip(text, 0)
     if text.startswith("[", start):
         yield from _array(text, start)
@@ -108,7 +138,7 @@ def _array(text: str, pos: int) -> Iterator[Source]:
             try:
                 value, end = _DECODER.raw_decode(text, pos)
             except ValueError as exc:
-                raise ValueError(f"line {line_at(pos)}: not valid JSON ({_short(exc)})") from None
+                raise BadRegister(f"line {line_at(pos)}: not valid JSON ({_short(exc)})") from None
             yield Source(line_at(pos), value)
             pos = _skip(text, end)
             if text.startswith(",", pos):
@@ -117,9 +147,9 @@ def _array(text: str, pos: int) -> Iterator[Source]:
                 pos = _skip(text, pos + 1)
                 break
             else:
-                raise ValueError(f"line {line_at(pos)}: expected ',' or ']' in the JSON array")
+                raise BadRegister(f"line {line_at(pos)}: expected ',' or ']' in the JSON array")
     if pos != len(text):
-        raise ValueError(f"line {line_at(pos)}: text after the end of the JSON array")
+        raise BadRegister(f"line {line_at(pos)}: text after the end of the JSON array")
 
 
 def _skip(text: str, pos: int) -> int:
@@ -172,3 +202,45 @@ def problems_of(line: int, error: schemas.RecordInvalid) -> list[Problem]:
         Problem(line, e.path, e.message.removeprefix(f"{e.path}: ") if e.path else e.message)
         for e in error.errors
     ]
+
+
+async def import_register(
+    replica: FieldReplica,
+    data: bytes,
+    *,
+    record_type: str | None = None,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Imported:
+    """Import the register ``data`` (JSON Lines or a JSON array) into ``replica``.
+
+    Refused records do not stop the others; records imported before are
+    skipped. ``on_progress(done, total)`` follows the batches. A file that
+    cannot be read raises ``BadRegister`` before anything is stored.
+    """
+    read = list(read_register(data))
+    sources = [item for item in read if isinstance(item, Source)]
+    problems = [item for item in read if isinstance(item, Problem)]
+    records, refused = records_to_import(
+        sources, record_type=record_type, device_id=replica.settings.device_id
+    )
+    problems += refused
+    before, total = len(problems), len(read)
+    if on_progress is not None:
+        on_progress(before, total)
+    report = await replica.save_records(
+        [record for _, record in records],
+        batch_size=batch_size,
+        skip_existing=True,
+        dry_run=dry_run,
+        on_progress=None if on_progress is None else lambda done: on_progress(before + done, total),
+    )
+    for index, error in report.refused:
+        problems += problems_of(records[index][0], error)
+    return Imported(
+        total=total,
+        imported=len(report.saved),
+        already_imported=len(report.existing),
+        problems=sorted(problems, key=lambda p: p.line),
+    )

@@ -205,6 +205,36 @@ def test_a_broken_json_array_names_the_line_and_stores_nothing(tmp_path: Path) -
     assert _stored(home)[:2] == ([], [])
 
 
+def test_a_refusal_in_a_json_array_names_the_line_its_record_starts_on(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    bad = {**visitor("Bad"), "whom_to_meet": ""}
+    path = tmp_path / "register.json"
+    text = orjson.dumps([visitor("Good"), bad], option=orjson.OPT_INDENT_2).decode()
+    path.write_text(text, encoding="utf-8")
+    starts = [n for n, line in enumerate(text.split("\n"), start=1) if line == "  {"]
+    assert len(starts) == 2
+    assert starts[1] > 10
+
+    report = _report(home, str(path))
+
+    assert [(e["line"], e["field"]) for e in report["errors"]] == [(starts[1], "whom_to_meet")]
+    assert report["imported"] == 1
+
+
+def test_a_file_that_is_not_utf8_is_refused_whole(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    path = tmp_path / "register.csv"
+    path.write_bytes("name,phone\nराम,98765\n".encode("utf-16"))
+
+    result = beatsync(home, "import", str(path))
+
+    assert result.exit_code == 1
+    assert "register.csv: the file is not UTF-8 text" in " ".join(result.stderr.split())
+    assert _stored(home)[:2] == ([], [])
+
+
 def test_dry_run_checks_everything_and_stores_nothing(tmp_path: Path) -> None:
     home = tmp_path / "device"
     init_offline(home)
