@@ -10,9 +10,14 @@ Hindi and English, 0.5-2 KB each), on real SQLite files:
    transaction per batch);
 
 each with the AES-256-GCM codec and with the plain codec, so the ratio is the
-cost of encryption alone (target: under 1.30).
+cost of encryption alone (target: under 1.30);
 
-usage: python -m bench.field_write [--records 10000] [--batch 500]
+3. ``beatsync import`` (``field_client.importing.import_register``: parse the
+   JSON Lines file, derive the import ids, check which exist, then 1.) of the
+   same records into a fresh encrypted replica: a first import, the same
+   import again (everything skipped) and a dry run, in records/s.
+
+usage: python -m bench.field_write [--records 10000] [--batch 500] [--import-only]
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from field_client import keys
+from field_client.importing import import_register
 from field_client.replica import FieldReplica
 from field_client.settings import Settings
 from schemas.samples import sample_records
@@ -136,9 +144,34 @@ async def main(n: int, batch: int) -> None:
     )
 
 
+async def import_rates(n: int, batch: int) -> None:
+    """Records/s of ``beatsync import`` minus the screen: first run, re-run, dry run."""
+    register = b"".join(
+        orjson.dumps(r) + b"\n"
+        for r in sample_records(n, seed=11, station_id=STATION, beat_ids=(BEAT,))
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        replica = await _replica(Path(tmp), "import", None)
+        try:
+            for label, dry_run in (("dry run", True), ("import", False), ("re-import", False)):
+                start = time.perf_counter()
+                result = await import_register(replica, register, dry_run=dry_run, batch_size=batch)
+                seconds = time.perf_counter() - start
+                print(
+                    f"{label:10} {n} records in {seconds:6.2f} s = {n / seconds:7.0f} records/s"
+                    f" (imported {result.imported}, already {result.already_imported},"
+                    f" refused {result.refused})"
+                )
+        finally:
+            await replica.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--import-only", action="store_true", help="only part 3")
     args = parser.parse_args()
-    asyncio.run(main(args.records, args.batch))
+    if not args.import_only:
+        asyncio.run(main(args.records, args.batch))
+    asyncio.run(import_rates(args.records, args.batch))
