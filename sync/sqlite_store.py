@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import itertools
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -481,11 +482,15 @@ class SQLiteDatabase(Database):
             yield
             return
         async with self._read_lock:
-            await self._reader.execute("BEGIN")
             try:
+                await self._reader.execute("BEGIN")
                 yield
             finally:
-                await self._reader.execute("COMMIT")
+                # aiosqlite queues statements on one thread in order: a BEGIN
+                # whose await was cancelled still runs, and this COMMIT ends it
+                # (left open, every later read would see this old snapshot).
+                with contextlib.suppress(sqlite3.OperationalError):  # no BEGIN ran
+                    await self._reader.execute("COMMIT")
 
     def _open_body(self, doc_id: str, rev: str, sealed: bytes) -> dict[str, Any]:
         body: dict[str, Any] = orjson.loads(self._codec.open(body_aad(doc_id, rev), sealed))
@@ -759,11 +764,14 @@ class SQLiteDatabase(Database):
         conn = self._writer
         # IMMEDIATE takes the write lock up front, so a second process writing
         # the same file waits (busy_timeout) instead of failing mid-batch.
-        await conn.execute("BEGIN IMMEDIATE")
         try:
+            await conn.execute("BEGIN IMMEDIATE")
             yield conn
         except BaseException:
-            await conn.execute("ROLLBACK")
+            # Also when the await of BEGIN was cancelled: the BEGIN still runs
+            # (see _snapshot), and an open transaction would swallow later writes.
+            with contextlib.suppress(sqlite3.OperationalError):  # no BEGIN ran
+                await conn.execute("ROLLBACK")
             raise
         await conn.execute("COMMIT")
 

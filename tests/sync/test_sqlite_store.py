@@ -479,3 +479,28 @@ async def test_a_killed_writer_leaves_whole_batches_only(tmp_path: Path) -> None
             info = await db.info()
             assert info["doc_count"] == batches * CRASH_BATCH + 1
             assert (await db.get("counter"))["batch"] == batches - 1
+
+
+async def test_reads_and_writes_cancelled_midway_leave_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    # aiosqlite runs a BEGIN whose await was cancelled anyway; a store that
+    # then skipped its COMMIT/ROLLBACK served every later read from that old
+    # snapshot (a replication cancelled by a failing sibling stage hit this).
+    async with await SQLiteDatabase.open(tmp_path / "cancel.sqlite") as db:
+        photo = {"photo.jpg": {"content_type": "image/jpeg",
+                               "data": base64.b64encode(b"x" * 1000).decode()}}
+        await db.put({"_id": "v", "n": 0, "_attachments": photo})
+        for n in range(1, 41):
+            steps = n % 5
+            read = asyncio.create_task(db.get("v", attachments=True))
+            write = asyncio.create_task(db.put({**await db.get("v"), "n": n}))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            read.cancel()
+            write.cancel()
+            await asyncio.gather(read, write, return_exceptions=True)
+            current = await db.get("v")
+            written = await db.put({**current, "n": -n})  # a write still commits...
+            after = await db.get("v", attachments=True)  # ...and a snapshot read sees it
+            assert (after["_rev"], after["n"]) == (written["rev"], -n)
