@@ -109,6 +109,11 @@ class SaveReport:
     existing: list[tuple[int, str]] = field(default_factory=list)  # (position, id)
     refused: list[tuple[int, schemas.RecordInvalid]] = field(default_factory=list)
 
+    def add(self, other: SaveReport) -> None:
+        self.saved += other.saved
+        self.existing += other.existing
+        self.refused += other.refused
+
 
 @dataclass(frozen=True, slots=True)
 class _Item:
@@ -323,50 +328,27 @@ class FieldReplica:
         a record whose ``_id`` is already in the replica (or earlier in
         ``records``) is not written again but listed in ``existing``: that is
         what makes an import safe to re-run. ``dry_run`` checks everything
-        and writes nothing. ``on_progress(done)`` follows each batch.
+        and writes nothing. ``on_progress(done)`` follows each batch. Any
+        other error (a ``Conflict`` without ``skip_existing``, a store
+        failure) stops at its batch: the batches before it are stored.
         """
         if batch_size < 1:
             raise BadRequest("batch_size must be at least 1")
         report = SaveReport()
-        seen: set[str] = set()
+        seen: set[str] | None = set() if skip_existing else None
         batch: list[_Item] = []
         for index, record in enumerate(records):
             batch.append(_Item(record, {}, index))
             if len(batch) == batch_size:
-                await self._save_batch(batch, report, seen, skip_existing, dry_run)
+                report.add(await self._save(batch, skip_seen=seen, write=not dry_run))
                 batch = []
                 if on_progress is not None:
                     on_progress(index + 1)
         if batch:
-            await self._save_batch(batch, report, seen, skip_existing, dry_run)
+            report.add(await self._save(batch, skip_seen=seen, write=not dry_run))
             if on_progress is not None:
                 on_progress(batch[-1].index + 1)
         return report
-
-    async def _save_batch(
-        self,
-        batch: Sequence[_Item],
-        report: SaveReport,
-        seen: set[str],
-        skip_existing: bool,
-        dry_run: bool,
-    ) -> None:
-        ids = [item.record.get("_id") for item in batch]
-        existing: set[str] = set()
-        if skip_existing:
-            named = [i for i in ids if isinstance(i, str) and i not in seen]
-            existing = await self._existing(named)
-        fresh: list[_Item] = []
-        for item, doc_id in zip(batch, ids, strict=True):
-            if skip_existing and doc_id is not None and (doc_id in existing or doc_id in seen):
-                report.existing.append((item.index, doc_id))
-                continue
-            fresh.append(item)
-            if isinstance(doc_id, str):
-                seen.add(doc_id)
-        outcome = await self._save(fresh, known_absent=skip_existing, write=not dry_run)
-        report.saved.extend(outcome.saved)
-        report.refused.extend(outcome.refused)
 
     async def _existing(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` the replica holds, deleted ones included (never resurrected)."""
@@ -375,19 +357,44 @@ class FieldReplica:
         rows = (await self.db.all_docs(keys=list(ids)))["rows"]
         return {row["id"] for row in rows if "value" in row}
 
+    async def _unseen(
+        self, items: Sequence[_Item], seen: set[str], outcome: SaveReport
+    ) -> list[_Item]:
+        """``items`` whose id is neither in ``seen`` nor in the replica; the rest go
+        to ``outcome.existing``. Their ids join ``seen`` (a repeat later is skipped)."""
+        ids = [item.record.get("_id") for item in items]
+        existing = await self._existing([i for i in ids if isinstance(i, str) and i not in seen])
+        fresh = []
+        for item, doc_id in zip(items, ids, strict=True):
+            if isinstance(doc_id, str) and (doc_id in existing or doc_id in seen):
+                outcome.existing.append((item.index, doc_id))
+                continue
+            fresh.append(item)
+            if isinstance(doc_id, str):
+                seen.add(doc_id)
+        return fresh
+
     async def _save(
-        self, items: Sequence[_Item], *, known_absent: bool = False, write: bool = True
+        self,
+        items: Sequence[_Item],
+        *,
+        skip_seen: set[str] | None = None,
+        write: bool = True,
     ) -> SaveReport:
         """Edits and journal entries of ``items`` in one transaction; invalid ones refused.
 
-        ``known_absent``: the caller just checked that the items' ids are not
-        in the replica, so they are not looked up one by one again.
+        With ``skip_seen`` (ids saved by earlier batches), an item whose id is
+        in it or already in the replica is skipped, not edited; the ids saved
+        now are added to it.
         """
         async with self._write_lock:
+            outcome = SaveReport()
+            known_absent = skip_seen is not None
+            if skip_seen is not None:
+                items = await self._unseen(items, skip_seen, outcome)
             at = now_stamp()
             prev = await self._previous_entry()
             docs: list[Doc] = []
-            outcome = SaveReport()
             seen: set[str] = set()
             for item in items:
                 record = item.record
@@ -397,7 +404,7 @@ class FieldReplica:
                         "A record id is a string that does not start with '_', once per batch."
                     )
                 seen.add(doc_id)
-                # A new id made here, or one checked by the caller, exists nowhere yet.
+                # A new id made here, or one just checked under this lock, exists nowhere yet.
                 absent = "_rev" not in record and ("_id" not in record or known_absent)
                 try:
                     signed, entry = await self._edit(

@@ -338,6 +338,10 @@ async def test_save_records_batches_refusals_and_skips(replica: FieldReplica) ->
     assert [e["seq"] for e in entries] == [1, 2, 3, 4]
     assert journal.verify_chain(entries) == []
 
+    # A record deleted since it was imported stays deleted: an import never resurrects.
+    one = await replica.db.get("a" * 32)
+    await replica.db.put({**one, "_deleted": True})
     again = await replica.save_records(records, batch_size=2, skip_existing=True)
     assert (again.saved, len(again.existing), len(again.refused)) == ([], 4, 1)
     assert len(await replica.journal()) == 4
+    assert "a" * 32 not in {r["_id"] for r in await replica.list_records()}
