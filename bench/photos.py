@@ -8,12 +8,16 @@ replicated again, by:
    target's ``possible_ancestors``);
 2. the same with ``atts_since`` taken out at the source (the replicator as
    it was: every fetch inlines every attachment);
-3. ours, SQLite -> pouchdb-server through the counting proxy;
-4. PouchDB 9 (node, leveldb) -> pouchdb-server through the same proxy.
+3. ours, SQLite -> our gateway (``beatsync-server serve``, its own process,
+   SQLite central store) over HTTP, as a station officer, with and without
+   ``atts_since``: the device's push over a real link;
+4. ours, SQLite -> pouchdb-server through the counting proxy;
+5. PouchDB 9 (node, leveldb) -> pouchdb-server through the same proxy.
 
 Runs 1-2 play a pull over the link: they weigh the JSON of the ``_bulk_get``
-answers (uncompressed) that would come down it, the write stays local; runs
-3-4 are pushes and count wire bytes both ways at the proxy.
+answers (uncompressed) that would come down it, the write stays local; run 3
+counts wire bytes with ``HttpDatabase.stats`` (gzip-compressed bodies); runs
+4-5 count wire bytes (bodies) both ways at the proxy.
 "at 128 kbit/s" is that byte count divided by the link rate: arithmetic, not
 a measurement. pouchdb-server's ``_revs_diff`` reports no
 ``possible_ancestors``, so run 3 cannot save anything; a CouchDB 3 or our
@@ -37,7 +41,13 @@ from typing import Any
 
 import orjson
 
+from bench.common import serve_gateway
 from bench.counting_proxy import CountingProxy
+from schemas.samples import sample_record
+from server import admin
+from server.config import GatewayConfig
+from server.models import Role
+from server.web_app import open_state
 from sync.database import Doc
 from sync.http_remote import HttpDatabase
 from sync.replication import replicate
@@ -45,6 +55,7 @@ from sync.sqlite_store import SQLiteDatabase
 from tests.peers import ROOT, pouchdb_server
 
 LINK_BITS_PER_SECOND = 128_000  # the middle of the 64-256 kbit/s 2G/3G range
+STATION, BEAT, OFFICER, PASSWORD = "kotwali", "beat-3", "so.verma", "bench-password-1"
 
 
 class WeighedStore(SQLiteDatabase):
@@ -71,19 +82,24 @@ class WeighedStore(SQLiteDatabase):
 
 
 def _visits(n: int, photo_bytes: int) -> list[Doc]:
+    """Valid verification visits of one station (the gateway checks the schema)."""
     rng = random.Random(1)
-    return [
-        {"_id": f"visit-{i:05d}", "type": "verification_visit", "note": "first",
-         "_attachments": {"photo.jpg": {
-             "content_type": "image/jpeg",
-             "data": base64.b64encode(rng.randbytes(photo_bytes)).decode()}}}
-        for i in range(n)
-    ]
+    visits = []
+    for _ in range(n):
+        visit = sample_record(rng, "verification_visit", station_id=STATION,
+                              beat_ids=(BEAT,), officer=OFFICER)
+        visit["photos"] = ["photo.jpg"]
+        visit["_attachments"] = {"photo.jpg": {
+            "content_type": "image/jpeg",
+            "data": base64.b64encode(rng.randbytes(photo_bytes)).decode()}}
+        visits.append(visit)
+    return visits
 
 
 async def _edit_all(db: SQLiteDatabase | HttpDatabase) -> None:
     rows = (await db.all_docs(include_docs=True))["rows"]
-    answers = await db.bulk_docs([{**row["doc"], "note": "edited"} for row in rows])
+    answers = await db.bulk_docs(
+        [{**row["doc"], "findings": row["doc"]["findings"] + " Checked again."} for row in rows])
     if any("error" in a for a in answers):
         raise RuntimeError(f"editing failed: {answers[:3]}")
 
@@ -113,6 +129,48 @@ async def _ours_embedded(workdir: Path, visits: list[Doc], atts_since: bool) -> 
     finally:
         await source.close()
         await target.close()
+
+
+async def _provision_gateway(data: Path) -> None:
+    state = await open_state(GatewayConfig(data_dir=data))
+    try:
+        await state.add_station(STATION, "Kotwali police station")
+        await state.add_beat(STATION, BEAT, "Beat 3")
+        await admin.add_officer(state, OFFICER, "SO Verma", Role.STATION_OFFICER, PASSWORD,
+                                station_id=STATION)
+    finally:
+        await state.close()
+
+
+async def _ours_to_gateway(workdir: Path, visits: list[Doc]) -> None:
+    data = workdir / "gateway"
+    data.mkdir()
+    await _provision_gateway(data)
+    async with serve_gateway(data) as base:
+        for atts_since in (True, False):
+            name = f"ours, SQLite -> gateway{'' if atts_since else ', no atts_since'}"
+            source = await WeighedStore.open(workdir / f"device-{atts_since}.sqlite")
+            source.atts_since = atts_since
+            host = base.removeprefix("http://")
+            target = HttpDatabase(f"http://{OFFICER}:{PASSWORD}@{host}/station-{STATION}")
+            try:
+                # Each run brings its own ids: the two runs share the station database.
+                own = [{**v, "_id": f"{v['_id']}-{atts_since}"} for v in visits]
+                await source.bulk_docs(own)
+                for phase in ("first sync", "after one edit"):
+                    if phase != "first sync":
+                        await _edit_all(source)
+                    target.stats.reset()
+                    started = time.perf_counter()
+                    result = await replicate(source, target)
+                    seconds = time.perf_counter() - started
+                    if result.doc_write_failures:
+                        raise RuntimeError(f"the gateway refused: {result.errors[:2]}")
+                    _row(name, phase, result.docs_written, seconds,
+                         target.stats.bytes_sent, target.stats.bytes_received)
+            finally:
+                await source.close()
+                await target.close()
 
 
 async def _ours_to_pouchdb(url: str, proxy: CountingProxy, workdir: Path,
@@ -166,6 +224,7 @@ async def main(n_visits: int, photo_kb: int) -> None:
         workdir = Path(tmp)
         await _ours_embedded(workdir, visits, atts_since=True)
         await _ours_embedded(workdir, visits, atts_since=False)
+        await _ours_to_gateway(workdir, visits)
         with pouchdb_server(workdir / "pouchdb-server") as server_url:
             proxy = CountingProxy(server_url)
             await proxy.start()
