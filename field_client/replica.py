@@ -456,12 +456,14 @@ class FieldReplica:
             beat_id=s.beat_id,
             at=at,
         )
-        signed = signing.sign({"_id": doc_id, **body}, self._keyring.signing_key, s.device_id)
+        draft: Doc = {"_id": doc_id, **body}
+        if attachments:
+            # Signed with the photos in place: the signature covers their digests.
+            draft["_attachments"] = attachments
+        signed = signing.sign(draft, self._keyring.signing_key, s.device_id)
         # The rev any store makes for this edit (sync.revid), so the journal
         # entry can name it before either is written.
         rev = new_rev(parent, False, signed, digests)
-        if attachments:
-            signed["_attachments"] = attachments
         entry = self._journal_entry(
             prev,
             signed,

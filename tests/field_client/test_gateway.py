@@ -29,7 +29,7 @@ from server.web_app import create_app, open_state
 from server.web_keys import STATE, STORES
 from sync import journal, signing
 from sync.errors import BadRequest
-from tests.field_client.support import PASSPHRASE, complaint, visitor
+from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
 
 PASSWORD = "officer-password-1"
 
@@ -120,6 +120,40 @@ async def test_enrol_sync_and_revocation_through_the_gateway(
             await replica.sync()
         with pytest.raises(NoReplica):
             await FieldReplica.open(tmp_path / "device", PASSPHRASE)
+    finally:
+        await replica.close()
+
+
+async def test_photographed_visits_and_their_edits_are_accepted_signed(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    # The signature covers attachment digests; the gateway refuses what does not
+    # verify, so every revision below must reach the centre intact and signed.
+    replica = await FieldReplica.create(
+        tmp_path / "device", PASSPHRASE, officer_id="si.sharma",
+        station_id="unassigned", beat_id="unassigned",
+    )
+    door, gate = b"\xff\xd8 door photo", b"\xff\xd8 gate photo"
+    try:
+        await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 8")
+        doc_id, _ = await replica.save_record(visit(), photos={"door.jpg": ("image/jpeg", door)})
+        assert (await replica.sync()).refused == ()
+        old = await replica.get_record(doc_id)
+        await replica.save_record({**old, "findings": "Confirmed again."})  # photo kept (stub)
+        assert (await replica.sync()).refused == ()
+        old = await replica.get_record(doc_id)
+        await replica.save_record(old, photos={"gate.jpg": ("image/jpeg", gate)})
+        report = await replica.sync()
+        assert report.refused == ()
+
+        store = await gateway.app[STORES].get("kotwali")
+        central = await store.get(doc_id, attachments=True)
+        assert central["findings"] == "Confirmed again."
+        assert sorted(central["_attachments"]) == ["door.jpg", "gate.jpg"]
+        assert signing.verify(central, signing.public_key_from_b64(replica.public_key_b64))
+        swapped = {**central, "_attachments": {**central["_attachments"],
+                                               "door.jpg": central["_attachments"]["gate.jpg"]}}
+        assert not signing.verify(swapped, signing.public_key_from_b64(replica.public_key_b64))
     finally:
         await replica.close()
 
