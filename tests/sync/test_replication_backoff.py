@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from sync.replication import (
     is_transient,
     replicate,
 )
+from sync.replication.batches import MAX_UPLOAD_BYTES, by_upload_size, upload_size
 from tests.sync.flaky import Fault, Flaky
 from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
 
@@ -167,3 +170,30 @@ async def test_continuous_keeps_retrying_past_max_retries(tmp_path: Path) -> Non
         assert result.state is Phase.STOPPED
         assert result.docs_written == 30
         assert await snapshot(a) == await snapshot(b)
+
+
+async def test_uploads_are_cut_by_bytes_before_any_413(tmp_path: Path) -> None:
+    # 30 visits with a 300 KB photo each are ~12 MB: sent as one request, a
+    # gateway with an 8 MB body limit would refuse it only after the upload.
+    photo = base64.b64encode(os.urandom(300 * 1024)).decode()
+    docs = [{**doc, "_attachments": {"p.jpg": {"content_type": "image/jpeg", "data": photo}}}
+            for doc in docs_of(30)]
+    async with sqlite_stores(tmp_path, "a", "b") as (a, b):
+        await a.bulk_docs(docs)
+        target = Flaky(b)
+        result = await replicate(a, target, batch_size=100)
+        assert result.docs_written == 30
+        per_request = max(1, MAX_UPLOAD_BYTES // (len(photo) + 4096))
+        assert max(target.bulk_docs_sizes) == per_request
+        assert sum(target.bulk_docs_sizes) == 30  # nothing sent twice
+        assert target.calls["bulk_docs"] == -(-30 // per_request)
+        assert await snapshot(a) == await snapshot(b)
+
+
+def test_batches_by_size_keep_order_and_put_a_huge_doc_alone() -> None:
+    small = {"_id": "s"}
+    huge = {"_id": "h", "_attachments": {"x": {"data": "A" * (MAX_UPLOAD_BYTES + 1)}}}
+    runs = by_upload_size([small, huge, small, small])
+    assert [[d["_id"] for d in run] for run in runs] == [["s"], ["h"], ["s", "s"]]
+    assert by_upload_size([]) == []
+    assert upload_size(small) < upload_size(huge)
