@@ -55,6 +55,15 @@ class Offline(ServiceUnavailable):
         " this device; run `beatsync sync` again when you have a signal."
     )
 
+    @classmethod
+    def server_trouble(cls, status: int, detail: str) -> Offline:
+        """The server was reached but answered with trouble of its own (5xx, 429)."""
+        return cls(
+            f"The BeatSync server is having trouble (HTTP {status}: {detail}). Everything"
+            " you recorded is kept on this device; run `beatsync sync` again in a few"
+            " minutes, and tell the district IT cell if it keeps happening."
+        )
+
 
 class NotEnrolled(PreconditionFailed):
     error = "not_enrolled"

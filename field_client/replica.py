@@ -46,6 +46,7 @@ from field_client.settings import Settings, load_settings, remove_settings, save
 from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound
+from sync.http_remote import PeerUnreachable
 from sync.replication import Progress, RetryPolicy, is_transient, replicate
 from sync.revid import new_rev
 from sync.sqlite_store import SQLiteDatabase
@@ -158,13 +159,21 @@ def change_passphrase(home: Path, old: str, new: str) -> None:
     keys.change_passphrase(_paths(Path(home))[1], old, new)
 
 
-def _is_offline(exc: BaseException) -> bool:
+def _transient_cause(exc: BaseException) -> BaseException | None:
+    """The first transient error in ``exc``'s chain of causes, if any."""
     seen: BaseException | None = exc
     while seen is not None:
         if is_transient(seen):
-            return True
+            return seen
         seen = seen.__cause__
-    return False
+    return None
+
+
+def _offline(cause: BaseException) -> Offline:
+    """No link at all, or a server that answered with trouble: the officer acts differently."""
+    if isinstance(cause, CouchError) and not isinstance(cause, PeerUnreachable):
+        return Offline.server_trouble(cause.status, cause.reason)
+    return Offline()
 
 
 class FieldReplica:
@@ -630,8 +639,9 @@ class FieldReplica:
             if is_revocation(exc):
                 await self.wipe()
                 raise DeviceRevoked() from None
-            if _is_offline(exc):
-                raise Offline() from exc
+            cause = _transient_cause(exc)
+            if cause is not None:
+                raise _offline(cause) from exc
             raise
         finally:
             if own:

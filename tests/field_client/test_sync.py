@@ -99,6 +99,26 @@ async def test_no_network_says_so_and_keeps_everything(replica: FieldReplica) ->
             await replica.sync(nowhere, retry=_NO_WAIT)
     assert isinstance(caught.value, ServiceUnavailable)
     assert "beatsync sync" in caught.value.reason
+    assert caught.value.reason.startswith("No connection")
     status = await replica.status()
     assert (status.pending_records, status.last_sync_at) == (1, None)
     assert (await replica.db.info())["update_seq"] == seq
+
+
+async def test_a_server_in_trouble_is_not_called_no_connection(
+    replica: FieldReplica, tmp_path: Path
+) -> None:
+    # A 503 from a reachable server (its CouchDB is down, say) asks the officer
+    # for patience and the IT cell, not for a signal they already have.
+    hub = await _other(tmp_path)
+    try:
+        await replica.save_record(complaint())
+        trouble = ServiceUnavailable("CouchDB is unavailable", retry_after=0)
+        broken = Flaky(hub.db, [Fault("revs_diff", 0, trouble, times=99)])
+        with pytest.raises(Offline) as caught:
+            await replica.sync(broken, retry=_NO_WAIT)
+        assert "having trouble (HTTP 503: CouchDB is unavailable)" in caught.value.reason
+        assert "IT cell" in caught.value.reason
+        assert (await replica.status()).pending_records == 1
+    finally:
+        await hub.close()
