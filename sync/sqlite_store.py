@@ -1,26 +1,8 @@
 """The embedded store: one CouchDB database in one SQLite file (aiosqlite).
 
-Layout (schema version 1, see ``_MIGRATIONS``)
-----------------------------------------------
-``docs(doc_id, tree, winner, deleted, seq)``
-    One row per document: its revision tree (orjson of
-    :func:`sync.revtree.encode_tree`), the winning rev and whether it is a
-    deletion (so ``_all_docs``/``_changes`` need not decode trees), and the
-    update seq of its latest change. A document appears once in ``_changes``,
-    at that seq, exactly as CouchDB's by-seq index.
-``revs(doc_id, rev, body)``
-    The sealed body of every *leaf* revision (JSON without ``_id``/``_rev``;
-    attachment metadata rides inside as ``_attachments``). Bodies of revisions
-    that stop being leaves are dropped in the same transaction: compaction on
-    write, so the file never holds history CouchDB would compact away.
-``att_refs(doc_id, rev, digest)`` and ``attachments(digest, length, data)``
-    Attachment blobs, sealed, stored once per digest and collected when the
-    last leaf that names them goes.
-``local_docs(doc_id, rev, body)``
-    ``_local/`` documents: never in ``_changes`` or ``_all_docs``.
-``meta(key, value)``
-    The database uuid (``identity()``), ``update_seq``, ``purge_seq``,
-    ``revs_limit``.
+The file layout, its migrations and connection settings live in
+:mod:`sync.sqlite_schema`; checking the documents of a write, in
+:mod:`sync.edits`.
 
 Only ids, revs, digests, lengths and counters are stored in the clear; every
 body, attachment and local document passes through the :class:`BodyCodec`
@@ -32,11 +14,9 @@ Writes go through one connection, serialized by an asyncio lock, one
 transaction per call; reads use a second connection, so with WAL they see only
 committed transactions and never a half-written batch.
 
-As in CouchDB 3, a malformed document (bad ``_id``, ``_rev``, ``_revisions``,
-special member or attachment) fails the whole ``bulk_docs`` request with a
-400 before anything is written (``couch_doc:from_json_obj_validate`` parses
-the whole body first); conflicts and missing attachment stubs are per-document
-answers. A longpoll wakes at once on writes made through this object, and
+A malformed document fails the whole ``bulk_docs`` request before anything
+is written (see :mod:`sync.edits`); conflicts and missing attachment stubs are
+per-document answers. A longpoll wakes at once on writes made through this object, and
 re-reads the file every few seconds to notice other writers.
 """
 
@@ -44,10 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import re
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,49 +39,35 @@ from sync.attachments import (
     Inline,
     Stub,
     missing_stub,
-    parse_attachments,
     parse_atts_since,
     render_attachments,
     revpos_since,
 )
 from sync.codec import BodyCodec, PlainCodec, attachment_aad, body_aad, local_aad
 from sync.database import Database, Doc, Seq
+from sync.edits import (
+    LOCAL_PREFIX,
+    Edit,
+    check_doc_id,
+    dumps,
+    failure,
+    local_rev,
+    parse_batch,
+    parse_edit,
+    raise_for,
+)
 from sync.errors import (
     BadRequest,
     Conflict,
     CouchError,
-    InvalidRev,
     NotFound,
-    PreconditionFailed,
 )
 from sync.revid import new_rev, user_fields
 from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
 from sync.selector import Predicate, compile_selector
+from sync.sqlite_schema import SCHEMA_VERSION, connect, get_meta_int, migrate, set_meta
 
 __all__ = ["DEFAULT_REVS_LIMIT", "SCHEMA_VERSION", "SQLiteDatabase"]
-
-# Each entry upgrades the file by one version (PRAGMA user_version); never edit
-# a released entry, append a new one.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE docs ("
-        " doc_id TEXT PRIMARY KEY, tree BLOB NOT NULL, winner TEXT NOT NULL,"
-        " deleted INTEGER NOT NULL, seq INTEGER NOT NULL UNIQUE)",
-        "CREATE TABLE revs ("
-        " doc_id TEXT NOT NULL, rev TEXT NOT NULL, body BLOB NOT NULL,"
-        " PRIMARY KEY (doc_id, rev))",
-        "CREATE TABLE att_refs ("
-        " doc_id TEXT NOT NULL, rev TEXT NOT NULL, digest TEXT NOT NULL,"
-        " PRIMARY KEY (doc_id, rev, digest)) WITHOUT ROWID",
-        "CREATE INDEX att_refs_by_digest ON att_refs (digest)",
-        "CREATE TABLE attachments ("
-        " digest TEXT PRIMARY KEY, length INTEGER NOT NULL, data BLOB NOT NULL)",
-        "CREATE TABLE local_docs ("
-        " doc_id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body BLOB NOT NULL)",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 # Stay well under SQLITE_MAX_VARIABLE_NUMBER (999 in old builds) per IN (...).
 _CHUNK = 900
@@ -115,63 +78,8 @@ _DEFAULT_LONGPOLL = 60.0
 # A longpoll re-reads the file this often, to notice writes by another process.
 _POLL_SLICE = 5.0
 
-# The top-level `_` members CouchDB accepts in a document (couch_doc:transfer_fields).
-_SPECIAL_MEMBERS = frozenset(
-    {
-        "_id",
-        "_rev",
-        "_deleted",
-        "_revisions",
-        "_attachments",
-        "_conflicts",
-        "_deleted_conflicts",
-        "_local_seq",
-        "_revs_info",
-    }
-)
-_LOCAL = "_local/"
-_LOCAL_REV = re.compile(r"0-([0-9]+)")
 
-
-# -- input validation --------------------------------------------------------------
-
-
-def _check_doc_id(doc_id: object) -> str:
-    # CouchDB 3 answers these with 400 `illegal_docid` (couch_doc:validate_docid).
-    if not isinstance(doc_id, str):
-        raise BadRequest("Document id must be a string", error="illegal_docid")
-    if not doc_id:
-        raise BadRequest("Document id must not be empty", error="illegal_docid")
-    if doc_id.startswith("_") and not doc_id.startswith(("_design/", _LOCAL)):
-        raise BadRequest(
-            "Only reserved document ids may start with underscore.", error="illegal_docid"
-        )
-    if doc_id in ("_design/", _LOCAL):
-        raise BadRequest("Document id must not be empty", error="illegal_docid")
-    try:
-        doc_id.encode()
-    except UnicodeEncodeError:
-        raise BadRequest("Document id must be valid UTF-8", error="illegal_docid") from None
-    return doc_id
-
-
-def _check_members(doc: Mapping[str, Any]) -> None:
-    for key in doc:
-        if not isinstance(key, str):
-            raise BadRequest("Document keys must be strings", error="doc_validation")
-        if key.startswith("_") and key not in _SPECIAL_MEMBERS:
-            raise BadRequest(f"Bad special document member: {key}", error="doc_validation")
-    deleted = doc.get("_deleted", False)
-    if not isinstance(deleted, bool):
-        raise BadRequest("Bad special document member: _deleted", error="doc_validation")
-
-
-def _local_rev(rev: object) -> int:
-    """The counter N of a local document's ``"0-N"`` rev."""
-    match = _LOCAL_REV.fullmatch(rev) if isinstance(rev, str) else None
-    if match is None:
-        raise InvalidRev(f"Invalid rev format: {rev!r}")
-    return int(match.group(1))
+# -- query arguments and SQL helpers ----------------------------------------------
 
 
 def _since(since: object) -> int:
@@ -194,85 +102,6 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
-
-
-def _dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value)
-    except TypeError as exc:
-        raise BadRequest(f"Document is not valid JSON: {exc}", error="doc_validation") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Edit:
-    """One document of a write, checked for shape (nothing looked up yet)."""
-
-    doc: Doc
-    doc_id: str
-    rev: str | None
-    deleted: bool
-    path: list[str]  # new_edits=False: the rev and its ancestors, newest first
-    attachments: dict[str, Inline | Stub]
-
-
-def _parse_edit(doc: object, new_edits: bool) -> _Edit:
-    if not isinstance(doc, dict):
-        raise BadRequest("Each document must be a JSON object", error="doc_validation")
-    _check_members(doc)
-    doc_id = doc.get("_id")
-    if doc_id is None and new_edits:
-        doc_id = uuid.uuid4().hex  # POST without an id: CouchDB picks a random one
-    doc_id = _check_doc_id(doc_id)
-    rev = doc.get("_rev")
-    path: list[str] = []
-    if doc_id.startswith(_LOCAL):
-        if rev is not None:
-            _local_rev(rev)
-        return _Edit(doc, doc_id, rev, bool(doc.get("_deleted")), path, {})
-    if rev is not None:
-        revtree.parse_rev(rev)
-    if not new_edits:
-        revisions = doc.get("_revisions")
-        if revisions is not None:
-            if not isinstance(revisions, dict):
-                raise InvalidRev("_revisions must be a JSON object")
-            path = revtree.path_from_revisions(revisions)
-            if rev is not None and rev != path[0]:
-                raise InvalidRev(f"_rev {rev} is not the newest of _revisions")
-            rev = path[0]
-        elif rev is None:
-            # CouchDB 3's words (apache/couchdb#3819): a 400 for the whole request.
-            raise BadRequest(
-                "When `new_edits: false`, the document needs `_rev` or `_revisions` information"
-            )
-        else:
-            path = [rev]
-    atts = doc.get("_attachments")
-    parsed = parse_attachments(atts) if atts is not None else {}
-    return _Edit(doc, doc_id, rev, bool(doc.get("_deleted")), path, parsed)
-
-
-def _parse_batch(docs: object, new_edits: bool) -> list[_Edit]:
-    if isinstance(docs, str | bytes | Mapping) or not isinstance(docs, Sequence):
-        raise BadRequest("docs must be a JSON array of objects")
-    return [_parse_edit(doc, new_edits) for doc in docs]
-
-
-def _failure(doc_id: str, exc: CouchError) -> Doc:
-    return {"id": doc_id, "error": exc.error_name, "reason": exc.reason}
-
-
-_ERROR_BY_NAME: dict[str, type[CouchError]] = {
-    "conflict": Conflict,
-    "missing_stub": PreconditionFailed,
-    "not_found": NotFound,
-}
-
-
-def _raise_for(result: Doc) -> None:
-    if "error" in result:
-        cls = _ERROR_BY_NAME.get(result["error"], BadRequest)
-        raise cls(result.get("reason"), error=result["error"])
 
 
 # -- write-side working state --------------------------------------------------------
@@ -376,10 +205,10 @@ class SQLiteDatabase(Database):
         keeps the stored one (CouchDB's 1000 for a new file).
         """
         path = Path(path)
-        writer = await _connect(path)
+        writer = await connect(path)
         try:
-            await _migrate(writer)
-            reader = await _connect(path) if str(path) != ":memory:" else writer
+            await migrate(writer)
+            reader = await connect(path) if str(path) != ":memory:" else writer
         except BaseException:
             await writer.close()
             raise
@@ -450,7 +279,7 @@ class SQLiteDatabase(Database):
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise BadRequest("revs_limit must be a positive integer")
         async with self._write_lock, self._transaction() as conn:
-            await _set_meta(conn, "revs_limit", limit)
+            await set_meta(conn, "revs_limit", limit)
         self._revs_limit = limit
 
     # -- reading documents ------------------------------------------------------------
@@ -569,9 +398,9 @@ class SQLiteDatabase(Database):
         attachments: bool = False,
         latest: bool = False,
     ) -> Doc:
-        if isinstance(doc_id, str) and doc_id.startswith(_LOCAL):
+        if isinstance(doc_id, str) and doc_id.startswith(LOCAL_PREFIX):
             return await self.get_local(doc_id)
-        _check_doc_id(doc_id)
+        check_doc_id(doc_id)
         if rev is not None:
             revtree.parse_rev(rev)
         async with self._snapshot(attachments):
@@ -673,7 +502,7 @@ class SQLiteDatabase(Database):
         attachments: bool = False,
         latest: bool = False,
     ) -> list[Doc]:
-        _check_doc_id(doc_id)
+        check_doc_id(doc_id)
         if revs != "all" and (isinstance(revs, str) or not isinstance(revs, Sequence)):
             raise BadRequest('open_revs must be "all" or a JSON array of revs')
         (answer,) = await self._open_revs_of(
@@ -696,7 +525,7 @@ class SQLiteDatabase(Database):
         for item in docs:
             if not isinstance(item, Mapping):
                 raise BadRequest("Each requested doc must be an object")
-            doc_id = _check_doc_id(item.get("id"))
+            doc_id = check_doc_id(item.get("id"))
             rev = item.get("rev")
             if rev is not None:
                 revtree.parse_rev(rev)
@@ -723,7 +552,7 @@ class SQLiteDatabase(Database):
         if not isinstance(revs, Mapping):
             raise BadRequest("_revs_diff needs {doc_id: [rev, ...]}")
         for doc_id, doc_revs in revs.items():
-            _check_doc_id(doc_id)
+            check_doc_id(doc_id)
             if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
                 raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
             for rev in doc_revs:
@@ -782,7 +611,7 @@ class SQLiteDatabase(Database):
             raise BadRequest("a document needs an _id to be PUT", error="illegal_docid")
         results = await self.bulk_docs([doc], new_edits=new_edits)
         if results:
-            _raise_for(results[0])
+            raise_for(results[0])
             return results[0]
         return {
             "ok": True,
@@ -791,7 +620,7 @@ class SQLiteDatabase(Database):
         }
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
-        edits = _parse_batch(docs, new_edits)
+        edits = parse_batch(docs, new_edits)
         if not edits:
             return []
         async with self._write_lock:
@@ -809,9 +638,9 @@ class SQLiteDatabase(Database):
                 self._changed.notify_all()
 
     async def _write(
-        self, conn: aiosqlite.Connection, edits: Sequence[_Edit], new_edits: bool
+        self, conn: aiosqlite.Connection, edits: Sequence[Edit], new_edits: bool
     ) -> tuple[list[Doc], int]:
-        doc_ids = [e.doc_id for e in edits if not e.doc_id.startswith(_LOCAL)]
+        doc_ids = [e.doc_id for e in edits if not e.doc_id.startswith(LOCAL_PREFIX)]
         trees = await self._trees(conn, doc_ids)
         work = {
             doc_id: _Work(dict(tree), frozenset(revtree.leaves(tree)))
@@ -822,7 +651,7 @@ class SQLiteDatabase(Database):
         order: dict[str, None] = {}
         results: list[Doc] = []
         for edit in edits:
-            if edit.doc_id.startswith(_LOCAL):
+            if edit.doc_id.startswith(LOCAL_PREFIX):
                 results.append(await self._write_local(conn, edit))
                 continue
             state = work.setdefault(edit.doc_id, _Work({}, frozenset()))
@@ -834,13 +663,13 @@ class SQLiteDatabase(Database):
             except CouchError as exc:
                 if isinstance(exc, BadRequest):
                     raise  # malformed input fails the whole batch, like CouchDB's 400
-                results.append(_failure(edit.doc_id, exc))
+                results.append(failure(edit.doc_id, exc))
                 continue
             results.append({"ok": True, "id": edit.doc_id, "rev": rev})
             if state.changed:
                 order.pop(edit.doc_id, None)
                 order[edit.doc_id] = None
-        seq = await _get_meta_int(conn, "update_seq")
+        seq = await get_meta_int(conn, "update_seq")
         if order:
             seq = await self._flush(conn, [(doc_id, work[doc_id]) for doc_id in order], blobs, seq)
         return results, seq
@@ -866,7 +695,7 @@ class SQLiteDatabase(Database):
     async def _resolve_attachments(
         self,
         conn: aiosqlite.Connection,
-        edit: _Edit,
+        edit: Edit,
         state: _Work,
         ancestors: Sequence[str],
         generation: int,
@@ -931,7 +760,7 @@ class SQLiteDatabase(Database):
 
     def _keep(
         self,
-        edit: _Edit,
+        edit: Edit,
         state: _Work,
         rev: str,
         metas: dict[str, AttachmentMeta],
@@ -939,12 +768,12 @@ class SQLiteDatabase(Database):
         body = user_fields(edit.doc)
         if metas:
             body["_attachments"] = metas
-        sealed = self._codec.seal(body_aad(edit.doc_id, rev), _dumps(body))
+        sealed = self._codec.seal(body_aad(edit.doc_id, rev), dumps(body))
         state.bodies[rev] = (sealed, metas)
         state.changed = True
 
     async def _new_edit(
-        self, conn: aiosqlite.Connection, edit: _Edit, state: _Work, blobs: dict[str, bytes]
+        self, conn: aiosqlite.Connection, edit: Edit, state: _Work, blobs: dict[str, bytes]
     ) -> str:
         tree = state.tree
         if edit.rev is None:
@@ -971,7 +800,7 @@ class SQLiteDatabase(Database):
         return rev
 
     async def _replicated_edit(
-        self, conn: aiosqlite.Connection, edit: _Edit, state: _Work, blobs: dict[str, bytes]
+        self, conn: aiosqlite.Connection, edit: Edit, state: _Work, blobs: dict[str, bytes]
     ) -> str:
         rev = edit.path[0]
         if rev in state.tree:
@@ -1045,7 +874,7 @@ class SQLiteDatabase(Database):
         )
         if dropped:
             await self._collect_blobs(conn)
-        await _set_meta(conn, "update_seq", seq)
+        await set_meta(conn, "update_seq", seq)
         return seq
 
     @staticmethod
@@ -1067,22 +896,22 @@ class SQLiteDatabase(Database):
 
     # -- local documents ------------------------------------------------------------
 
-    async def _write_local(self, conn: aiosqlite.Connection, edit: _Edit) -> Doc:
+    async def _write_local(self, conn: aiosqlite.Connection, edit: Edit) -> Doc:
         rows = list(
             await conn.execute_fetchall(
                 "SELECT rev FROM local_docs WHERE doc_id = ?", (edit.doc_id,)
             )
         )
         current = rows[0][0] if rows else None
-        given = None if edit.rev is None else _local_rev(edit.rev)
+        given = None if edit.rev is None else local_rev(edit.rev)
         if given != current:
             # CouchDB: the _rev must name the stored local doc, and be absent for a new one.
-            return _failure(edit.doc_id, Conflict())
+            return failure(edit.doc_id, Conflict())
         if edit.deleted:
             await conn.execute("DELETE FROM local_docs WHERE doc_id = ?", (edit.doc_id,))
             return {"ok": True, "id": edit.doc_id, "rev": "0-0"}
         rev = (current or 0) + 1
-        sealed = self._codec.seal(local_aad(edit.doc_id), _dumps(user_fields(edit.doc)))
+        sealed = self._codec.seal(local_aad(edit.doc_id), dumps(user_fields(edit.doc)))
         await conn.execute(
             "INSERT OR REPLACE INTO local_docs (doc_id, rev, body) VALUES (?, ?, ?)",
             (edit.doc_id, rev, sealed),
@@ -1091,9 +920,11 @@ class SQLiteDatabase(Database):
 
     @staticmethod
     def _check_local_id(local_id: object) -> str:
-        doc_id = _check_doc_id(local_id)
-        if not doc_id.startswith(_LOCAL):
-            raise BadRequest(f"A local document id starts with {_LOCAL}", error="illegal_docid")
+        doc_id = check_doc_id(local_id)
+        if not doc_id.startswith(LOCAL_PREFIX):
+            raise BadRequest(
+                f"A local document id starts with {LOCAL_PREFIX}", error="illegal_docid"
+            )
         return doc_id
 
     async def get_local(self, local_id: str) -> Doc:
@@ -1113,23 +944,23 @@ class SQLiteDatabase(Database):
         if not isinstance(doc, dict):
             raise BadRequest("Document must be a JSON object")
         self._check_local_id(doc.get("_id"))
-        edit = _parse_edit(doc, True)
+        edit = parse_edit(doc, True)
         async with self._write_lock, self._transaction() as conn:
             result = await self._write_local(conn, edit)
-        _raise_for(result)
+        raise_for(result)
         return result
 
     async def delete_local(self, local_id: str, rev: str) -> Doc:
         doc_id = self._check_local_id(local_id)
-        _local_rev(rev)
+        local_rev(rev)
         async with self._write_lock, self._transaction() as conn:
             exists = await conn.execute_fetchall(
                 "SELECT 1 FROM local_docs WHERE doc_id = ?", (doc_id,)
             )
             if not list(exists):
                 raise NotFound("missing")
-            result = await self._write_local(conn, _Edit({}, doc_id, rev, True, [], {}))
-        _raise_for(result)
+            result = await self._write_local(conn, Edit({}, doc_id, rev, True, [], {}))
+        raise_for(result)
         return result
 
     # -- purge ---------------------------------------------------------------------------
@@ -1138,7 +969,7 @@ class SQLiteDatabase(Database):
         if not isinstance(revs, Mapping):
             raise BadRequest("_purge needs {doc_id: [rev, ...]}")
         for doc_id, doc_revs in revs.items():
-            _check_doc_id(doc_id)
+            check_doc_id(doc_id)
             if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
                 raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
             for rev in doc_revs:
@@ -1170,17 +1001,17 @@ class SQLiteDatabase(Database):
                         removed.append(doc_id)
                         gone = [(doc_id, rev) for rev in leaves]
                         refs_dropped = await self._drop_bodies(conn, gone) or refs_dropped
-                seq = await _get_meta_int(conn, "update_seq")
+                seq = await get_meta_int(conn, "update_seq")
                 if removed:
                     await conn.executemany(
                         "DELETE FROM docs WHERE doc_id = ?", [(d,) for d in removed]
                     )
                     seq += len(removed)  # the feed moves on even when a document vanishes
                 seq = await self._flush(conn, changed, {}, seq, refs_dropped)
-                purge_seq = await _get_meta_int(conn, "purge_seq") + sum(
+                purge_seq = await get_meta_int(conn, "purge_seq") + sum(
                     1 for hit in purged.values() if hit
                 )
-                await _set_meta(conn, "purge_seq", purge_seq)
+                await set_meta(conn, "purge_seq", purge_seq)
             await self._committed(seq)
         return {"purge_seq": purge_seq, "purged": purged}
 
@@ -1485,73 +1316,3 @@ class SQLiteDatabase(Database):
                     )
             out.append(row)
         return out
-
-
-# -- connection setup -------------------------------------------------------------------
-
-
-async def _connect(path: Path) -> aiosqlite.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    try:
-        # WAL: readers never block the writer and see only committed data.
-        # synchronous=NORMAL: in WAL mode a killed *process* loses nothing that
-        # committed (the WAL is in the OS page cache); only a power cut may drop
-        # the last transactions, and never corrupts the file (sqlite.org/wal.html).
-        # temp_store=MEMORY: sorts and temp tables never spill record text to
-        # temp files on disk (the encrypted replica relies on this).
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA temp_store=MEMORY",
-            "PRAGMA busy_timeout=10000",
-        ):
-            await conn.execute(pragma)
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-async def _migrate(conn: aiosqlite.Connection) -> None:
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        rows = await conn.execute_fetchall("PRAGMA user_version")
-        version = int(next(iter(rows))[0])
-        if version > SCHEMA_VERSION:
-            raise PreconditionFailed(
-                f"database file has schema version {version};"
-                f" this program knows up to {SCHEMA_VERSION}",
-                error="schema_too_new",
-            )
-        for number, statements in itertools.islice(enumerate(_MIGRATIONS, 1), version, None):
-            for statement in statements:
-                await conn.execute(statement)
-            if number == 1:
-                await conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("uuid", uuid.uuid4().hex),
-                        ("update_seq", "0"),
-                        ("purge_seq", "0"),
-                        ("revs_limit", str(DEFAULT_REVS_LIMIT)),
-                    ],
-                )
-            await conn.execute(f"PRAGMA user_version = {number}")
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    await conn.execute("COMMIT")
-
-
-async def _get_meta_int(conn: aiosqlite.Connection, key: str) -> int:
-    rows = await conn.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
-    return int(next(iter(rows))[0])
-
-
-async def _set_meta(conn: aiosqlite.Connection, key: str, value: int | str) -> None:
-    await conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, str(value)),
-    )
