@@ -62,9 +62,9 @@ from sync.errors import (
     CouchError,
     NotFound,
 )
+from sync.query_args import FeedQuery, check_count, feed_query, parse_since
 from sync.revid import new_rev, user_fields
 from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
-from sync.selector import Predicate, compile_selector
 from sync.sqlite_schema import SCHEMA_VERSION, connect, get_meta_int, migrate, set_meta
 
 __all__ = ["DEFAULT_REVS_LIMIT", "SCHEMA_VERSION", "SQLiteDatabase"]
@@ -79,20 +79,7 @@ _DEFAULT_LONGPOLL = 60.0
 _POLL_SLICE = 5.0
 
 
-# -- query arguments and SQL helpers ----------------------------------------------
-
-
-def _since(since: object) -> int:
-    if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
-        return since
-    if isinstance(since, str) and since.isdigit():
-        return int(since)
-    raise BadRequest(f"Malformed since: {since!r}", error="query_parse_error")
-
-
-def _check_count(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise BadRequest(f"{name} must be a non-negative integer", error="query_parse_error")
+# -- SQL helpers ----------------------------------------------------------------
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -115,19 +102,6 @@ class _Work:
     stored: frozenset[str]  # revs whose body is in `revs` at the start (the leaves)
     bodies: dict[str, tuple[bytes, dict[str, AttachmentMeta]]] = field(default_factory=dict)
     changed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Feed:
-    """What a ``_changes`` request asks for, checked once."""
-
-    limit: int | None
-    include_docs: bool
-    all_leaves: bool  # style=all_docs
-    doc_ids: tuple[str, ...] | None
-    match: Predicate | None
-    descending: bool
-    conflicts: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -1025,7 +999,7 @@ class SQLiteDatabase(Database):
         self._seen_seq = max(self._seen_seq, seq)
         return seq
 
-    async def _scan(self, since: int, feed: _Feed) -> tuple[list[Doc], int | None, bool]:
+    async def _scan(self, since: int, feed: FeedQuery) -> tuple[list[Doc], int | None, bool]:
         """Change rows after ``since``: ``(rows, seq of the last row read, exhausted)``.
 
         Reads page by page, each page one statement (one snapshot); a filter
@@ -1076,7 +1050,7 @@ class SQLiteDatabase(Database):
 
     async def _change_row(
         self,
-        feed: _Feed,
+        feed: FeedQuery,
         doc_id: str,
         tree_json: bytes,
         winner: str,
@@ -1118,27 +1092,18 @@ class SQLiteDatabase(Database):
         descending: bool = False,
         conflicts: bool = False,
     ) -> Doc:
-        if style not in ("main_only", "all_docs"):
-            raise BadRequest("style must be main_only or all_docs", error="query_parse_error")
-        if feed not in ("normal", "longpoll"):
-            raise BadRequest("feed must be normal or longpoll", error="query_parse_error")
-        _check_count("limit", limit)
-        if doc_ids is not None and (
-            isinstance(doc_ids, str) or not all(isinstance(d, str) for d in doc_ids)
-        ):
-            raise BadRequest("doc_ids must be a JSON array of strings")
-        query = _Feed(
-            # CouchDB treats limit=0 on _changes as 1.
-            limit=None if limit is None else max(limit, 1),
+        query = feed_query(
+            limit=limit,
             include_docs=include_docs,
-            all_leaves=style == "all_docs",
-            doc_ids=None if doc_ids is None else tuple(doc_ids),
-            match=None if selector is None else compile_selector(selector),
+            style=style,
+            doc_ids=doc_ids,
+            selector=selector,
+            feed=feed,
             descending=descending,
             conflicts=conflicts,
         )
         current = await self._update_seq()
-        start = current if since == "now" else _since(since)
+        start = current if since == "now" else parse_since(since)
         rows, last, exhausted = await self._scan(start, query)
         if descending:
             last_seq = rows[-1]["seq"] if rows else current
@@ -1153,7 +1118,7 @@ class SQLiteDatabase(Database):
         return {"results": rows, "last_seq": position, "pending": await self._pending(position)}
 
     async def _longpoll(
-        self, query: _Feed, position: int, timeout: float | None
+        self, query: FeedQuery, position: int, timeout: float | None
     ) -> tuple[list[Doc], int]:
         """Wait for rows after ``position`` (written by this process, or seen by polling)."""
         loop = asyncio.get_running_loop()
@@ -1230,8 +1195,8 @@ class SQLiteDatabase(Database):
         inclusive_end: bool = True,
     ) -> Doc:
         skip = 0 if skip is None else skip
-        _check_count("limit", limit)
-        _check_count("skip", skip)
+        check_count("limit", limit)
+        check_count("skip", skip)
         for key in (startkey, endkey):
             if key is not None and not isinstance(key, str):
                 raise BadRequest("startkey and endkey must be strings", error="query_parse_error")
