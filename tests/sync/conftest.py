@@ -19,8 +19,10 @@ import pytest
 
 from sync.database import Database
 from sync.errors import CouchError
+from sync.http_remote import HttpDatabase
+from sync.sqlite_store import SQLiteDatabase
 
-# The http param needs npm pouchdb-server: marked so CI fails rather than skips without it.
+# The http param needs npm pouchdb-server; its fixture fails under CI=true without it.
 STORE_KINDS = ("sqlite", pytest.param("http", marks=pytest.mark.pouchdb))
 
 
@@ -36,23 +38,21 @@ class MakeDb:
     async def __call__(self) -> Database:
         db: Database
         if self.kind == "sqlite":
-            from sync.sqlite_store import SQLiteDatabase
-
             db = await SQLiteDatabase.open(self._tmp_path / f"db{len(self._opened)}.sqlite3")
         else:
-            http_remote = pytest.importorskip("sync.http_remote")
             base = self._request.getfixturevalue("pouchdb_server_url")
             name = self._request.getfixturevalue("unique_db_name")
-            db = http_remote.HttpDatabase(f"{base}/{name}-{len(self._opened)}")
-            await db.create()  # type: ignore[attr-defined]
+            remote = HttpDatabase(f"{base}/{name}-{len(self._opened)}")
+            await remote.create()
+            db = remote
         self._opened.append(db)
         return db
 
     async def close_all(self) -> None:
         for db in self._opened:
-            if self.kind == "http":
+            if isinstance(db, HttpDatabase):
                 with contextlib.suppress(CouchError, OSError):
-                    await db.delete_database()  # type: ignore[attr-defined]
+                    await db.delete_database()
             await db.close()
 
 
