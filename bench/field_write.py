@@ -39,7 +39,7 @@ from field_client.replica import FieldReplica
 from field_client.settings import Settings
 from schemas.samples import sample_records
 from sync.codec import BodyCodec, PlainCodec
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 
 STATION, BEAT = "kotwali", "beat-3"
 WARM_UP = 500

@@ -39,8 +39,8 @@ from server.repo_couch import CouchGatewayState
 from server.repos import IdentityRepo
 from server.web_app import STATIONS_DIR, open_state
 from sync import signing
-from sync.http_remote import HttpDatabase
-from sync.sqlite_store import SQLiteDatabase
+from sync.http import HttpDatabase
+from sync.sqlite import SQLiteDatabase
 from tests.peers import pouchdb_server
 
 STATION = "bench-station"

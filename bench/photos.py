@@ -49,9 +49,9 @@ from server.config import GatewayConfig
 from server.models import Role
 from server.web_app import open_state
 from sync.database import Doc
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import replicate
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 from tests.peers import ROOT, pouchdb_server
 
 LINK_BITS_PER_SECOND = 128_000  # the middle of the 64-256 kbit/s 2G/3G range

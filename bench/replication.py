@@ -27,8 +27,8 @@ from bench.common import Row, load, pouchdb_pull, print_rows, timed_replication
 from bench.counting_proxy import CountingProxy
 from schemas.samples import sample_records
 from sync.database import Doc
-from sync.http_remote import HttpDatabase
-from sync.sqlite_store import SQLiteDatabase
+from sync.http import HttpDatabase
+from sync.sqlite import SQLiteDatabase
 from tests.peers import pouchdb_server
 
 

@@ -40,7 +40,7 @@ from field_client.replica import (
     wipe_replica,
 )
 from sync.errors import CouchError
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import Progress as ReplicationProgress
 from sync.replication import ReplicationError
 

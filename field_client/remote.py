@@ -16,7 +16,7 @@ import orjson
 
 from field_client.errors import Offline
 from sync.errors import BadRequest, CouchError, error_from_response
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 
 __all__ = ["Enrolment", "connect", "enrol", "is_revocation"]
 

@@ -46,10 +46,10 @@ from field_client.settings import Settings, load_settings, remove_settings, save
 from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound
-from sync.http_remote import PeerUnreachable
+from sync.http import PeerUnreachable
 from sync.replication import Progress, RetryPolicy, is_transient, replicate
 from sync.revid import new_rev
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 
 __all__ = [
     "DB_FILE",

@@ -1,7 +1,7 @@
 """The gateway's station databases in a central CouchDB (``serve --couchdb URL``).
 
 One CouchDB database per station (``station-<id>``), each reached through
-:class:`sync.http_remote.HttpDatabase` (async, ``_revs_diff``, ``_bulk_get``,
+:class:`sync.http.remote.HttpDatabase` (async, ``_revs_diff``, ``_bulk_get``,
 ``new_edits=false``), all sharing ONE aiohttp session, so every request to the
 cluster reuses the same keep-alive pool. :class:`CouchStationStores` is a
 drop-in for :class:`server.stations.StationStores`.
@@ -34,7 +34,7 @@ from server.models import station_db_name
 from server.stations import StationDatabases
 from sync.database import Database, Doc
 from sync.errors import CouchError, ServiceUnavailable, error_from_response
-from sync.http_remote import BadPeerResponse, HttpDatabase, PeerUnreachable
+from sync.http import BadPeerResponse, HttpDatabase, PeerUnreachable
 
 __all__ = [
     "COUCH_PASSWORD_ENV",

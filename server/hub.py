@@ -56,7 +56,7 @@ from sync.errors import (
     Unauthorized,
     error_from_response,
 )
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import ReplicationError, RetryPolicy, sync
 
 __all__ = [

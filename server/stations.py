@@ -39,7 +39,7 @@ class StationStores(StationDatabases):
         async with self._lock:
             store = self._open.get(station_id)
             if store is None:
-                from sync.sqlite_store import SQLiteDatabase
+                from sync.sqlite import SQLiteDatabase
 
                 self._root.mkdir(parents=True, exist_ok=True)
                 store = await SQLiteDatabase.open(self.path_of(station_id))

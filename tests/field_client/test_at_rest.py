@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from field_client.replica import FieldReplica
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 from tests.field_client.support import (
     PASSPHRASE,
     complaint,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from field_client.cli import EXIT_OFFLINE, cli
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from tests import peers
 from tests.field_client.support import ENV, beatsync, beatsync_json, init_offline
 

@@ -14,7 +14,7 @@ from field_client.errors import NoReplica, SealBroken, WrongPassphrase
 from field_client.replica import DB_FILE, FieldReplica, change_passphrase
 from sync import journal, signing
 from sync.errors import Conflict
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 from tests.field_client.support import PASSPHRASE, complaint, files_under, visit, visitor
 
 

@@ -11,7 +11,7 @@ from field_client.errors import Offline
 from field_client.replica import FieldReplica
 from sync import journal
 from sync.errors import ServiceUnavailable
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import RetryPolicy
 from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
 from tests.sync.flaky import Fault, Flaky

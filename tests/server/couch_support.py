@@ -33,7 +33,7 @@ from server.web_app import create_app
 from sync import signing
 from sync.database import Database, Doc
 from sync.errors import NotFound
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import ReplicationResult, RetryPolicy, replicate
 from tests import peers
 
@@ -178,7 +178,7 @@ async def couch_gateway(
 
 
 async def open_sqlite(path: Path) -> Database:
-    from sync.sqlite_store import SQLiteDatabase
+    from sync.sqlite import SQLiteDatabase
 
     return await SQLiteDatabase.open(path)
 

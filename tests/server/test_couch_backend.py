@@ -38,7 +38,7 @@ from server.couch_bootstrap import (
 )
 from server.repo_couch import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB, CouchGatewayState
 from sync.errors import NotFound, ServiceUnavailable
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import Progress, ReplicationError
 from tests import peers
 from tests.server.couch_support import (

@@ -22,7 +22,7 @@ from server.hub import HubOptions, apply_snapshot, authorise_hub, create_hub_app
 from server.repo_couch import CouchGatewayState
 from server.web_handlers_hub import HUB_IDENTITIES_PATH, station_snapshot
 from server.web_keys import STORES
-from sync.http_remote import HttpDatabase
+from sync.http import HttpDatabase
 from sync.replication import RetryPolicy
 from tests import peers
 from tests.server.couch_support import (

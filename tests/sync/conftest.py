@@ -3,8 +3,8 @@
 ``make_db`` is parametrized by store kind; calling it returns a new, empty
 database of that kind, closed (and for HTTP, deleted) at teardown:
 
-* ``sqlite``: :class:`sync.sqlite_store.SQLiteDatabase` in ``tmp_path``;
-* ``http``: :class:`sync.http_remote.HttpDatabase` on the session's
+* ``sqlite``: :class:`sync.sqlite.store.SQLiteDatabase` in ``tmp_path``;
+* ``http``: :class:`sync.http.remote.HttpDatabase` on the session's
   pouchdb-server (a CouchDB-compatible peer, not the specification: tests
   restrict themselves with ``make_db.kind`` where it deviates).
 """
@@ -19,8 +19,8 @@ import pytest
 
 from sync.database import Database
 from sync.errors import CouchError
-from sync.http_remote import HttpDatabase
-from sync.sqlite_store import SQLiteDatabase
+from sync.http import HttpDatabase
+from sync.sqlite import SQLiteDatabase
 
 # The http param needs npm pouchdb-server; its fixture fails under CI=true without it.
 STORE_KINDS = ("sqlite", pytest.param("http", marks=pytest.mark.pouchdb))

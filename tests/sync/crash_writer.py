@@ -13,7 +13,7 @@ import asyncio
 import sys
 
 from sync.errors import NotFound
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 
 
 async def main(path: str, batch_size: int) -> None:

@@ -16,7 +16,7 @@ __all__ = ["all_ids", "docs_of", "open_sqlite", "snapshot", "sqlite_stores"]
 
 
 async def open_sqlite(path: Path) -> Database:
-    from sync.sqlite_store import SQLiteDatabase
+    from sync.sqlite import SQLiteDatabase
 
     return await SQLiteDatabase.open(path)
 

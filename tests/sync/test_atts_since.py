@@ -26,7 +26,7 @@ import pytest
 from sync.database import Database, Doc
 from sync.errors import BadRequest, InvalidRev
 from sync.replication import replicate
-from sync.sqlite_store import SQLiteDatabase
+from sync.sqlite import SQLiteDatabase
 
 PHOTO_SIZE = 200 * 1024
 
@@ -311,7 +311,7 @@ async def test_edits_still_carry_the_photo_with_pouchdb_server(
     # 3 does), so a push has no atts_since to send; and its _bulk_get ignores
     # atts_since (PouchDB: "atts_since is aspirational"), so a pull gets the
     # photo again. Pinned so the day either changes is noticed. Correct anyway.
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
 
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
     device = await SQLiteDatabase.open(tmp_path / "device.sqlite")
@@ -341,7 +341,7 @@ async def test_pouchdb_server_refusing_a_whole_batch_for_a_stub_is_recovered(
     # Like CouchDB, pouchdb-server fails a whole new_edits=false batch with 412
     # missing_stub; the writer halves the batch down to the culprit, which is
     # fetched whole and written again, and the innocent doc is written too.
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
     from sync.replication.batches import write_fetched
 
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")

@@ -30,7 +30,7 @@ from sync.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from sync.http_remote import BadPeerResponse, HttpDatabase, PeerUnreachable, TooManyRequests
+from sync.http import BadPeerResponse, HttpDatabase, PeerUnreachable, TooManyRequests
 from tests import peers
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -740,7 +740,7 @@ async def test_a_new_edit_meeting_a_dropped_connection_is_not_sent_twice() -> No
 async def test_a_longpoll_held_past_its_timeout_ends_with_no_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sync import http_remote
+    from sync.http import remote as http_remote
 
     monkeypatch.setattr(http_remote, "LONGPOLL_GRACE", 0.3)
 

@@ -50,7 +50,7 @@ async def _edit_all(db: Database, ids: list[str], side: str, delete_every: int) 
 async def test_conflicts_resolve_like_pouchdb_server(
     pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
 ) -> None:
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
 
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
     try:
@@ -82,7 +82,7 @@ async def test_continuous_pull_from_pouchdb_server_stops_on_request(
 ) -> None:
     # pouchdb-server keeps an idle longpoll open past its timeout: stop must
     # still end the replication promptly.
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
 
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
     try:
@@ -117,7 +117,7 @@ async def test_continuous_pull_from_pouchdb_server_stops_on_request(
 async def test_attachments_round_trip_through_pouchdb_server(
     pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
 ) -> None:
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
 
     photo = base64.b64encode(bytes(range(256)) * 40).decode()
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
@@ -139,7 +139,7 @@ async def test_attachments_round_trip_through_pouchdb_server(
 async def test_filtered_pull_from_pouchdb_server(
     pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
 ) -> None:
-    from sync.http_remote import HttpDatabase
+    from sync.http import HttpDatabase
 
     remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
     try:

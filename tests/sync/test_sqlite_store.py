@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sync.attachments import digest_of
 from sync.errors import BadRequest, NotFound, PreconditionFailed
 from sync.revid import new_rev
-from sync.sqlite_store import SCHEMA_VERSION, SQLiteDatabase
+from sync.sqlite import SCHEMA_VERSION, SQLiteDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,8 +1,8 @@
 """The embedded store: one CouchDB database in one SQLite file (aiosqlite).
 
 The file layout, its migrations and connection settings live in
-:mod:`sync.sqlite_schema`; checking the documents of a write, in
-:mod:`sync.edits`.
+:mod:`sync.sqlite.schema`; checking the documents of a write, in
+:mod:`sync.sqlite.edits`.
 
 Only ids, revs, digests, lengths and counters are stored in the clear; every
 body, attachment and local document passes through the :class:`BodyCodec`
@@ -15,7 +15,7 @@ transaction per call; reads use a second connection, so with WAL they see only
 committed transactions and never a half-written batch.
 
 A malformed document fails the whole ``bulk_docs`` request before anything
-is written (see :mod:`sync.edits`); conflicts and missing attachment stubs are
+is written (see :mod:`sync.sqlite.edits`); conflicts and missing attachment stubs are
 per-document answers. A longpoll wakes at once on writes made through this object, and
 re-reads the file every few seconds to notice other writers.
 """
@@ -45,7 +45,15 @@ from sync.attachments import (
 )
 from sync.codec import BodyCodec, PlainCodec, attachment_aad, body_aad, local_aad
 from sync.database import Database, Doc, Seq
-from sync.edits import (
+from sync.errors import (
+    BadRequest,
+    Conflict,
+    CouchError,
+    NotFound,
+)
+from sync.revid import new_rev, user_fields
+from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
+from sync.sqlite.edits import (
     LOCAL_PREFIX,
     Edit,
     check_doc_id,
@@ -56,16 +64,8 @@ from sync.edits import (
     parse_edit,
     raise_for,
 )
-from sync.errors import (
-    BadRequest,
-    Conflict,
-    CouchError,
-    NotFound,
-)
-from sync.query_args import FeedQuery, check_count, feed_query, parse_since
-from sync.revid import new_rev, user_fields
-from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
-from sync.sqlite_schema import SCHEMA_VERSION, connect, get_meta_int, migrate, set_meta
+from sync.sqlite.query_args import FeedQuery, check_count, feed_query, parse_since
+from sync.sqlite.schema import SCHEMA_VERSION, connect, get_meta_int, migrate, set_meta
 
 __all__ = ["DEFAULT_REVS_LIMIT", "SCHEMA_VERSION", "SQLiteDatabase"]
 

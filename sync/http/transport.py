@@ -1,4 +1,4 @@
-"""The HTTP plumbing under :class:`sync.http_remote.HttpDatabase`.
+"""The HTTP plumbing under :class:`sync.http.remote.HttpDatabase`.
 
 One job: send a request to a CouchDB-API server and hand back its JSON, or
 raise the :mod:`sync.errors` class the answer stands for. It owns the things

@@ -4,9 +4,9 @@ How a device talks to the BeatSync gateway and how the gateway talks to a
 real CouchDB (in tests, pouchdb-server 4.2). Every method is one documented
 CouchDB 3 endpoint (https://docs.couchdb.org/en/stable/api/), sending and
 returning its JSON as it is; the wire details (credentials, keep-alive, gzip,
-errors, counters) live in :mod:`sync.http_transport`, the reshaping of
+errors, counters) live in :mod:`sync.http.transport`, the reshaping of
 ``_bulk_get`` answers (and its per-document fallback) in
-:mod:`sync.http_bulk_get`, ``_changes`` filters in :mod:`sync.http_changes`.
+:mod:`sync.http.bulk_get`, ``_changes`` filters in :mod:`sync.http.changes`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from sync.errors import (
     PreconditionFailed,
     error_from_response,
 )
-from sync.http_bulk_get import fetch_one_by_one, is_missing_database, normalize_results
-from sync.http_changes import changes_query
-from sync.http_transport import (
+from sync.http.bulk_get import fetch_one_by_one, is_missing_database, normalize_results
+from sync.http.changes import changes_query
+from sync.http.transport import (
     BadPeerResponse,
     PeerUnreachable,
     TooManyRequests,
@@ -128,7 +128,7 @@ class HttpDatabase(Database):
 
     @property
     def stats(self) -> TrafficStats:
-        """Requests and bytes so far (see :class:`~sync.http_transport.TrafficStats`)."""
+        """Requests and bytes so far (see :class:`~sync.http.transport.TrafficStats`)."""
         return self._http.stats
 
     @property
