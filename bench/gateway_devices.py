@@ -34,11 +34,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import serve_gateway
 from schemas.samples import sample_record
-from server import admin
-from server.auth import token_hash
 from server.config import GatewayConfig
-from server.models import Role
-from server.web_app import open_state
+from server.gateway.app import open_state
+from server.policy import admin
+from server.policy.auth import token_hash
+from server.state.models import Role
 from sync import journal, signing
 from sync.revid import new_rev
 

@@ -29,15 +29,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.common import Row, load, pouchdb_pull, print_rows, serve_gateway, timed_replication
 from bench.counting_proxy import CountingProxy
 from schemas.samples import sample_records
-from server.auth import token_hash
 from server.config import GatewayConfig
-from server.couch_backend import CouchServer, with_credentials
-from server.couch_bootstrap import bootstrap
-from server.models import Role
-from server.passwords import hash_password
-from server.repo_couch import CouchGatewayState
-from server.repos import IdentityRepo
-from server.web_app import STATIONS_DIR, open_state
+from server.couch.backend import CouchServer, with_credentials
+from server.couch.bootstrap import bootstrap
+from server.couch.state import CouchGatewayState
+from server.gateway.app import STATIONS_DIR, open_state
+from server.policy.auth import token_hash
+from server.policy.passwords import hash_password
+from server.state.interface import IdentityRepo
+from server.state.models import Role
 from sync import signing
 from sync.http import HttpDatabase
 from sync.sqlite import SQLiteDatabase

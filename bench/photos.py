@@ -44,10 +44,10 @@ import orjson
 from bench.common import serve_gateway
 from bench.counting_proxy import CountingProxy
 from schemas.samples import sample_record
-from server import admin
 from server.config import GatewayConfig
-from server.models import Role
-from server.web_app import open_state
+from server.gateway.app import open_state
+from server.policy import admin
+from server.state.models import Role
 from sync.database import Doc
 from sync.http import HttpDatabase
 from sync.replication import replicate

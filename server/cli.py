@@ -1,6 +1,6 @@
 """``beatsync-server``: run the sync gateway and administer its district.
 
-A thin click layer over :mod:`server.admin` and :mod:`server.web_app`. Every
+A thin click layer over :mod:`server.policy.admin` and :mod:`server.gateway.app`. Every
 command takes ``--data DIR`` (default ``./beatsync-data``, or the
 ``BEATSYNC_DATA`` environment variable): the folder holding the gateway's
 identities, audit log and station databases.
@@ -18,13 +18,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from server import admin
 from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
+from server.gateway.app import create_app, open_state
+from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
-from server.models import Role, check_slug
-from server.repos import GatewayState
-from server.web_app import create_app, open_state
-from server.web_run import serve_until_signalled
+from server.policy import admin
+from server.state.interface import GatewayState
+from server.state.models import Role, check_slug
 from sync.errors import CouchError
 
 __all__ = ["main"]
@@ -168,7 +168,7 @@ def serve(
             "add stations and officers with BEATSYNC_COUCHDB set."
         )
     if hub:
-        from server.hub import create_hub_app
+        from server.hub.app import create_hub_app
 
         if not hub_station or not upstream or couchdb_url:
             raise click.UsageError("--hub needs --station and --upstream, and no --couchdb.")
@@ -182,7 +182,7 @@ def serve(
         district = _with_state(data_dir, admin.provision_demo)
         click.echo(f"Demo district ready; every password is {district.password}", err=True)
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
-    # cleanup_ctx closes the stores; exit status 0 (see server.web_run).
+    # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
     serve_until_signalled(app, host=host, port=port, shutdown_timeout=30)
 
 
@@ -451,7 +451,7 @@ def couch_bootstrap(
     Run it once before the first `serve --couchdb`, and again after adding
     stations. Unlike the other commands it takes no --data folder.
     """
-    from server.couch_bootstrap import bootstrap
+    from server.couch.bootstrap import bootstrap
 
     try:
         report = bootstrap(
@@ -482,7 +482,7 @@ def hub() -> None:
 @click.option("--password", prompt="Officer's password", hide_input=True, help="Asked for, hidden.")
 def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> None:
     """On the station PC: enrol it at the district; saves DATA/hub.json (owner-only)."""
-    from server.hub import enrol_hub
+    from server.hub.enrolment import enrol_hub
 
     credential = _run(enrol_hub(data_dir, upstream, officer_id, password))
     click.echo(
@@ -496,7 +496,7 @@ def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> 
 @click.argument("device_id")
 def hub_authorise(data_dir: Path, device_id: str) -> None:
     """At the district: let DEVICE_ID fetch its station's identities as the station hub."""
-    from server.hub import authorise_hub
+    from server.hub.enrolment import authorise_hub
 
     station_id = _with_state(data_dir, lambda s: authorise_hub(s, s, device_id))
     click.echo(f"Device {device_id} is now the hub of station {station_id}.")

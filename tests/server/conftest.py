@@ -20,12 +20,12 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.samples import sample_record
-from server import admin
-from server.auth import token_hash
 from server.config import GatewayConfig
-from server.models import Role
-from server.web_app import create_app, open_state
-from server.web_keys import STATE, STORES
+from server.gateway.app import create_app, open_state
+from server.gateway.keys import STATE, STORES
+from server.policy import admin
+from server.policy.auth import token_hash
+from server.state.models import Role
 from sync import journal, signing
 from sync.database import Database
 from sync.revid import new_rev

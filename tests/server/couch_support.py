@@ -23,13 +23,13 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.samples import sample_record
-from server import admin
 from server.config import GatewayConfig
-from server.couch_backend import CouchServer, couch_credentials, with_credentials
-from server.couch_bootstrap import BootstrapReport, bootstrap
-from server.models import Role, station_db_name
-from server.repo_couch import CouchGatewayState
-from server.web_app import create_app
+from server.couch.backend import CouchServer, couch_credentials, with_credentials
+from server.couch.bootstrap import BootstrapReport, bootstrap
+from server.couch.state import CouchGatewayState
+from server.gateway.app import create_app
+from server.policy import admin
+from server.state.models import Role, station_db_name
 from sync import signing
 from sync.database import Database, Doc
 from sync.errors import NotFound

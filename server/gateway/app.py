@@ -1,0 +1,102 @@
+"""The one application factory of the sync gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.config import GatewayConfig
+from server.gateway.handlers_beatsync import add_beatsync_routes
+from server.gateway.handlers_couch import add_couch_routes
+from server.gateway.handlers_hub import add_hub_routes
+from server.gateway.keys import (
+    AUTHENTICATOR,
+    CLOCK,
+    CONFIG,
+    GZIP_MIN_BYTES,
+    SERVER_UUID,
+    STATE,
+    STORES,
+)
+from server.gateway.middlewares import access_log, authenticate, compress, errors
+from server.policy.auth import Authenticator, Clock
+from server.policy.throttle import LoginThrottle
+from server.state.interface import GatewayState
+from server.state.sqlite import SQLiteGatewayState
+from server.state.stations import StationDatabases, StationStores
+
+__all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
+
+STATE_FILE = "gateway.sqlite"
+STATIONS_DIR = "stations"
+
+
+async def open_state(config: GatewayConfig) -> GatewayState:
+    """The gateway's identity/audit store under the data folder (the CLI uses it too),
+    or in the central CouchDB when ``config.couchdb_url`` is set."""
+    if config.couchdb_url is not None:
+        from server.couch.state import CouchGatewayState
+
+        return await CouchGatewayState.open(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
+
+
+def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDatabases:
+    if config.couchdb_url is not None:
+        # The station databases share the state's CouchDB connection pool.
+        from server.couch.backend import CouchStationStores
+        from server.couch.state import CouchGatewayState
+
+        assert isinstance(state, CouchGatewayState)
+        return CouchStationStores(state.server)
+    return StationStores(config.data_dir / STATIONS_DIR)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    state = await open_state(config)
+    stores = _station_stores(state, config)
+    server_uuid = await state.get_setting("server_uuid")
+    if server_uuid is None:
+        server_uuid = uuid.uuid4().hex
+        await state.set_setting("server_uuid", server_uuid)
+    app[STATE] = state
+    app[STORES] = stores
+    app[SERVER_UUID] = server_uuid
+    app[AUTHENTICATOR] = Authenticator(
+        state,
+        LoginThrottle(config.max_login_failures, config.login_window_s),
+        config.auth_cache_ttl_s,
+        token_days=config.token_days,
+        clock=app.get(CLOCK),
+    )
+    try:
+        yield
+    finally:
+        # Runs after in-flight requests finished (aiohttp's graceful shutdown),
+        # so every acknowledged write is committed before the files close.
+        await stores.close()
+        await state.close()
+
+
+def create_app(
+    config: GatewayConfig | None = None, *, clock: Clock | None = None
+) -> web.Application:
+    """The gateway; ``clock`` (the current UTC time) is for tests of token expiry."""
+    config = config or GatewayConfig()
+    app = web.Application(
+        middlewares=[access_log, compress, errors, authenticate],
+        client_max_size=config.max_body_bytes,
+    )
+    app[CONFIG] = config
+    if clock is not None:
+        app[CLOCK] = clock
+    app[GZIP_MIN_BYTES] = config.gzip_min_bytes
+    app.cleanup_ctx.append(_resources)
+    add_beatsync_routes(app)
+    add_hub_routes(app)
+    add_couch_routes(app)
+    return app

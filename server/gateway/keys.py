@@ -1,0 +1,33 @@
+"""Typed keys of what the application holds (set up in :mod:`server.gateway.app`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.config import GatewayConfig
+from server.policy.auth import Authenticator, Clock
+from server.state.interface import GatewayState
+from server.state.models import Principal
+from server.state.stations import StationDatabases
+
+__all__ = [
+    "AUTHENTICATOR",
+    "CLOCK",
+    "CONFIG",
+    "GZIP_MIN_BYTES",
+    "PRINCIPAL",
+    "SERVER_UUID",
+    "STATE",
+    "STORES",
+]
+
+CONFIG = web.AppKey("config", GatewayConfig)
+STATE = web.AppKey("state", GatewayState)
+STORES = web.AppKey("stores", StationDatabases)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+SERVER_UUID = web.AppKey("server_uuid", str)
+# Set only by tests (token expiry); the Authenticator otherwise reads the real time.
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
+# The authenticated caller of a request, or None.
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)

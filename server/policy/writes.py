@@ -1,0 +1,130 @@
+"""One write path for ``_bulk_docs``, ``PUT`` and ``DELETE``: check, store, audit.
+
+Structure errors fail the whole request (400) before anything is stored.
+Each remaining document is checked by :mod:`server.policy.write_policy`; refused ones
+get per-doc ``forbidden`` entries and the rest go to the store in ONE
+``bulk_docs`` call (one transaction), and the answers are merged back in the
+request's order. Every accepted revision is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.policy.access import DbScope
+from server.policy.write_policy import (
+    Verdict,
+    check_revision,
+    check_structure,
+    forbidden_result,
+    parent_bodies,
+)
+from server.state.interface import AuditLog, DocRev, IdentityRepo, NewAuditEntry
+from sync.database import Database, Doc
+from sync.errors import CouchError, Forbidden, error_from_response
+
+__all__ = ["WriteDeps", "raise_for_result", "write_docs"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDeps:
+    identities: IdentityRepo
+    audit: AuditLog
+    refuse_unsigned: bool
+
+
+async def write_docs(
+    scope: DbScope, store: Database, deps: WriteDeps, docs: Sequence[Any], *, new_edits: bool
+) -> list[Doc]:
+    """CouchDB's ``_bulk_docs`` answer for ``docs`` written by ``scope``'s caller."""
+    clean = [check_structure(doc, new_edits=new_edits) for doc in docs]
+    results: list[Doc | None] = [None] * len(clean)
+    accepted: list[tuple[int, Doc, Verdict]] = []
+    known = set() if new_edits else await _known_revs(store, clean)
+    # A replicated revision the store already has: CouchDB ignores it, and so do
+    # we, unless the audit log lacks it (the gateway stopped between the store's
+    # commit and the audit append): then the re-send is checked and audited.
+    unaudited = known - await deps.audit.audited(scope.db_name, known) if known else set()
+    to_check = [
+        (index, doc)
+        for index, doc in enumerate(clean)
+        if (key := (doc["_id"], doc.get("_rev"))) not in known or key in unaudited
+    ]
+    late_audit: list[NewAuditEntry] = []
+    parents = await parent_bodies(
+        store, [doc for _, doc in to_check], new_edits=new_edits, stored=unaudited
+    )
+    for (index, doc), old in zip(to_check, parents, strict=True):
+        stored_already = (doc["_id"], doc.get("_rev")) in unaudited
+        try:
+            verdict = await check_revision(
+                doc, old, scope, deps.identities, refuse_unsigned=deps.refuse_unsigned
+            )
+        except Forbidden as exc:
+            if not stored_already:  # a stored one stays ignored, as CouchDB does
+                results[index] = forbidden_result(doc, exc)
+        else:
+            if stored_already:
+                late_audit.append(_audit_entry(scope, doc, doc["_rev"], verdict))
+            else:
+                accepted.append((index, doc, verdict))
+    stored = (
+        await store.bulk_docs([verdict.doc for _, _, verdict in accepted], new_edits=new_edits)
+        if accepted
+        else []
+    )
+    audit = late_audit
+    if new_edits:
+        for (index, doc, verdict), answer in zip(accepted, stored, strict=True):
+            results[index] = answer
+            if answer.get("ok"):
+                audit.append(_audit_entry(scope, doc, answer["rev"], verdict))
+    else:
+        # new_edits=false answers list only failures (CouchDB returns [] on success).
+        failed = {r.get("id"): r for r in stored}
+        for index, doc, verdict in accepted:
+            if doc["_id"] in failed:
+                results[index] = failed[doc["_id"]]
+            else:
+                audit.append(_audit_entry(scope, doc, doc["_rev"], verdict))
+    await deps.audit.append(audit)
+    if new_edits:
+        return [r for r in results if r is not None]
+    return [r for r in results if r is not None and "error" in r]
+
+
+async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[DocRev]:
+    wanted: dict[str, list[str]] = {}
+    for doc in docs:
+        wanted.setdefault(doc["_id"], []).append(doc["_rev"])
+    missing = await store.revs_diff(wanted)
+    return {
+        (doc_id, rev)
+        for doc_id, revs in wanted.items()
+        for rev in revs
+        if rev not in missing.get(doc_id, {}).get("missing", [])
+    }
+
+
+def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAuditEntry:
+    device = scope.principal.device
+    return (
+        scope.db_name,
+        doc["_id"],
+        rev,
+        scope.principal.officer.id,
+        device.id if device else None,
+        doc.get("type"),
+        bool(doc.get("_deleted")),
+        verdict.signed,
+    )
+
+
+def raise_for_result(result: Doc) -> None:
+    """Turn a one-document ``_bulk_docs`` entry into the error CouchDB's ``PUT`` answers."""
+    if "error" in result:
+        status = {"forbidden": 403, "conflict": 409, "unauthorized": 401}.get(result["error"], 400)
+        exc: CouchError = error_from_response(status, result)
+        raise exc

@@ -1,0 +1,358 @@
+"""The gateway's state in one SQLite file (``gateway.sqlite`` under the data folder).
+
+Implements every repository of :mod:`server.state.interface` on one aiosqlite
+connection. WAL mode and a busy timeout let the admin CLI (another process)
+change identities while the gateway runs; the gateway reads officer and
+device rows on every request, so a revocation made by the CLI takes effect on
+the very next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from server.state.interface import DocRev, GatewayState, NewAuditEntry
+from server.state.models import AuditEntry, Beat, Device, Officer, Role, Station
+from sync.errors import Conflict, NotFound
+
+__all__ = ["SCHEMA_VERSION", "SQLiteGatewayState", "utc_now"]
+
+
+def utc_now(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) as the gateway stores times: ISO 8601 UTC, ms, ``Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Versioned migrations: index i upgrades schema version i to i + 1.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE stations (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, beat_scoped INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL);
+    CREATE TABLE beats (
+        station_id TEXT NOT NULL REFERENCES stations(id), id TEXT NOT NULL, name TEXT NOT NULL,
+        PRIMARY KEY (station_id, id));
+    CREATE TABLE officers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+        station_id TEXT REFERENCES stations(id), beat_id TEXT,
+        password_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL);
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY, officer_id TEXT NOT NULL REFERENCES officers(id),
+        name TEXT NOT NULL, public_key TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        enrolled_at TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, revoked_at TEXT,
+        last_seen TEXT, last_db TEXT, last_seq TEXT, last_checkpoint_at TEXT);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, db TEXT NOT NULL,
+        doc_id TEXT NOT NULL, rev TEXT NOT NULL, officer_id TEXT NOT NULL, device_id TEXT,
+        record_type TEXT, deleted INTEGER NOT NULL, signed TEXT NOT NULL);
+    CREATE INDEX audit_by_db ON audit (db, seq);
+    -- The audit log is append-only, enforced by the database itself.
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class SQLiteGatewayState(GatewayState):
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteGatewayState:
+        conn = await aiosqlite.connect(path)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA busy_timeout=10000")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        # synchronous=FULL: an acknowledged audit entry survives a power cut.
+        await conn.execute("PRAGMA synchronous=FULL")
+        state = cls(conn)
+        await state._migrate()
+        return state
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _migrate(self) -> None:
+        async with self._conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for index in range(version, SCHEMA_VERSION):
+            await self._conn.executescript(
+                f"BEGIN; {_MIGRATIONS[index]} PRAGMA user_version = {index + 1}; COMMIT;"
+            )
+
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._conn.execute(sql, args) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._conn.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def _write(self, sql: str, args: Sequence[Any] = (), *, many: bool = False) -> int:
+        # One transaction at a time on the shared connection: without the lock,
+        # concurrent requests interleave statements, one's commit or rollback
+        # takes another's half-done work with it, and sqlite3 reports misuse
+        # when cursors overlap (seen under 500 concurrent devices).
+        async with self._write_lock:
+            try:
+                run = self._conn.executemany if many else self._conn.execute
+                async with run(sql, args) as cur:
+                    count = cur.rowcount
+                await self._conn.commit()
+            except aiosqlite.IntegrityError as exc:
+                await self._conn.rollback()
+                raise Conflict(f"already exists or refers to something unknown: {exc}") from None
+        return count
+
+    # -- stations and beats -------------------------------------------------
+
+    async def add_station(
+        self, station_id: str, name: str, *, beat_scoped: bool = False
+    ) -> Station:
+        await self._write(
+            "INSERT INTO stations (id, name, beat_scoped, created_at) VALUES (?, ?, ?, ?)",
+            (station_id, name, int(beat_scoped), utc_now()),
+        )
+        return Station(station_id, name, beat_scoped)
+
+    async def set_beat_scoped(self, station_id: str, beat_scoped: bool) -> Station:
+        if not await self._write(
+            "UPDATE stations SET beat_scoped = ? WHERE id = ?", (int(beat_scoped), station_id)
+        ):
+            raise NotFound(f"no station {station_id}")
+        station = await self.get_station(station_id)
+        assert station is not None
+        return station
+
+    async def get_station(self, station_id: str) -> Station | None:
+        row = await self._one("SELECT * FROM stations WHERE id = ?", (station_id,))
+        return Station(row["id"], row["name"], bool(row["beat_scoped"])) if row else None
+
+    async def list_stations(self) -> list[Station]:
+        rows = await self._all("SELECT * FROM stations ORDER BY id")
+        return [Station(r["id"], r["name"], bool(r["beat_scoped"])) for r in rows]
+
+    async def add_beat(self, station_id: str, beat_id: str, name: str) -> Beat:
+        await self.require_place(station_id)
+        await self._write(
+            "INSERT INTO beats (station_id, id, name) VALUES (?, ?, ?)", (station_id, beat_id, name)
+        )
+        return Beat(station_id, beat_id, name)
+
+    async def list_beats(self, station_id: str | None = None) -> list[Beat]:
+        rows = await self._all(
+            "SELECT * FROM beats WHERE ? IS NULL OR station_id = ? ORDER BY station_id, id",
+            (station_id, station_id),
+        )
+        return [Beat(r["station_id"], r["id"], r["name"]) for r in rows]
+
+    # -- officers -------------------------------------------------------------
+
+    @staticmethod
+    def _officer(row: aiosqlite.Row) -> Officer:
+        return Officer(
+            row["id"],
+            row["name"],
+            Role(row["role"]),
+            row["station_id"],
+            row["beat_id"],
+            row["password_hash"],
+            bool(row["revoked"]),
+        )
+
+    async def add_officer(
+        self,
+        officer_id: str,
+        name: str,
+        role: Role,
+        password_hash: str,
+        *,
+        station_id: str | None = None,
+        beat_id: str | None = None,
+    ) -> Officer:
+        await self.require_place(station_id, beat_id)
+        await self._write(
+            "INSERT INTO officers (id, name, role, station_id, beat_id, password_hash, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (officer_id, name, role.value, station_id, beat_id, password_hash, utc_now()),
+        )
+        return Officer(officer_id, name, role, station_id, beat_id, password_hash)
+
+    async def get_officer(self, officer_id: str) -> Officer | None:
+        row = await self._one("SELECT * FROM officers WHERE id = ?", (officer_id,))
+        return self._officer(row) if row else None
+
+    async def list_officers(self, station_id: str | None = None) -> list[Officer]:
+        rows = await self._all(
+            "SELECT * FROM officers WHERE ? IS NULL OR station_id = ? ORDER BY id",
+            (station_id, station_id),
+        )
+        return [self._officer(r) for r in rows]
+
+    async def set_password_hash(self, officer_id: str, password_hash: str) -> None:
+        if not await self._write(
+            "UPDATE officers SET password_hash = ? WHERE id = ?", (password_hash, officer_id)
+        ):
+            raise NotFound(f"no officer {officer_id}")
+
+    async def revoke_officer(self, officer_id: str) -> None:
+        if not await self._write("UPDATE officers SET revoked = 1 WHERE id = ?", (officer_id,)):
+            raise NotFound(f"no officer {officer_id}")
+
+    # -- devices ---------------------------------------------------------------
+
+    @staticmethod
+    def _device(row: aiosqlite.Row) -> Device:
+        return Device(
+            row["id"],
+            row["officer_id"],
+            row["name"],
+            row["public_key"],
+            row["enrolled_at"],
+            bool(row["revoked"]),
+            row["last_seen"],
+            row["last_db"],
+            json.loads(row["last_seq"]) if row["last_seq"] is not None else None,
+            row["last_checkpoint_at"],
+        )
+
+    async def add_device(
+        self,
+        device_id: str,
+        officer_id: str,
+        name: str,
+        public_key: str,
+        token_hash: str,
+        *,
+        enrolled_at: str | None = None,
+    ) -> Device:
+        now = enrolled_at or utc_now()
+        await self._write(
+            "INSERT INTO devices (id, officer_id, name, public_key, token_hash, enrolled_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (device_id, officer_id, name, public_key, token_hash, now),
+        )
+        return Device(device_id, officer_id, name, public_key, now)
+
+    async def device_by_token_hash(self, token_hash: str) -> Device | None:
+        row = await self._one("SELECT * FROM devices WHERE token_hash = ?", (token_hash,))
+        return self._device(row) if row else None
+
+    async def device_token_hash(self, device_id: str) -> str | None:
+        row = await self._one("SELECT token_hash FROM devices WHERE id = ?", (device_id,))
+        return str(row["token_hash"]) if row else None
+
+    async def get_device(self, device_id: str) -> Device | None:
+        row = await self._one("SELECT * FROM devices WHERE id = ?", (device_id,))
+        return self._device(row) if row else None
+
+    async def list_devices(self, officer_id: str | None = None) -> list[Device]:
+        rows = await self._all(
+            "SELECT * FROM devices WHERE ? IS NULL OR officer_id = ? ORDER BY enrolled_at, id",
+            (officer_id, officer_id),
+        )
+        return [self._device(r) for r in rows]
+
+    async def revoke_device(self, device_id: str) -> None:
+        if not await self._write(
+            "UPDATE devices SET revoked = 1, revoked_at = ? WHERE id = ?", (utc_now(), device_id)
+        ):
+            raise NotFound(f"no device {device_id}")
+
+    # -- device status -----------------------------------------------------------
+
+    async def seen(
+        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+    ) -> None:
+        now = utc_now()
+        await self._write(
+            "UPDATE devices SET last_seen = ?, last_db = ?,"
+            " last_seq = COALESCE(?, last_seq),"
+            " last_checkpoint_at = CASE WHEN ? THEN ? ELSE last_checkpoint_at END WHERE id = ?",
+            (
+                now,
+                db,
+                json.dumps(last_seq) if last_seq is not None else None,
+                int(checkpoint),
+                now,
+                device_id,
+            ),
+        )
+
+    # -- audit ---------------------------------------------------------------------
+
+    async def append(self, entries: Sequence[NewAuditEntry]) -> None:
+        if not entries:
+            return
+        now = utc_now()
+        await self._write(
+            "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
+            " signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(now, *entry[:6], int(entry[6]), entry[7]) for entry in entries],
+            many=True,
+        )
+
+    async def read(
+        self, *, db: str | None = None, since: int = 0, limit: int = 1000
+    ) -> list[AuditEntry]:
+        rows = await self._all(
+            "SELECT * FROM audit WHERE (? IS NULL OR db = ?) AND seq > ? ORDER BY seq LIMIT ?",
+            (db, db, since, limit),
+        )
+        return [
+            AuditEntry(
+                r["seq"],
+                r["at"],
+                r["db"],
+                r["doc_id"],
+                r["rev"],
+                r["officer_id"],
+                r["device_id"],
+                r["record_type"],
+                bool(r["deleted"]),
+                r["signed"],
+            )
+            for r in rows
+        ]
+
+    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+        wanted = set(revs)
+        ids = sorted({doc_id for doc_id, _ in wanted})
+        if not ids:
+            return set()
+        # json_each: one statement whatever the batch size (no limit on bound variables).
+        rows = await self._all(
+            "SELECT doc_id, rev FROM audit WHERE db = ?"
+            " AND doc_id IN (SELECT value FROM json_each(?))",
+            (db, json.dumps(ids)),
+        )
+        return {(r["doc_id"], r["rev"]) for r in rows} & wanted
+
+    # -- settings ------------------------------------------------------------------
+
+    async def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = await self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return str(row["value"]) if row else default
+
+    async def set_setting(self, key: str, value: str) -> None:
+        await self._write(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
