@@ -33,12 +33,12 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import serve_gateway
+from schemas.identity import Role
 from schemas.samples import sample_record
 from server.config import GatewayConfig
 from server.gateway.app import open_state
 from server.policy import admin
 from server.policy.auth import token_hash
-from server.state.models import Role
 from sync import journal, signing
 from sync.revid import new_rev
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import Row, load, pouchdb_pull, print_rows, serve_gateway, timed_replication
 from bench.counting_proxy import CountingProxy
+from schemas.identity import Role
 from schemas.samples import sample_records
 from server.config import GatewayConfig
 from server.couch.backend import CouchServer, with_credentials
@@ -37,7 +38,6 @@ from server.gateway.app import STATIONS_DIR, open_state
 from server.policy.auth import token_hash
 from server.policy.passwords import hash_password
 from server.state.interface import IdentityRepo
-from server.state.models import Role
 from sync import signing
 from sync.http import HttpDatabase
 from sync.sqlite import SQLiteDatabase

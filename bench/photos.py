@@ -43,11 +43,11 @@ import orjson
 
 from bench.common import serve_gateway
 from bench.counting_proxy import CountingProxy
+from schemas.identity import Role
 from schemas.samples import sample_record
 from server.config import GatewayConfig
 from server.gateway.app import open_state
 from server.policy import admin
-from server.state.models import Role
 from sync.database import Doc
 from sync.http import HttpDatabase
 from sync.replication import replicate

@@ -18,15 +18,13 @@ from collections import deque
 from collections.abc import Mapping
 
 from schemas.errors import TransitionNotAllowed
+from schemas.identity import CITIZEN, ROLES, Role
 
 __all__ = ["ALLOWED_TRANSITIONS", "INITIAL_STATUS", "ROLES", "STATUSES", "check_transition"]
 
-# "citizen" is the web portal acting for the citizen who owns the record.
-ROLES: tuple[str, ...] = ("beat_officer", "station_officer", "central_office", "admin", "citizen")
-
-_OFFICERS = frozenset({"beat_officer", "station_officer", "central_office", "admin"})
-_SUPERVISORS = frozenset({"station_officer", "central_office", "admin"})
-_DISTRICT = frozenset({"central_office", "admin"})
+_OFFICERS = frozenset(role.value for role in Role)
+_SUPERVISORS = frozenset({Role.STATION_OFFICER.value, Role.CENTRAL_OFFICE.value, Role.ADMIN.value})
+_DISTRICT = frozenset({Role.CENTRAL_OFFICE.value, Role.ADMIN.value})
 
 ALLOWED_TRANSITIONS: dict[str, Mapping[tuple[str, str], frozenset[str]]] = {
     "complaint": {
@@ -46,8 +44,8 @@ ALLOWED_TRANSITIONS: dict[str, Mapping[tuple[str, str], frozenset[str]]] = {
     },
     "appointment": {
         ("requested", "confirmed"): _SUPERVISORS,
-        ("requested", "cancelled"): _SUPERVISORS | {"citizen"},
-        ("confirmed", "cancelled"): _SUPERVISORS | {"citizen"},
+        ("requested", "cancelled"): _SUPERVISORS | {CITIZEN},
+        ("confirmed", "cancelled"): _SUPERVISORS | {CITIZEN},
         ("confirmed", "completed"): _SUPERVISORS,
     },
     "certificate_request": {

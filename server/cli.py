@@ -18,13 +18,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from schemas.identity import Role, check_slug
 from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
 from server.gateway.app import create_app, open_state
 from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
 from server.policy import admin
+from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
-from server.state.models import Role, check_slug
 from sync.errors import CouchError
 
 __all__ = ["main"]
@@ -398,7 +399,7 @@ def district_unsigned(data_dir: Path, policy: str) -> None:
     """Accept (marked unsigned in the audit log) or refuse writes by stock CouchDB clients."""
     _with_state(
         data_dir,
-        lambda s: s.set_setting("refuse_unsigned", "true" if policy == "refuse" else "false"),
+        lambda s: DistrictSettings(s).set_refuse_unsigned(policy == "refuse"),
     )
     click.echo(f"Unsigned writes: {policy}.")
 

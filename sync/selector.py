@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from functools import cmp_to_key
 from typing import Any
 
 from sync.errors import BadRequest
@@ -79,7 +78,6 @@ def collate(a: Any, b: Any) -> int:
     return 0
 
 
-collation_key = cmp_to_key(collate)
 
 
 def _type_name(value: Any) -> str:

@@ -4,7 +4,7 @@ One CouchDB database per station (``station-<id>``), each reached through
 :class:`sync.http.remote.HttpDatabase` (async, ``_revs_diff``, ``_bulk_get``,
 ``new_edits=false``), all sharing ONE aiohttp session, so every request to the
 cluster reuses the same keep-alive pool. :class:`CouchStationStores` is a
-drop-in for :class:`server.state.stations.StationStores`.
+drop-in for :class:`server.state.stations.SQLiteStationStores`.
 
 Every store is wrapped in :class:`GuardedDatabase`: when CouchDB is down,
 slow or refuses the gateway's own credentials, the device gets 503 with a
@@ -276,7 +276,7 @@ class CouchServer:
 
 
 class CouchStationStores(StationDatabases):
-    """:class:`server.state.stations.StationStores` over CouchDB: ``station-<id>`` per station.
+    """:class:`~server.state.stations.SQLiteStationStores` over CouchDB: one `station-<id>` each.
 
     The databases are created by ``beatsync-server couch bootstrap`` (with
     their ``_security`` and indexes), not here: the gateway's CouchDB account

@@ -29,11 +29,12 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
+from schemas.identity import Role
 from server.config import GatewayConfig
 from server.couch.backend import CouchServer, redact
-from server.state.interface import DocRev, GatewayState, NewAuditEntry
-from server.state.models import AuditEntry, Beat, Device, Officer, Role, Station
-from server.state.sqlite import utc_now
+from server.state.interface import DocRev, GatewayState
+from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from server.state.timestamps import utc_now
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 
@@ -409,9 +410,7 @@ class CouchGatewayState(GatewayState):
             return
         now = utc_now()
         docs = []
-        for n, (db, doc_id, rev, officer_id, device_id, rtype, deleted, signed) in enumerate(
-            entries
-        ):
+        for n, entry in enumerate(entries):
             seq = self._next_seq()
             docs.append(
                 {
@@ -419,14 +418,14 @@ class CouchGatewayState(GatewayState):
                     "kind": "audit",
                     "seq": seq,
                     "at": now,
-                    "db": db,
-                    "doc_id": doc_id,
-                    "rev": rev,
-                    "officer_id": officer_id,
-                    "device_id": device_id,
-                    "record_type": rtype,
-                    "deleted": deleted,
-                    "signed": signed,
+                    "db": entry.db,
+                    "doc_id": entry.doc_id,
+                    "rev": entry.rev,
+                    "officer_id": entry.officer_id,
+                    "device_id": entry.device_id,
+                    "record_type": entry.record_type,
+                    "deleted": entry.deleted,
+                    "signed": entry.signed,
                 }
             )
         failed = [r for r in await self._audit.bulk_docs(docs) if "error" in r]
@@ -487,16 +486,6 @@ class CouchGatewayState(GatewayState):
     async def get_setting(self, key: str, default: str | None = None) -> str | None:
         doc = await self._get(self._ids, f"setting:{key}")
         return str(doc["value"]) if doc else default
-
-    async def claim_setting(self, key: str, value: str) -> str:
-        """Set ``key`` unless it is set; the value every gateway then agrees on
-        (``server_uuid``): the first writer wins, the others read its value."""
-        doc = {"_id": f"setting:{key}", "kind": "setting", "value": value}
-        with contextlib.suppress(Conflict):
-            await self._create(self._ids, doc)
-        stored = await self.get_setting(key)
-        assert stored is not None
-        return stored
 
     async def set_setting(self, key: str, value: str) -> None:
         await self._update(

@@ -15,6 +15,7 @@ from server.gateway.keys import (
     AUTHENTICATOR,
     CLOCK,
     CONFIG,
+    DISTRICT,
     GZIP_MIN_BYTES,
     SERVER_UUID,
     STATE,
@@ -22,10 +23,11 @@ from server.gateway.keys import (
 )
 from server.gateway.middlewares import access_log, authenticate, compress, errors
 from server.policy.auth import Authenticator, Clock
+from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
 from server.state.sqlite import SQLiteGatewayState
-from server.state.stations import StationDatabases, StationStores
+from server.state.stations import SQLiteStationStores, StationDatabases
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
 
@@ -52,7 +54,7 @@ def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDataba
 
         assert isinstance(state, CouchGatewayState)
         return CouchStationStores(state.server)
-    return StationStores(config.data_dir / STATIONS_DIR)
+    return SQLiteStationStores(config.data_dir / STATIONS_DIR)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -66,6 +68,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[STATE] = state
     app[STORES] = stores
     app[SERVER_UUID] = server_uuid
+    app[DISTRICT] = DistrictSettings(state)
     app[AUTHENTICATOR] = Authenticator(
         state,
         LoginThrottle(config.max_login_failures, config.login_window_s),

@@ -15,12 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.identity import Role
 from server.gateway.keys import AUTHENTICATOR, PRINCIPAL, SERVER_UUID, STATE, STORES
 from server.gateway.request import int_param, json_response, read_json_object
 from server.policy.access import require_principal, require_role
 from server.policy.auth import new_token, token_expires_at, token_hash
-from server.state.models import Role, station_db_name, station_of_db
-from server.state.sqlite import utc_now
+from server.state.models import station_db_name, station_of_db
+from server.state.timestamps import utc_now
 from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, NotFound

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from server.gateway.keys import CONFIG, PRINCIPAL, SERVER_UUID, STATE, STORES
+from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, STATE, STORES
 from server.gateway.request import (
     bool_param,
     int_param,
@@ -24,7 +24,7 @@ from server.gateway.request import (
     read_json_object,
 )
 from server.policy.access import DbScope, resolve_scope
-from server.policy.write_policy import check_doc_id
+from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, raise_for_result, write_docs
 from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
@@ -34,7 +34,6 @@ __all__ = ["add_couch_routes"]
 
 # PouchDB's replication ids are base64 with '/'→'.' and '+'→'_', hence '='.
 _LOCAL_ID = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
-_REFUSE_UNSIGNED = "refuse_unsigned"
 # CouchDB 3 sequences of a large cluster run to a few hundred characters.
 _MAX_SEQ_LENGTH = 4096
 
@@ -148,7 +147,7 @@ async def changes(request: web.Request) -> web.Response:
 
 def _check_revs_map(body: Mapping[str, Any]) -> dict[str, list[str]]:
     for doc_id, revs in body.items():
-        check_doc_id(doc_id)
+        check_record_id(doc_id)
         if not isinstance(revs, list):
             raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
         for rev in revs:
@@ -194,7 +193,7 @@ async def bulk_get(request: web.Request) -> web.Response:
     for item in wanted:
         if not isinstance(item, dict):
             raise BadRequest("Each requested doc must be an object")
-        check_doc_id(item.get("id"))
+        check_record_id(item.get("id"))
         if "rev" in item:
             parse_rev(item["rev"])
     results = await store.bulk_get(
@@ -214,8 +213,7 @@ def _write_deps(request: web.Request, refuse_unsigned: bool) -> WriteDeps:
 
 
 async def _deps(request: web.Request) -> WriteDeps:
-    setting = await request.app[STATE].get_setting(_REFUSE_UNSIGNED, "false")
-    return _write_deps(request, setting == "true")
+    return _write_deps(request, await request.app[DISTRICT].refuse_unsigned())
 
 
 async def bulk_docs(request: web.Request) -> web.Response:
@@ -310,7 +308,7 @@ def _open_revs(request: web.Request) -> list[str] | Literal["all"] | None:
 
 async def get_doc(request: web.Request) -> web.Response:
     scope, store = await _scope(request)
-    doc_id = check_doc_id(request.match_info["docid"])
+    doc_id = check_record_id(request.match_info["docid"])
     revs, latest = bool_param(request, "revs"), bool_param(request, "latest")
     attachments = bool_param(request, "attachments")
     open_revs = _open_revs(request)
@@ -349,7 +347,7 @@ async def _write_one(
 
 
 async def put_doc(request: web.Request) -> web.Response:
-    doc_id = check_doc_id(request.match_info["docid"])
+    doc_id = check_record_id(request.match_info["docid"])
     doc = await read_json_object(request)
     if "_id" in doc and doc["_id"] != doc_id:
         raise BadRequest("The _id in the body differs from the URL's")
@@ -361,7 +359,7 @@ async def put_doc(request: web.Request) -> web.Response:
 
 
 async def delete_doc(request: web.Request) -> web.Response:
-    doc_id = check_doc_id(request.match_info["docid"])
+    doc_id = check_record_id(request.match_info["docid"])
     rev = request.query.get("rev")
     if rev is None:
         raise Conflict("Document update conflict: DELETE needs ?rev=")

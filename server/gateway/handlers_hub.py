@@ -22,12 +22,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from schemas.identity import Role
 from server.gateway.keys import PRINCIPAL, STATE
 from server.gateway.request import json_response
 from server.policy.access import require_principal
 from server.state.interface import IdentityRepo, Settings
-from server.state.models import Principal, Role
-from server.state.sqlite import utc_now
+from server.state.models import Principal
+from server.state.timestamps import utc_now
 from sync.errors import Forbidden
 
 __all__ = ["HUB_IDENTITIES_PATH", "add_hub_routes", "hub_setting", "station_snapshot"]

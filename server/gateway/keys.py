@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.config import GatewayConfig
 from server.policy.auth import Authenticator, Clock
+from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
 from server.state.models import Principal
 from server.state.stations import StationDatabases
@@ -14,6 +15,7 @@ __all__ = [
     "AUTHENTICATOR",
     "CLOCK",
     "CONFIG",
+    "DISTRICT",
     "GZIP_MIN_BYTES",
     "PRINCIPAL",
     "SERVER_UUID",
@@ -24,6 +26,7 @@ __all__ = [
 CONFIG = web.AppKey("config", GatewayConfig)
 STATE = web.AppKey("state", GatewayState)
 STORES = web.AppKey("stores", StationDatabases)
+DISTRICT = web.AppKey("district", DistrictSettings)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 SERVER_UUID = web.AppKey("server_uuid", str)
 # Set only by tests (token expiry); the Authenticator otherwise reads the real time.

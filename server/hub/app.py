@@ -36,13 +36,14 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
+from schemas.identity import check_slug
 from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.gateway.handlers_hub import HUB_IDENTITIES_PATH
-from server.gateway.keys import STATE, STORES
+from server.gateway.keys import DISTRICT, STATE, STORES
 from server.hub.enrolment import HUB_FILE, UPSTREAM_TIMEOUT_S, HubCredential
 from server.hub.identity_cache import apply_snapshot
-from server.state.models import check_slug, station_db_name
+from server.state.models import station_db_name
 from sync.errors import (
     BadRequest,
     CouchError,
@@ -59,7 +60,6 @@ __all__ = ["HubOptions", "create_hub_app"]
 # How often the identity cache is refreshed while the centre is reachable: a
 # revocation reaches the station's devices within this time of the link being up.
 DEFAULT_REFRESH_S: Final = 60.0
-_REFUSE_UNSIGNED: Final = "refuse_unsigned"
 _HUB_REVOKED: Final = "hub_revoked"
 
 log = logging.getLogger("beatsync.hub")
@@ -181,7 +181,7 @@ class _Hub:
     async def run(self, app: web.Application) -> AsyncIterator[None]:
         # At the hub every write must carry its author device's signature:
         # unsigned ones could never be relayed to the centre.
-        await app[STATE].set_setting(_REFUSE_UNSIGNED, "true")
+        await app[DISTRICT].set_refuse_unsigned(True)
         self.revoked = await app[STATE].get_setting(_HUB_REVOKED) == "true"
         tasks = [asyncio.create_task(self.refresh_loop()), asyncio.create_task(self.relay())]
         try:

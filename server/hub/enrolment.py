@@ -17,9 +17,9 @@ from typing import Final
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from schemas.identity import Role
 from server.gateway.handlers_hub import hub_setting
 from server.state.interface import IdentityRepo, Settings
-from server.state.models import Role
 from sync import signing
 from sync.errors import BadRequest, Forbidden, NotFound, error_from_response
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from schemas.identity import Role, check_slug
 from server.state.interface import IdentityRepo
-from server.state.models import Role, check_slug
 
 __all__ = ["apply_snapshot"]
 

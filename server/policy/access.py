@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.identity import Role
 from server.state.interface import IdentityRepo
-from server.state.models import Principal, Role, Station, station_of_db
+from server.state.models import Principal, Station, station_of_db
 from sync.errors import Forbidden, NotFound, Unauthorized
 
 __all__ = ["DbScope", "require_principal", "require_role", "resolve_scope"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.identity import Role, check_officer_id, check_slug
 from server.policy.passwords import MIN_PASSWORD_LENGTH, hash_password_async
 from server.state.interface import IdentityRepo
-from server.state.models import Officer, Role, check_officer_id, check_slug
+from server.state.models import Officer
 from sync.errors import BadRequest
 
 __all__ = [

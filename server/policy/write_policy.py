@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import schemas
+from schemas.identity import Role
 from server.policy.access import DbScope
 from server.state.interface import IdentityRepo
-from server.state.models import Role
 from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, CouchError, Forbidden
@@ -31,7 +31,7 @@ from sync.revtree import parse_rev, path_from_revisions
 __all__ = [
     "DOC_ID",
     "Verdict",
-    "check_doc_id",
+    "check_record_id",
     "check_revision",
     "check_structure",
     "forbidden_result",
@@ -50,7 +50,8 @@ _JOURNAL_APPEND_ONLY = "Journal entries are append-only: they cannot be edited o
 _SUPERVISORS = frozenset({Role.STATION_OFFICER, Role.CENTRAL_OFFICE, Role.ADMIN})
 
 
-def check_doc_id(doc_id: object) -> str:
+def check_record_id(doc_id: object) -> str:
+    """``doc_id`` if the gateway accepts it for a record (stricter than CouchDB: see ``DOC_ID``)."""
     if not isinstance(doc_id, str) or not DOC_ID.match(doc_id) or ".." in doc_id:
         raise BadRequest(
             "Document ids are 1-200 letters, digits, '.', '_', ':' or '-', not starting"
@@ -70,7 +71,7 @@ def check_structure(doc: object, *, new_edits: bool) -> Doc:
             raise BadRequest(f"Bad special document member: {key}", error="doc_validation")
     if "_id" not in clean and new_edits:
         clean["_id"] = uuid.uuid4().hex
-    check_doc_id(clean.get("_id"))
+    check_record_id(clean.get("_id"))
     if "_rev" in clean:
         parse_rev(clean["_rev"])
     elif not new_edits:

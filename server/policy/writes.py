@@ -21,7 +21,8 @@ from server.policy.write_policy import (
     forbidden_result,
     parent_bodies,
 )
-from server.state.interface import AuditLog, DocRev, IdentityRepo, NewAuditEntry
+from server.state.interface import AuditLog, DocRev, IdentityRepo
+from server.state.models import NewAuditEntry
 from sync.database import Database, Doc
 from sync.errors import CouchError, Forbidden, error_from_response
 
@@ -110,15 +111,15 @@ async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[DocRev]:
 
 def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAuditEntry:
     device = scope.principal.device
-    return (
-        scope.db_name,
-        doc["_id"],
-        rev,
-        scope.principal.officer.id,
-        device.id if device else None,
-        doc.get("type"),
-        bool(doc.get("_deleted")),
-        verdict.signed,
+    return NewAuditEntry(
+        db=scope.db_name,
+        doc_id=doc["_id"],
+        rev=rev,
+        officer_id=scope.principal.officer.id,
+        device_id=device.id if device else None,
+        record_type=doc.get("type"),
+        deleted=bool(doc.get("_deleted")),
+        signed=verdict.signed,
     )
 
 

@@ -13,7 +13,8 @@ import abc
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from server.state.models import AuditEntry, Beat, Device, Officer, Role, Station
+from schemas.identity import Role
+from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
 from sync.errors import NotFound
 
 __all__ = [
@@ -22,12 +23,9 @@ __all__ = [
     "DocRev",
     "GatewayState",
     "IdentityRepo",
-    "NewAuditEntry",
     "Settings",
 ]
 
-# (db, doc_id, rev, officer_id, device_id, record_type, deleted, signed)
-NewAuditEntry = tuple[str, str, str, str, str | None, str | None, bool, str]
 DocRev = tuple[str, str]  # (doc id, rev)
 
 

@@ -6,54 +6,27 @@ CouchDB-backed one of the next issue builds the same ones.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from sync.errors import BadRequest
+from schemas.identity import Role, is_slug
 
 __all__ = [
     "DB_PREFIX",
     "AuditEntry",
     "Beat",
     "Device",
+    "NewAuditEntry",
     "Officer",
     "Principal",
-    "Role",
     "Station",
-    "check_officer_id",
-    "check_slug",
     "station_db_name",
     "station_of_db",
 ]
 
-# The cross-team contract: station and beat ids are slugs; a station's
-# database is `station-<station_id>`.
-_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
-# Same pattern as schemas/json/common.json#/$defs/officer_id, so every officer
-# id the gateway issues is one the record schemas accept in created_by.
-_OFFICER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# The cross-team contract: station and beat ids are slugs
+# (schemas.identity); a station's database is `station-<station_id>`.
 DB_PREFIX = "station-"
-
-
-class Role(StrEnum):
-    BEAT_OFFICER = "beat_officer"
-    STATION_OFFICER = "station_officer"
-    CENTRAL_OFFICE = "central_office"
-    ADMIN = "admin"
-
-
-def check_slug(value: object, what: str = "id") -> str:
-    if not isinstance(value, str) or not _SLUG.fullmatch(value):
-        raise BadRequest(f"{what} must match ^[a-z][a-z0-9-]{{1,40}}$")
-    return value
-
-
-def check_officer_id(value: object) -> str:
-    if not isinstance(value, str) or not _OFFICER_ID.fullmatch(value):
-        raise BadRequest("officer_id must match ^[a-z0-9][a-z0-9._-]{0,63}$")
-    return value
 
 
 def station_db_name(station_id: str) -> str:
@@ -65,7 +38,7 @@ def station_of_db(db_name: str) -> str | None:
     if not db_name.startswith(DB_PREFIX):
         return None
     station_id = db_name[len(DB_PREFIX) :]
-    return station_id if _SLUG.fullmatch(station_id) else None
+    return station_id if is_slug(station_id) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +122,20 @@ class Principal:
             "auth": "device" if self.device else "password",
             "db": station_db_name(self.officer.station_id) if self.officer.station_id else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class NewAuditEntry:
+    """One accepted write, as the write path hands it to the audit log."""
+
+    db: str
+    doc_id: str
+    rev: str
+    officer_id: str
+    device_id: str | None
+    record_type: str | None
+    deleted: bool
+    signed: str  # "verified" (device signature checked) or "unsigned"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,23 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from server.state.interface import DocRev, GatewayState, NewAuditEntry
-from server.state.models import AuditEntry, Beat, Device, Officer, Role, Station
+from schemas.identity import Role
+from server.state.interface import DocRev, GatewayState
+from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from server.state.timestamps import utc_now
 from sync.errors import Conflict, NotFound
 
-__all__ = ["SCHEMA_VERSION", "SQLiteGatewayState", "utc_now"]
-
-
-def utc_now(moment: datetime | None = None) -> str:
-    """``moment`` (default: now) as the gateway stores times: ISO 8601 UTC, ms, ``Z``."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 
 
 # Versioned migrations: index i upgrades schema version i to i + 1.
@@ -304,7 +299,20 @@ class SQLiteGatewayState(GatewayState):
         await self._write(
             "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
             " signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(now, *entry[:6], int(entry[6]), entry[7]) for entry in entries],
+            [
+                (
+                    now,
+                    e.db,
+                    e.doc_id,
+                    e.rev,
+                    e.officer_id,
+                    e.device_id,
+                    e.record_type,
+                    int(e.deleted),
+                    e.signed,
+                )
+                for e in entries
+            ],
             many=True,
         )
 

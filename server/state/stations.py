@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sync.database import Database
 
-__all__ = ["StationDatabases", "StationStores"]
+__all__ = ["SQLiteStationStores", "StationDatabases"]
 
 
 class StationDatabases(abc.ABC):
     """The station databases the gateway serves, by station id: embedded
-    (:class:`StationStores`) or in CouchDB (``server.couch.backend``)."""
+    (:class:`SQLiteStationStores`) or in CouchDB (``server.couch.backend``)."""
 
     @abc.abstractmethod
     async def get(self, station_id: str) -> Database: ...
@@ -22,7 +22,7 @@ class StationDatabases(abc.ABC):
     async def close(self) -> None: ...
 
 
-class StationStores(StationDatabases):
+class SQLiteStationStores(StationDatabases):
     def __init__(self, root: Path) -> None:
         self._root = root
         self._open: dict[str, Database] = {}

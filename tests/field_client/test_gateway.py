@@ -22,11 +22,11 @@ from field_client import keys
 from field_client.cli import EXIT_REVOKED, cli
 from field_client.errors import DeviceRevoked, NoReplica
 from field_client.replica import UNASSIGNED, FieldReplica
+from schemas.identity import Role
 from server.config import GatewayConfig
 from server.gateway.app import create_app, open_state
 from server.gateway.keys import STATE, STORES
 from server.policy import admin
-from server.state.models import Role
 from sync import journal, signing
 from sync.errors import BadRequest
 from tests.field_client.support import PASSPHRASE, complaint, visit, visitor

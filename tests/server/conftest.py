@@ -19,13 +19,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from schemas.identity import Role
 from schemas.samples import sample_record
 from server.config import GatewayConfig
 from server.gateway.app import create_app, open_state
 from server.gateway.keys import STATE, STORES
 from server.policy import admin
 from server.policy.auth import token_hash
-from server.state.models import Role
 from sync import journal, signing
 from sync.database import Database
 from sync.revid import new_rev

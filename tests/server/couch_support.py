@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from schemas.identity import Role
 from schemas.samples import sample_record
 from server.config import GatewayConfig
 from server.couch.backend import CouchServer, couch_credentials, with_credentials
@@ -29,7 +30,7 @@ from server.couch.bootstrap import BootstrapReport, bootstrap
 from server.couch.state import CouchGatewayState
 from server.gateway.app import create_app
 from server.policy import admin
-from server.state.models import Role, station_db_name
+from server.state.models import station_db_name
 from sync import signing
 from sync.database import Database, Doc
 from sync.errors import NotFound

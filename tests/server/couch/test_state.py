@@ -9,10 +9,11 @@ from uuid import uuid4
 
 import pytest
 
+from schemas.identity import Role
 from server.couch.state import CouchGatewayState
 from server.policy.auth import token_hash
 from server.policy.passwords import hash_password
-from server.state.models import Role
+from server.state.models import NewAuditEntry
 from sync.errors import Conflict, NotFound
 from tests.server.couch_support import central_state, couch_server, provision
 
@@ -106,10 +107,13 @@ async def test_the_audit_log_appends_pages_and_filters_by_database(two) -> None:
     a, b = two
     db1, db2 = f"station-{_id('a')}", f"station-{_id('b')}"
     await a.append(
-        [(db1, f"doc{i}", "1-x", "so", None, "complaint", False, "unsigned") for i in range(5)]
+        [
+            NewAuditEntry(db1, f"doc{i}", "1-x", "so", None, "complaint", False, "unsigned")
+            for i in range(5)
+        ]
     )
-    await b.append([(db2, "other", "1-y", "so", "dev", "complaint", True, "verified")])
-    await a.append([(db1, "doc5", "2-x", "so", "dev", None, False, "verified")])
+    await b.append([NewAuditEntry(db2, "other", "1-y", "so", "dev", "complaint", True, "verified")])
+    await a.append([NewAuditEntry(db1, "doc5", "2-x", "so", "dev", None, False, "verified")])
     mine = await b.read(db=db1)
     assert [e.doc_id for e in mine] == [f"doc{i}" for i in range(6)]
     assert [e.seq for e in mine] == sorted({e.seq for e in mine})  # unique, increasing
@@ -122,7 +126,10 @@ async def test_the_audit_log_appends_pages_and_filters_by_database(two) -> None:
     assert {(db1, f"doc{i}") for i in range(6)} | {(db2, "other")} <= everything
     # Which revisions of a batch the log has: past Mango's default limit of 25.
     await a.append(
-        [(db1, f"many{i}", "1-m", "so", None, None, False, "unsigned") for i in range(40)]
+        [
+            NewAuditEntry(db1, f"many{i}", "1-m", "so", None, None, False, "unsigned")
+            for i in range(40)
+        ]
     )
     asked = {(f"many{i}", "1-m") for i in range(40)} | {("doc5", "2-x"), ("doc5", "1-x")}
     asked |= {("other", "1-y"), ("never", "1-z")}
@@ -132,12 +139,11 @@ async def test_the_audit_log_appends_pages_and_filters_by_database(two) -> None:
     assert await b.audited(db1, set()) == set()
 
 
-async def test_the_first_server_uuid_wins_for_every_gateway(two) -> None:
+async def test_a_setting_one_gateway_writes_is_what_every_gateway_reads(two) -> None:
     a, b = two
-    key = f"claim-{uuid4().hex}"
-    first, second = await asyncio.gather(a.claim_setting(key, "one"), b.claim_setting(key, "two"))
-    assert first == second
-    assert first in ("one", "two")
+    key = f"setting-{uuid4().hex}"
+    await a.set_setting(key, "one")
+    assert await b.get_setting(key) == "one"
     await a.set_setting(key, "three")
     assert await b.get_setting(key) == "three"
     assert await b.get_setting(f"missing-{uuid4().hex}", "default") == "default"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from server.gateway.keys import AUTHENTICATOR
+from server.gateway.keys import AUTHENTICATOR, DISTRICT
 from server.policy.access import resolve_scope
+from server.policy.district import REFUSE_UNSIGNED, DistrictSettings
 from server.policy.writes import WriteDeps, write_docs
 from server.state.models import Principal
 from sync.revid import new_rev
@@ -84,10 +85,45 @@ async def test_device_writes_must_be_signed_by_an_enrolled_key(client, district)
 
 
 async def test_district_can_refuse_unsigned_password_writes(client, district) -> None:
-    await state_of(client).set_setting("refuse_unsigned", "true")
+    await client.server.app[DISTRICT].set_refuse_unsigned(True)
     results = await _bulk(client, [record(40)], basic("so-alpha"))
     assert results[0]["error"] == "forbidden"
     assert "unsigned" in results[0]["reason"]
+
+
+async def test_the_gateway_reads_refuse_unsigned_once_for_many_writes(client, district) -> None:
+    state = state_of(client)
+    reads: list[str] = []
+    real_get = state.get_setting
+
+    async def counting_get(key: str, default: str | None = None) -> str | None:
+        reads.append(key)
+        return await real_get(key, default)
+
+    state.get_setting = counting_get
+    try:
+        for seed in range(50, 55):  # well within SETTINGS_TTL_S
+            assert (await _bulk(client, [record(seed)], basic("so-alpha")))[0].get("ok")
+    finally:
+        del state.get_setting
+    assert reads.count(REFUSE_UNSIGNED) <= 1
+
+
+async def test_a_refuse_unsigned_change_is_seen_at_once_here_and_after_the_ttl_elsewhere(
+    client, district
+) -> None:
+    state, now = state_of(client), [100.0]
+    here = DistrictSettings(state, ttl_s=5.0, clock=lambda: now[0])
+    elsewhere = DistrictSettings(state)  # e.g. the admin CLI in another process
+    assert await here.refuse_unsigned() is False
+    await elsewhere.set_refuse_unsigned(True)
+    now[0] += 4.9
+    assert await here.refuse_unsigned() is False
+    now[0] += 0.1
+    assert await here.refuse_unsigned() is True
+    await here.set_refuse_unsigned(False)
+    assert await here.refuse_unsigned() is False
+    assert await state.get_setting(REFUSE_UNSIGNED) == "false"
 
 
 def _complaint(seed: int, status: str = "registered") -> dict[str, Any]:

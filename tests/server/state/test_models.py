@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.state.models import check_officer_id, check_slug, station_of_db
+from schemas.identity import check_officer_id, check_slug
+from server.state.models import station_of_db
 from sync.errors import BadRequest
 
 
