@@ -426,6 +426,7 @@ class CouchGatewayState(GatewayState):
                     "record_type": entry.record_type,
                     "deleted": entry.deleted,
                     "signed": entry.signed,
+                    **({"body": entry.body} if entry.body is not None else {}),
                 }
             )
         failed = [r for r in await self._audit.bulk_docs(docs) if "error" in r]
@@ -480,6 +481,22 @@ class CouchGatewayState(GatewayState):
         }
         docs = await self._server.find(AUDIT_DB, query)
         return {(d["doc_id"], d["rev"]) for d in docs} & wanted
+
+    async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
+        ids = sorted({doc_id for doc_id, _ in revs})
+        if not ids:
+            return {}
+        query = {
+            "selector": {"db": db, "doc_id": {"$in": ids}, "body": {"$exists": True}},
+            "fields": ["doc_id", "rev", "body"],
+            "limit": _AUDITED_LIMIT,
+        }
+        wanted = set(revs)
+        return {
+            key: d["body"]
+            for d in await self._server.find(AUDIT_DB, query)
+            if (key := (d["doc_id"], d["rev"])) in wanted
+        }
 
     # -- settings --------------------------------------------------------------------------------
 

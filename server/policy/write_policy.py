@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,9 @@ from sync.revtree import parse_rev, path_from_revisions
 
 __all__ = [
     "DOC_ID",
+    "ArchivedBodies",
     "Verdict",
+    "archived_body",
     "check_record_id",
     "check_revision",
     "check_structure",
@@ -141,22 +143,32 @@ async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
     return found
 
 
+ArchivedBodies = Callable[[Collection[tuple[str, str]]], Awaitable[dict[tuple[str, str], Doc]]]
+
+
 async def parent_bodies(
     store: Database,
     docs: Sequence[Doc],
     *,
     new_edits: bool,
     stored: Collection[tuple[str, str]] = (),
+    archived: ArchivedBodies | None = None,
 ) -> list[Doc | None]:
     """For each revision (a :func:`check_structure` result), in order, the body
-    it edits: the nearest of its ancestors the store has. A replicated revision
-    with no known ancestor is judged against the current winner, if there is one
-    (an independent branch must not rewrite who created the record either),
-    unless it is in ``stored`` (the store has it: the winner is itself or its
-    descendant, not what it edited).
+    it edits: the nearest of its ancestors the store has or, once the store has
+    compacted the ancestor away, ``archived`` keeps (the body the gateway
+    accepted, kept beside its audit entry). So a replicated edit is judged
+    against the revision it was made from, not against a concurrent edit that
+    became the winner meanwhile.
 
-    One ``_bulk_get`` for the whole batch; a second only for replicated edits
-    whose every ancestor is unknown here (rare: a stemmed or purged history)."""
+    A replicated revision with no known ancestor is judged against the current
+    winner, if there is one (an independent branch must not rewrite who created
+    the record either), unless it is in ``stored`` (the store has it: the
+    winner is itself or its descendant, not what it edited).
+
+    One ``_bulk_get`` for the whole batch; then one archive lookup for edits of
+    compacted revisions, and one more ``_bulk_get`` only for replicated edits
+    whose every ancestor is unknown (rare: a stemmed or purged history)."""
     ancestors = [_ancestors(doc, new_edits=new_edits) for doc in docs]
     to_winner = [not new_edits and (doc["_id"], doc.get("_rev")) not in stored for doc in docs]
     wanted: dict[_Key, None] = {}
@@ -165,6 +177,15 @@ async def parent_bodies(
         if not revs and winner:
             wanted[(doc["_id"], None)] = None
     found = await _fetch(store, list(wanted))
+    compacted = {
+        (doc["_id"], rev)
+        for doc, revs in zip(docs, ancestors, strict=True)
+        if not any((doc["_id"], r) in found for r in revs)
+        for rev in revs
+    }
+    if compacted and archived is not None:
+        for key, body in (await archived(compacted)).items():
+            found[key] = body
     late = [
         (doc["_id"], None)
         for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True)
@@ -260,6 +281,20 @@ async def check_revision(
         _check_record(doc, old, scope)
     signed = await _check_signature(doc, scope, identities, refuse_unsigned)
     return Verdict(_scoped_tombstone(doc, old) if doc.get("_deleted") else doc, signed)
+
+
+def archived_body(doc: Doc, rev: str) -> Doc:
+    """What the gateway keeps of an accepted revision ``rev`` to judge later
+    edits of it: the body without its history, attachments as stubs (the
+    store keeps their data; a later edit's checks need none of it)."""
+    kept = {k: v for k, v in doc.items() if k != "_revisions"} | {"_rev": rev}
+    if isinstance(doc.get("_attachments"), dict):
+        kept["_attachments"] = {
+            name: {k: v for k, v in att.items() if k not in ("data", "follows")} | {"stub": True}
+            for name, att in doc["_attachments"].items()
+            if isinstance(att, dict)
+        }
+    return kept
 
 
 def forbidden_result(doc: Mapping[str, Any], exc: CouchError) -> Doc:

@@ -9,6 +9,7 @@ request's order. Every accepted revision is appended to the audit log.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from server.policy.access import DbScope
 from server.policy.write_policy import (
     Verdict,
+    archived_body,
     check_revision,
     check_structure,
     forbidden_result,
@@ -55,7 +57,11 @@ async def write_docs(
     ]
     late_audit: list[NewAuditEntry] = []
     parents = await parent_bodies(
-        store, [doc for _, doc in to_check], new_edits=new_edits, stored=unaudited
+        store,
+        [doc for _, doc in to_check],
+        new_edits=new_edits,
+        stored=unaudited,
+        archived=functools.partial(deps.audit.bodies, scope.db_name),
     )
     for (index, doc), old in zip(to_check, parents, strict=True):
         stored_already = (doc["_id"], doc.get("_rev")) in unaudited
@@ -120,6 +126,7 @@ def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAud
         record_type=doc.get("type"),
         deleted=bool(doc.get("_deleted")),
         signed=verdict.signed,
+        body=archived_body(verdict.doc, rev),
     )
 
 

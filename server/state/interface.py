@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas.identity import Role
 from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from sync.database import Doc
 from sync.errors import NotFound
 
 __all__ = [
@@ -131,6 +132,10 @@ class AuditLog(abc.ABC):
     @abc.abstractmethod
     async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
         """Which of ``revs`` (doc id, rev) of ``db`` the log has, in one query."""
+
+    @abc.abstractmethod
+    async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
+        """The bodies the log keeps of those of ``revs`` it has, in one query."""
 
 
 class DeviceStatus(abc.ABC):

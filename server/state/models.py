@@ -6,6 +6,7 @@ CouchDB-backed one of the next issue builds the same ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,9 @@ class NewAuditEntry:
     record_type: str | None
     deleted: bool
     signed: str  # "verified" (device signature checked) or "unsigned"
+    # The accepted body (attachments as stubs): a later replicated edit of this
+    # revision is judged against it after the store has compacted it away.
+    body: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from schemas.identity import Role
 from server.state.interface import DocRev, GatewayState
 from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
 from server.state.timestamps import utc_now
+from sync.database import Doc
 from sync.errors import Conflict, NotFound
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
@@ -56,6 +57,12 @@ _MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: the accepted body beside each entry (NULL for entries written before),
+    # and an index for looking entries up by document.
+    """
+    ALTER TABLE audit ADD COLUMN body TEXT;
+    CREATE INDEX audit_by_doc ON audit (db, doc_id, rev);
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -298,7 +305,7 @@ class SQLiteGatewayState(GatewayState):
         now = utc_now()
         await self._write(
             "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
-            " signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " signed, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     now,
@@ -310,6 +317,7 @@ class SQLiteGatewayState(GatewayState):
                     e.record_type,
                     int(e.deleted),
                     e.signed,
+                    json.dumps(e.body, separators=(",", ":")) if e.body is not None else None,
                 )
                 for e in entries
             ],
@@ -351,6 +359,20 @@ class SQLiteGatewayState(GatewayState):
             (db, json.dumps(ids)),
         )
         return {(r["doc_id"], r["rev"]) for r in rows} & wanted
+
+    async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
+        wanted = set(revs)
+        ids = sorted({doc_id for doc_id, _ in wanted})
+        if not ids:
+            return {}
+        rows = await self._all(
+            "SELECT doc_id, rev, body FROM audit WHERE db = ? AND body IS NOT NULL"
+            " AND doc_id IN (SELECT value FROM json_each(?))",
+            (db, json.dumps(ids)),
+        )
+        return {
+            key: json.loads(r["body"]) for r in rows if (key := (r["doc_id"], r["rev"])) in wanted
+        }
 
     # -- settings ------------------------------------------------------------------
 
