@@ -28,6 +28,7 @@ from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, raise_for_result, write_docs
 from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
+from sync.revs_map import check_revs_map
 from sync.revtree import parse_rev
 
 __all__ = ["add_couch_routes"]
@@ -145,19 +146,11 @@ async def changes(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-def _check_revs_map(body: Mapping[str, Any]) -> dict[str, list[str]]:
-    for doc_id, revs in body.items():
-        check_record_id(doc_id)
-        if not isinstance(revs, list):
-            raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
-        for rev in revs:
-            parse_rev(rev)
-    return dict(body)
-
-
 async def revs_diff(request: web.Request) -> web.Response:
     _, store = await _scope(request)
-    body = _check_revs_map(await read_json_object(request))
+    body = check_revs_map(
+        await read_json_object(request), endpoint="_revs_diff", check_id=check_record_id
+    )
     return json_response(await store.revs_diff(body))
 
 

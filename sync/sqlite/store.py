@@ -52,6 +52,7 @@ from sync.errors import (
     NotFound,
 )
 from sync.revid import new_rev, user_fields
+from sync.revs_map import check_revs_map
 from sync.revtree import DEFAULT_REVS_LIMIT, RevInfo
 from sync.sqlite.edits import (
     LOCAL_PREFIX,
@@ -523,14 +524,7 @@ class SQLiteDatabase(Database):
         return results
 
     async def revs_diff(self, revs: Mapping[str, Sequence[str]]) -> dict[str, Doc]:
-        if not isinstance(revs, Mapping):
-            raise BadRequest("_revs_diff needs {doc_id: [rev, ...]}")
-        for doc_id, doc_revs in revs.items():
-            check_doc_id(doc_id)
-            if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
-                raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
-            for rev in doc_revs:
-                revtree.parse_rev(rev)
+        check_revs_map(revs, endpoint="_revs_diff", check_id=check_doc_id)
         trees = await self._trees(self._reader, list(revs))
         diff: dict[str, Doc] = {}
         for doc_id, doc_revs in revs.items():
@@ -940,14 +934,7 @@ class SQLiteDatabase(Database):
     # -- purge ---------------------------------------------------------------------------
 
     async def purge(self, revs: Mapping[str, Sequence[str]]) -> Doc:
-        if not isinstance(revs, Mapping):
-            raise BadRequest("_purge needs {doc_id: [rev, ...]}")
-        for doc_id, doc_revs in revs.items():
-            check_doc_id(doc_id)
-            if isinstance(doc_revs, str) or not isinstance(doc_revs, Sequence):
-                raise BadRequest(f"Revisions of {doc_id} must be a JSON array")
-            for rev in doc_revs:
-                revtree.parse_rev(rev)
+        check_revs_map(revs, endpoint="_purge", check_id=check_doc_id)
         purged: dict[str, list[str]] = {}
         async with self._write_lock:
             async with self._transaction() as conn:
