@@ -11,6 +11,9 @@ a forbidden import inside a function or under TYPE_CHECKING counts too):
   Groups of the same rank are siblings and do not import each other
   (``policy`` and ``couch`` both build on ``state``; the office and the portal
   will sit beside ``hub``).
+* Inside ``sync/sqlite`` the store's parts import downward too: the core
+  (connections, write lock, transaction, update_seq) knows none of the parts
+  that receive it, and only the facade ``store`` knows them all.
 * No import cycles between modules.
 
 Each rule is also tried against a small made-up tree that breaks it, so a
@@ -50,6 +53,19 @@ SERVER_RANKS: Mapping[str, int] = {
     "portal": 4,
     "cli": 5,
     "__main__": 6,
+}
+
+# sync/sqlite/<module> -> rank, by the same rule.
+SQLITE_RANKS: Mapping[str, int] = {
+    "schema": 0,
+    "edits": 0,
+    "query_args": 0,
+    "core": 1,
+    "reads": 2,
+    "local_docs": 2,
+    "writes": 3,
+    "feed": 3,
+    "store": 4,
 }
 
 
@@ -106,8 +122,33 @@ def imports_of(root: Path, modules: Mapping[str, Path]) -> Iterator[Import]:
                     yield Import(name, target, node.lineno)
 
 
-def server_group(module: str) -> str:
-    return module.split(".")[1] if module.count(".") >= 1 else ""
+# Folders whose parts import only downward: dotted prefix -> (ranks, folder shown).
+RANKED_FOLDERS: Mapping[str, tuple[Mapping[str, int], str]] = {
+    "server": (SERVER_RANKS, "server"),
+    "sync.sqlite": (SQLITE_RANKS, "sync/sqlite"),
+}
+
+
+def part_of(module: str, prefix: str) -> str:
+    """The part right below ``prefix`` (``server.gateway.app`` -> ``gateway``), or ""."""
+    head = prefix + "."
+    return module[len(head) :].split(".")[0] if module.startswith(head) else ""
+
+
+def rank_violations(imp: Import) -> Iterator[str]:
+    where = f"{imp.importer}:{imp.line} imports {imp.target}"
+    for prefix, (ranks, folder) in RANKED_FOLDERS.items():
+        source, target = part_of(imp.importer, prefix), part_of(imp.target, prefix)
+        if not source or not target or source == target:
+            continue
+        if source not in ranks or target not in ranks:
+            unranked = source if source not in ranks else target
+            yield f"{where}: {folder}/{unranked} has no rank; add it"
+        elif ranks[target] >= ranks[source]:
+            yield (
+                f"{where}: {folder}/{source} (rank {ranks[source]}) may import "
+                f"only lower ones, not {folder}/{target} (rank {ranks[target]})"
+            )
 
 
 def layering_violations(root: Path) -> list[str]:
@@ -115,23 +156,14 @@ def layering_violations(root: Path) -> list[str]:
     found: list[str] = []
     for imp in imports_of(root, modules):
         source_package, target_package = imp.importer.split(".")[0], imp.target.split(".")[0]
-        where = f"{imp.importer}:{imp.line} imports {imp.target}"
         if source_package != target_package:
             if target_package not in ALLOWED_PACKAGES[source_package]:
-                found.append(f"{where}: {source_package} may not import {target_package}")
+                found.append(
+                    f"{imp.importer}:{imp.line} imports {imp.target}:"
+                    f" {source_package} may not import {target_package}"
+                )
             continue
-        if source_package != "server":
-            continue
-        source_group, target_group = server_group(imp.importer), server_group(imp.target)
-        if not source_group or not target_group or source_group == target_group:
-            continue
-        if source_group not in SERVER_RANKS or target_group not in SERVER_RANKS:
-            found.append(f"{where}: server/{source_group or target_group} has no rank; add it")
-        elif SERVER_RANKS[target_group] >= SERVER_RANKS[source_group]:
-            found.append(
-                f"{where}: server/{source_group} (rank {SERVER_RANKS[source_group]}) may import "
-                f"only lower groups, not server/{target_group} (rank {SERVER_RANKS[target_group]})"
-            )
+        found.extend(rank_violations(imp))
     return found
 
 
@@ -230,11 +262,22 @@ def _tree(tmp_path: Path, files: Mapping[str, str]) -> Path:
                 "server/state/a.py": "from server.gateway.app import make_app\n",
                 "server/gateway/app.py": "",
             },
-            "server/state (rank 1) may import only lower groups, not server/gateway (rank 3)",
+            "server/state (rank 1) may import only lower ones, not server/gateway (rank 3)",
         ),
         (
             {"server/policy/a.py": "from ..couch import backend\n", "server/couch/backend.py": ""},
-            "server/policy (rank 2) may import only lower groups, not server/couch (rank 2)",
+            "server/policy (rank 2) may import only lower ones, not server/couch (rank 2)",
+        ),
+        (
+            {
+                "sync/sqlite/core.py": "from sync.sqlite.reads import Reads\n",
+                "sync/sqlite/reads.py": "",
+            },
+            "sync/sqlite/core (rank 1) may import only lower ones, not sync/sqlite/reads (rank 2)",
+        ),
+        (
+            {"sync/sqlite/feed.py": "from . import store\n", "sync/sqlite/store.py": ""},
+            "sync/sqlite/feed (rank 3) may import only lower ones, not sync/sqlite/store (rank 4)",
         ),
         ({"server/lounge/a.py": "from server.state import b\n"}, "server/lounge has no rank"),
     ],

@@ -14,7 +14,7 @@ from sync.errors import ServiceUnavailable
 from sync.http import HttpDatabase
 from sync.replication import RetryPolicy
 from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
-from tests.sync.flaky import Fault, Flaky
+from tests.sync.http.flaky import Fault, Flaky
 
 _NO_WAIT = RetryPolicy(base_delay=0.0, max_delay=0.0, max_retries=2)
 

@@ -1,6 +1,6 @@
 """Write batches to a SQLite store until killed (for the crash-safety test).
 
-Usage: ``python -m tests.sync.crash_writer PATH BATCH_SIZE``. Batch ``k``
+Usage: ``python -m tests.sync.sqlite.crash_writer PATH BATCH_SIZE``. Batch ``k``
 creates ``BATCH_SIZE`` documents ``b<k>-<i>`` and edits the ``counter``
 document to ``k``, all in one ``bulk_docs`` call. Prints ``started`` after
 the first batch so the parent knows the kill lands mid-stream. A rerun on

@@ -19,8 +19,8 @@ from sync.replication import (
     replicate,
 )
 from sync.replication.batches import MAX_UPLOAD_BYTES, by_upload_size, upload_size
-from tests.sync.flaky import Fault, Flaky
-from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
+from tests.sync.http.flaky import Fault, Flaky
+from tests.sync.replication.support import docs_of, snapshot, sqlite_stores
 
 
 class _Sleeps:

@@ -24,7 +24,7 @@ from sync.errors import BadRequest, NotFound, PreconditionFailed
 from sync.revid import new_rev
 from sync.sqlite import SCHEMA_VERSION, SQLiteDatabase
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ async def test_schema_version_and_pragmas(db: SQLiteDatabase) -> None:
     assert _rows(db.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert _rows(db.path, "PRAGMA journal_mode") == [("wal",)]
     # synchronous and temp_store are per connection: ask the store's own ones.
-    for conn in (db._writer, db._reader):
+    for conn in (db._core.writer, db._core.reader):
         assert list(await conn.execute_fetchall("PRAGMA synchronous")) == [(1,)]  # NORMAL
         assert list(await conn.execute_fetchall("PRAGMA temp_store")) == [(2,)]  # MEMORY
 
@@ -457,7 +457,7 @@ async def test_a_killed_writer_leaves_whole_batches_only(tmp_path: Path) -> None
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.sync.crash_writer",
+            "tests.sync.sqlite.crash_writer",
             str(path),
             str(CRASH_BATCH),
             cwd=ROOT,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync.replication import Phase, Progress, replicate, sync
-from tests.sync.replication_support import all_ids, docs_of, snapshot, sqlite_stores
+from tests.sync.replication.support import all_ids, docs_of, snapshot, sqlite_stores
 
 
 async def test_doc_ids_replicate_only_those(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Replicate one SQLite file into another, printing progress; the parent test kills it.
 
-Usage: python -m tests.sync.replicate_child SOURCE TARGET BATCH_SIZE FREEZE_AFTER
+Usage: python -m tests.sync.replication.replicate_child SOURCE TARGET BATCH_SIZE FREEZE_AFTER
 Prints ``written <n>`` after every batch (flushed), checkpointing every batch;
 once ``FREEZE_AFTER`` docs are written it prints ``frozen`` and blocks its
 event loop, mid-replication (batches read ahead, a write queued), so the
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from sync.replication import Progress, replicate
-from tests.sync.replication_support import open_sqlite
+from tests.sync.replication.support import open_sqlite
 
 
 def _report(progress: Progress, freeze_after: int) -> None:

@@ -12,7 +12,7 @@ from sync.replication.checkpointer import (
 )
 from sync.replication.replication_id import checkpoint_doc_id, replication_id
 from sync.replication.state import Counters
-from tests.sync.replication_support import docs_of, sqlite_stores
+from tests.sync.replication.support import docs_of, sqlite_stores
 
 
 def _log(session: str, last_seq: int, *history: tuple[str, int]) -> dict[str, object]:

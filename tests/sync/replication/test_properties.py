@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sync.database import Database
 from sync.errors import NotFound
 from sync.replication import replicate, sync
-from tests.sync.replication_support import snapshot, sqlite_stores
+from tests.sync.replication.support import snapshot, sqlite_stores
 
 REPLICAS = 4
 IDS = ["alpha", "bravo", "charlie"]

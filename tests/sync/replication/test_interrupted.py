@@ -17,8 +17,8 @@ from sync.database import Database
 from sync.errors import Forbidden, ServiceUnavailable
 from sync.replication import ReplicationError, RetryPolicy, is_transient, replicate
 from tests.peers import ROOT
-from tests.sync.flaky import Fault, Flaky
-from tests.sync.replication_support import docs_of, snapshot, sqlite_stores
+from tests.sync.http.flaky import Fault, Flaky
+from tests.sync.replication.support import docs_of, snapshot, sqlite_stores
 
 N_DOCS = 200
 BATCH = 20
@@ -94,7 +94,7 @@ async def test_killed_process_resumes_from_its_checkpoint(tmp_path: Path) -> Non
         await source.bulk_docs(docs_of(n_docs))
     freeze_after = n_docs // 4
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.sync.replicate_child",
+        sys.executable, "-m", "tests.sync.replication.replicate_child",
         str(tmp_path / "source.sqlite"), str(tmp_path / "target.sqlite"), str(batch),
         str(freeze_after),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

@@ -18,7 +18,7 @@ import pytest
 from sync.database import Database
 from sync.errors import NotFound
 from sync.replication import Phase, Progress, replicate, sync
-from tests.sync.replication_support import all_ids, docs_of, sqlite_stores
+from tests.sync.replication.support import all_ids, docs_of, sqlite_stores
 
 pytestmark = pytest.mark.pouchdb
 
