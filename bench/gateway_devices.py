@@ -98,6 +98,7 @@ def _replicated(doc: dict[str, Any], device: SimDevice) -> dict[str, Any]:
         {**doc, "_rev": rev, "_revisions": {"start": 1, "ids": [rev[2:]]}},
         device.key,
         device.device_id,
+        parent=None,
     )
 
 

@@ -469,7 +469,7 @@ class FieldReplica:
         if attachments:
             # Signed with the photos in place: the signature covers their digests.
             draft["_attachments"] = attachments
-        signed = signing.sign(draft, self._keyring.signing_key, s.device_id)
+        signed = signing.sign(draft, self._keyring.signing_key, s.device_id, parent=parent)
         # The rev any store makes for this edit (sync.revid), so the journal
         # entry can name it before either is written.
         rev = new_rev(parent, False, signed, digests)
@@ -531,7 +531,7 @@ class FieldReplica:
             },
         )
         schemas.validate(entry)
-        return signing.sign(entry, self._keyring.signing_key, s.device_id)
+        return signing.sign(entry, self._keyring.signing_key, s.device_id, parent=None)
 
     async def _previous_entry(self) -> Doc | None:
         if not self._last_entry_loaded:

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from schemas.errors import TransitionNotAllowed
 from schemas.identity import CITIZEN, ROLES, Role
 
-__all__ = ["ALLOWED_TRANSITIONS", "INITIAL_STATUS", "ROLES", "STATUSES", "check_transition"]
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "FINAL_STATUSES",
+    "INITIAL_STATUS",
+    "ROLES",
+    "STATUSES",
+    "check_transition",
+]
 
 _OFFICERS = frozenset(role.value for role in Role)
 _SUPERVISORS = frozenset({Role.STATION_OFFICER.value, Role.CENTRAL_OFFICE.value, Role.ADMIN.value})
@@ -65,6 +72,15 @@ INITIAL_STATUS: dict[str, str] = {
     "complaint": "registered",
     "appointment": "requested",
     "certificate_request": "submitted",
+}
+
+# Where a record's work ends. Only supervisory roles change such a record (to
+# reopen it, or to correct it); a beat officer's edit, even one that keeps the
+# status, would rewrite a decided case.
+FINAL_STATUSES: dict[str, frozenset[str]] = {
+    "complaint": frozenset({"closed", "converted_to_fir"}),
+    "appointment": frozenset({"cancelled", "completed"}),
+    "certificate_request": frozenset({"issued", "rejected"}),
 }
 
 STATUSES: dict[str, frozenset[str]] = {

@@ -19,6 +19,7 @@ from schemas.errors import FieldError, ImmutableFieldChanged, RecordInvalid, Tra
 from schemas.immutable import APPEND_ONLY_FIELDS, IMMUTABLE_FIELDS, check_immutable
 from schemas.lifecycle import (
     ALLOWED_TRANSITIONS,
+    FINAL_STATUSES,
     INITIAL_STATUS,
     ROLES,
     STATUSES,
@@ -33,6 +34,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "APPEND_ONLY_FIELDS",
     "CURRENT_VERSIONS",
+    "FINAL_STATUSES",
     "IMMUTABLE_FIELDS",
     "INITIAL_STATUS",
     "RECORD_TYPES",

@@ -5,11 +5,14 @@ key registered at enrolment. The signature travels inside the document as a
 ``signature`` field (CouchDB refuses unknown ``_`` fields), so it replicates
 with the revision through any CouchDB-compatible peer.
 
-What is signed: the document id, whether the revision deletes, the user
-fields of the body without the signature itself, and the digest of every
+What is signed: the document id, the revision the edit was made from
+(``parent``, ``None`` for a new record), whether the revision deletes, the
+user fields of the body without the signature itself, and the digest of every
 attachment (so a photo cannot be swapped under a valid signature), as
 canonical JSON. Binding the id stops a valid signature from being replayed
-onto another record.
+onto another record; binding the parent stops an old signed body from being
+replayed on top of a newer edit of the same record (the gateway checks that
+the parent a signature names is the one the revision edits).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "public_key_from_b64",
     "public_key_to_b64",
     "sign",
+    "signed_parent",
     "signer_of",
     "signing_payload",
     "verify",
@@ -41,12 +45,13 @@ SIGNATURE_FIELD = "signature"
 SIGNATURE_ALG = "ed25519"
 
 
-def signing_payload(doc: Mapping[str, Any]) -> bytes:
+def signing_payload(doc: Mapping[str, Any], parent: str | None) -> bytes:
     body = user_fields(doc)
     body.pop(SIGNATURE_FIELD, None)
     return canonical_json(
         {
             "_id": doc.get("_id"),
+            "parent": parent,
             "_deleted": bool(doc.get("_deleted", False)),
             "body": body,
             "attachments": _attachment_digests(doc.get("_attachments")),
@@ -76,14 +81,18 @@ def _attachment_digests(attachments: object) -> dict[str, str | None]:
     return digests
 
 
-def sign(doc: Mapping[str, Any], private_key: Ed25519PrivateKey, device_id: str) -> dict[str, Any]:
-    """A copy of ``doc`` carrying the device's signature over it."""
-    value = private_key.sign(signing_payload(doc))
+def sign(
+    doc: Mapping[str, Any], private_key: Ed25519PrivateKey, device_id: str, *, parent: str | None
+) -> dict[str, Any]:
+    """A copy of ``doc`` carrying the device's signature over it, as an edit of
+    revision ``parent`` (``None``: a new record)."""
+    value = private_key.sign(signing_payload(doc, parent))
     return {
         **doc,
         SIGNATURE_FIELD: {
             "device_id": device_id,
             "alg": SIGNATURE_ALG,
+            "parent": parent,
             "value": base64.b64encode(value).decode("ascii"),
         },
     }
@@ -97,16 +106,24 @@ def signer_of(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
+def signed_parent(doc: Mapping[str, Any]) -> str | None:
+    """The parent revision the document's signature says it edits (unverified)."""
+    signature = doc.get(SIGNATURE_FIELD)
+    parent = signature.get("parent") if isinstance(signature, Mapping) else None
+    return parent if isinstance(parent, str) else None
+
+
 def verify(doc: Mapping[str, Any], public_key: Ed25519PublicKey) -> bool:
-    """Whether ``doc`` carries a valid signature by ``public_key``; never raises on bad input."""
+    """Whether ``doc`` carries a valid signature by ``public_key`` (over the parent
+    the signature names); never raises on bad input."""
     signature = doc.get(SIGNATURE_FIELD)
     if not isinstance(signature, Mapping) or signature.get("alg") != SIGNATURE_ALG:
         return False
-    value = signature.get("value")
-    if not isinstance(value, str):
+    value, parent = signature.get("value"), signature.get("parent")
+    if not isinstance(value, str) or not (parent is None or isinstance(parent, str)):
         return False
     try:
-        public_key.verify(base64.b64decode(value, validate=True), signing_payload(doc))
+        public_key.verify(base64.b64decode(value, validate=True), signing_payload(doc, parent))
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return False
     return True

@@ -426,6 +426,7 @@ class CouchGatewayState(GatewayState):
                     "record_type": entry.record_type,
                     "deleted": entry.deleted,
                     "signed": entry.signed,
+                    "signer": entry.signer,
                     **({"body": entry.body} if entry.body is not None else {}),
                 }
             )
@@ -525,4 +526,5 @@ def _audit_entry(doc: Doc) -> AuditEntry:
         doc.get("record_type"),
         bool(doc.get("deleted")),
         doc["signed"],
+        doc.get("signer"),
     )

@@ -15,29 +15,29 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import schemas
 from schemas.identity import Role
 from server.policy.access import DbScope
+from server.policy.parents import edited_rev
+from server.policy.signatures import Signature, check_signature
 from server.state.interface import IdentityRepo
+from server.state.models import Officer
 from sync import journal, signing
-from sync.database import Database, Doc
+from sync.database import Doc
 from sync.errors import BadRequest, CouchError, Forbidden
 from sync.revtree import parse_rev, path_from_revisions
 
 __all__ = [
     "DOC_ID",
-    "ArchivedBodies",
     "Verdict",
-    "archived_body",
     "check_record_id",
     "check_revision",
     "check_structure",
     "forbidden_result",
-    "parent_bodies",
 ]
 
 # Random uuid4 hex ids, journal ids (journal-<device>-<seq>) and PouchDB's
@@ -96,7 +96,7 @@ class Verdict:
     """An accepted revision: what to store, and how its signature stood (for the audit log)."""
 
     doc: Doc
-    signed: str  # "verified" | "unsigned"
+    signature: Signature
 
 
 # Kept on tombstones so a beat-scoped `_changes` (a selector on beat_id) still
@@ -110,157 +110,104 @@ def _scoped_tombstone(doc: Doc, old: Doc | None) -> Doc:
     return {**{k: old[k] for k in _SCOPE_FIELDS if k in old}, **doc}
 
 
-def _ancestors(doc: Doc, *, new_edits: bool) -> list[str]:
-    """The revs this revision may edit, nearest first: the given ``_rev``
-    (new_edits) or, for a replicated revision, its ancestors in ``_revisions``."""
-    if new_edits:
-        return [doc["_rev"]] if "_rev" in doc else []
-    if "_revisions" in doc:
-        return path_from_revisions(doc["_revisions"])[1:]
-    return []
-
-
-_Key = tuple[str, str | None]  # (doc id, rev); rev None asks for the current winner
-
-
-async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
-    """The stored bodies of ``keys`` in ONE ``_bulk_get``: over the CouchDB
-    backend each store call is a round trip, so a batch must not cost one per doc."""
-    if not keys:
-        return {}
-    answers = await store.bulk_get(
-        [{"id": doc_id} if rev is None else {"id": doc_id, "rev": rev} for doc_id, rev in keys],
-        revs=False,
-    )
-    found: dict[_Key, Doc] = {}
-    for key, answer in zip(keys, answers, strict=True):
-        bodies = [entry["ok"] for entry in answer.get("docs", []) if "ok" in entry]
-        if not bodies:
-            continue
-        if key[1] is None and bodies[0].get("_deleted"):
-            continue  # a deleted winner is no current body (GET answers 404 for it)
-        found[key] = bodies[0]
-    return found
-
-
-ArchivedBodies = Callable[[Collection[tuple[str, str]]], Awaitable[dict[tuple[str, str], Doc]]]
-
-
-async def parent_bodies(
-    store: Database,
-    docs: Sequence[Doc],
-    *,
-    new_edits: bool,
-    stored: Collection[tuple[str, str]] = (),
-    archived: ArchivedBodies | None = None,
-) -> list[Doc | None]:
-    """For each revision (a :func:`check_structure` result), in order, the body
-    it edits: the nearest of its ancestors the store has or, once the store has
-    compacted the ancestor away, ``archived`` keeps (the body the gateway
-    accepted, kept beside its audit entry). So a replicated edit is judged
-    against the revision it was made from, not against a concurrent edit that
-    became the winner meanwhile.
-
-    A replicated revision with no known ancestor is judged against the current
-    winner, if there is one (an independent branch must not rewrite who created
-    the record either), unless it is in ``stored`` (the store has it: the
-    winner is itself or its descendant, not what it edited).
-
-    One ``_bulk_get`` for the whole batch; then one archive lookup for edits of
-    compacted revisions, and one more ``_bulk_get`` only for replicated edits
-    whose every ancestor is unknown (rare: a stemmed or purged history)."""
-    ancestors = [_ancestors(doc, new_edits=new_edits) for doc in docs]
-    to_winner = [not new_edits and (doc["_id"], doc.get("_rev")) not in stored for doc in docs]
-    wanted: dict[_Key, None] = {}
-    for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True):
-        wanted.update(dict.fromkeys((doc["_id"], rev) for rev in revs))
-        if not revs and winner:
-            wanted[(doc["_id"], None)] = None
-    found = await _fetch(store, list(wanted))
-    compacted = {
-        (doc["_id"], rev)
-        for doc, revs in zip(docs, ancestors, strict=True)
-        if not any((doc["_id"], r) in found for r in revs)
-        for rev in revs
-    }
-    if compacted and archived is not None:
-        for key, body in (await archived(compacted)).items():
-            found[key] = body
-    late = [
-        (doc["_id"], None)
-        for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True)
-        if revs and winner and not any((doc["_id"], rev) in found for rev in revs)
-    ]
-    found.update(await _fetch(store, list(dict.fromkeys(late))))
-    parents: list[Doc | None] = []
-    for doc, revs, winner in zip(docs, ancestors, to_winner, strict=True):
-        nearest = next((found[(doc["_id"], r)] for r in revs if (doc["_id"], r) in found), None)
-        if nearest is None and winner:
-            nearest = found.get((doc["_id"], None))
-        parents.append(nearest)
-    return parents
-
-
-async def _check_signature(
-    doc: Doc, scope: DbScope, identities: IdentityRepo, refuse_unsigned: bool
-) -> str:
-    signer = signing.signer_of(doc)
-    if signer is None:
-        if scope.principal.device is not None:
-            raise Forbidden(
-                "Unsigned revision: a write through an enrolled device must carry the"
-                " device's Ed25519 signature."
-            )
-        if refuse_unsigned:
-            raise Forbidden(
-                "This district refuses unsigned writes; sync through an enrolled device."
-            )
-        return "unsigned"
-    device = await identities.get_device(signer)
-    if device is None or device.revoked:
-        raise Forbidden(f"Signed by device {signer!r}, which is not an enrolled device.")
-    try:
-        key = signing.public_key_from_b64(device.public_key)
-    except ValueError:
-        raise Forbidden(f"Device {signer!r} has no usable public key.") from None
-    if not signing.verify(doc, key):
-        raise Forbidden(f"The signature does not verify with device {signer!r}'s registered key.")
-    if doc.get("type") == journal.JOURNAL_TYPE and doc.get("device_id") != signer:
-        # Each chain is one device's own: no device may add to another's.
-        raise Forbidden(f"A journal entry of device {doc.get('device_id')!r} signed by {signer!r}.")
-    return "verified"
-
-
-def _check_deletion(old: Doc | None, scope: DbScope) -> None:
+def _check_deletion(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> None:
+    if "station_id" in doc and doc["station_id"] != scope.station.id:
+        raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
     if old is None or old.get("_deleted"):
         return  # nothing this station holds is being removed
-    role, officer = scope.principal.role, scope.principal.officer
     if not scope.visible(old):
         raise Forbidden("This record belongs to another beat.")
     if old.get("type") == journal.JOURNAL_TYPE:
         raise Forbidden(_JOURNAL_APPEND_ONLY)
-    if role in _SUPERVISORS:
+    if author.signed and any(doc.get(f) != old.get(f) for f in _SCOPE_FIELDS):
+        # A signed body is stored as signed, so the gateway cannot add them.
+        raise Forbidden(
+            f"A signed deletion must carry the record's station_id {old.get('station_id')!r}"
+            f" and beat_id {old.get('beat_id')!r}, so the devices of that beat see it."
+        )
+    if author.officer.role in _SUPERVISORS:
         return
-    if old.get("created_by") == officer.id and "status" not in old:
+    if old.get("created_by") == author.officer.id and "status" not in old:
         return
     raise Forbidden("Only a station officer may delete this record.")
 
 
-def _check_record(doc: Doc, old: Doc | None, scope: DbScope) -> None:
+def _check_recreation(doc: Doc, tombstone: Doc) -> None:
+    """An id keeps its station and beat after deletion: re-creating it elsewhere
+    would move the record's history into another beat's feed."""
+    for field in _SCOPE_FIELDS:
+        if tombstone.get(field) is not None and doc.get(field) != tombstone[field]:
+            raise Forbidden(
+                f"{doc['_id']} was a record of {field} {tombstone[field]!r}, since deleted;"
+                " a new record takes a new id."
+            )
+
+
+def _check_authorship(doc: Doc, live_old: Doc | None, author: Author) -> None:
+    """A new revision names who made it: the signing device's officer, or the
+    officer who sent it unsigned. Fields that name someone else are refused."""
+    who = author.officer.id
+    named = {"updated_by": doc.get("updated_by")}
+    if live_old is None:
+        named["created_by"] = doc.get("created_by")
+    for field, value in named.items():
+        if value is not None and value != who:
+            raise Forbidden(f"{field} must be {who!r}, who made this revision, not {value!r}.")
+    before = live_old.get("action_log", []) if live_old is not None else []
+    after = doc.get("action_log", [])
+    if isinstance(before, list) and isinstance(after, list):
+        for index, entry in enumerate(after[len(before) :], start=len(before)):
+            by = entry.get("by") if isinstance(entry, dict) else None
+            if by != who:
+                raise Forbidden(
+                    f"action_log.{index}.by must be {who!r}, who added the entry, not {by!r}."
+                )
+
+
+def _check_record(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> None:
     schemas.validate(doc)
     if doc.get("station_id") != scope.station.id:
         raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
+    live_old = old if old is not None and not old.get("_deleted") else None
+    if old is not None and live_old is None:
+        _check_recreation(doc, old)
     if not scope.visible(doc) or (old is not None and not scope.visible(old)):
         raise Forbidden(f"You may only write records of beat {scope.beat_id!r}.")
-    live_old = old if old is not None and not old.get("_deleted") else None
     if live_old is not None:
         if journal.JOURNAL_TYPE in (live_old.get("type"), doc.get("type")):
             raise Forbidden(_JOURNAL_APPEND_ONLY)
         schemas.check_immutable(live_old, doc)
-    record_type = doc["type"]
+    _check_authorship(doc, live_old, author)
+    record_type, role = doc["type"], author.officer.role
+    old_status = live_old.get("status") if live_old is not None else None
+    if old_status in schemas.FINAL_STATUSES.get(record_type, ()) and role not in _SUPERVISORS:
+        raise Forbidden(
+            f"This {record_type} is {old_status}: only a station officer may change it now."
+        )
     if "status" in doc and record_type in schemas.ALLOWED_TRANSITIONS:
-        old_status = live_old.get("status") if live_old is not None else None
-        schemas.check_transition(record_type, old_status, doc["status"], scope.principal.role.value)
+        schemas.check_transition(record_type, old_status, doc["status"], role.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who made a revision: the officer of the signing device, or the caller."""
+
+    officer: Officer
+    signed: bool
+
+
+async def _author(signature: Signature, scope: DbScope, identities: IdentityRepo) -> Author:
+    if signature.device is None:
+        return Author(scope.principal.officer, signed=False)
+    if signature.device.officer_id == scope.principal.officer.id:
+        return Author(scope.principal.officer, signed=True)
+    officer = await identities.get_officer(signature.device.officer_id)
+    if officer is None or officer.revoked:
+        raise Forbidden(
+            f"Signed by device {signature.device.id!r} of officer"
+            f" {signature.device.officer_id!r}, who is no longer enrolled."
+        )
+    return Author(officer, signed=True)
 
 
 async def check_revision(
@@ -269,32 +216,27 @@ async def check_revision(
     scope: DbScope,
     identities: IdentityRepo,
     *,
+    new_edits: bool,
     refuse_unsigned: bool,
 ) -> Verdict:
     """Accept ``doc`` (a :func:`check_structure` result) editing ``old`` (its
-    :func:`parent_bodies` entry) or raise ``Forbidden``."""
+    :func:`~server.policy.parents.parent_bodies` entry) or raise ``Forbidden``.
+
+    The rules apply to the revision's author (a station hub relays its beat
+    officers' signed edits: they are judged as the beat officer's)."""
+    signature = await check_signature(
+        doc,
+        edited_rev(doc, new_edits=new_edits),
+        scope,
+        identities,
+        refuse_unsigned=refuse_unsigned,
+    )
+    author = await _author(signature, scope, identities)
     if doc.get("_deleted"):
-        if "station_id" in doc and doc["station_id"] != scope.station.id:
-            raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
-        _check_deletion(old, scope)
-    else:
-        _check_record(doc, old, scope)
-    signed = await _check_signature(doc, scope, identities, refuse_unsigned)
-    return Verdict(_scoped_tombstone(doc, old) if doc.get("_deleted") else doc, signed)
-
-
-def archived_body(doc: Doc, rev: str) -> Doc:
-    """What the gateway keeps of an accepted revision ``rev`` to judge later
-    edits of it: the body without its history, attachments as stubs (the
-    store keeps their data; a later edit's checks need none of it)."""
-    kept = {k: v for k, v in doc.items() if k != "_revisions"} | {"_rev": rev}
-    if isinstance(doc.get("_attachments"), dict):
-        kept["_attachments"] = {
-            name: {k: v for k, v in att.items() if k not in ("data", "follows")} | {"stub": True}
-            for name, att in doc["_attachments"].items()
-            if isinstance(att, dict)
-        }
-    return kept
+        _check_deletion(doc, old, scope, author)
+        return Verdict(_scoped_tombstone(doc, old), signature)
+    _check_record(doc, old, scope, author)
+    return Verdict(doc, signature)
 
 
 def forbidden_result(doc: Mapping[str, Any], exc: CouchError) -> Doc:

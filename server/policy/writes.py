@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.policy.access import DbScope
+from server.policy.parents import archived_body, parent_bodies
 from server.policy.write_policy import (
     Verdict,
-    archived_body,
     check_revision,
     check_structure,
     forbidden_result,
-    parent_bodies,
 )
 from server.state.interface import AuditLog, DocRev, IdentityRepo
 from server.state.models import NewAuditEntry
@@ -67,7 +66,12 @@ async def write_docs(
         stored_already = (doc["_id"], doc.get("_rev")) in unaudited
         try:
             verdict = await check_revision(
-                doc, old, scope, deps.identities, refuse_unsigned=deps.refuse_unsigned
+                doc,
+                old,
+                scope,
+                deps.identities,
+                new_edits=new_edits,
+                refuse_unsigned=deps.refuse_unsigned,
             )
         except Forbidden as exc:
             if not stored_already:  # a stored one stays ignored, as CouchDB does
@@ -125,7 +129,8 @@ def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAud
         device_id=device.id if device else None,
         record_type=doc.get("type"),
         deleted=bool(doc.get("_deleted")),
-        signed=verdict.signed,
+        signed=verdict.signature.status,
+        signer=verdict.signature.device.id if verdict.signature.device else None,
         body=archived_body(verdict.doc, rev),
     )
 

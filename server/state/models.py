@@ -137,6 +137,7 @@ class NewAuditEntry:
     record_type: str | None
     deleted: bool
     signed: str  # "verified" (device signature checked) or "unsigned"
+    signer: str | None = None  # the device whose signature was verified
     # The accepted body (attachments as stubs): a later replicated edit of this
     # revision is judged against it after the store has compacted it away.
     body: Mapping[str, Any] | None = None
@@ -154,6 +155,7 @@ class AuditEntry:
     record_type: str | None
     deleted: bool
     signed: str  # "verified" (device signature checked) or "unsigned"
+    signer: str | None = None  # the device whose signature was verified
 
     def public(self) -> dict[str, Any]:
         return {
@@ -167,4 +169,5 @@ class AuditEntry:
             "record_type": self.record_type,
             "deleted": self.deleted,
             "signed": self.signed,
+            "signer": self.signer,
         }

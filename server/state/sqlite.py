@@ -64,6 +64,10 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE audit ADD COLUMN body TEXT;
     CREATE INDEX audit_by_doc ON audit (db, doc_id, rev);
     """,
+    # 3: the device whose signature was verified (NULL: unsigned, or written before).
+    """
+    ALTER TABLE audit ADD COLUMN signer TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -305,7 +309,7 @@ class SQLiteGatewayState(GatewayState):
         now = utc_now()
         await self._write(
             "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
-            " signed, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " signed, signer, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     now,
@@ -317,6 +321,7 @@ class SQLiteGatewayState(GatewayState):
                     e.record_type,
                     int(e.deleted),
                     e.signed,
+                    e.signer,
                     json.dumps(e.body, separators=(",", ":")) if e.body is not None else None,
                 )
                 for e in entries
@@ -343,6 +348,7 @@ class SQLiteGatewayState(GatewayState):
                 r["record_type"],
                 bool(r["deleted"]),
                 r["signed"],
+                r["signer"],
             )
             for r in rows
         ]

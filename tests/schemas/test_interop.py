@@ -15,7 +15,7 @@ from tests.schemas.examples import ENVELOPE
 def test_a_signed_record_validates_and_a_forged_signature_shape_does_not() -> None:
     key = Ed25519PrivateKey.generate()
     record = sample_records(1, seed=11)[0]
-    signed = sign(record, key, "dev-3f9a")
+    signed = sign(record, key, "dev-3f9a", parent=None)
     validate(signed)
     assert verify(signed, key.public_key())
     signed["signature"] = {**signed["signature"], "alg": "none"}

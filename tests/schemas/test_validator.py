@@ -80,7 +80,12 @@ FULL = [
     valid("journal_entry", seq=2, prev_hash="f" * 64, parent_rev="1-" + "b" * 32),
     valid(
         "complaint",
-        signature={"device_id": "dev-3f9a", "alg": "ed25519", "value": "A" * 86 + "=="},
+        signature={
+            "device_id": "dev-3f9a",
+            "alg": "ed25519",
+            "parent": None,
+            "value": "A" * 86 + "==",
+        },
     ),
     valid(
         "complaint", created_at="2024-05-01T05:00:00.123456789Z", updated_at="2024-05-01t05:00:00z"
@@ -202,23 +207,30 @@ INVALID = [
     (
         "complaint",
         "signature",
-        {"device_id": "d1", "alg": "rsa", "value": "AAAA"},
+        {"device_id": "d1", "alg": "rsa", "parent": None, "value": "AAAA"},
         "signature.alg",
         "must be ed25519",
     ),
     (
         "complaint",
         "signature",
-        {"device_id": "d1", "alg": "ed25519", "value": "not base64!"},
+        {"device_id": "d1", "alg": "ed25519", "parent": None, "value": "not base64!"},
         "signature.value",
         "must be a base64 signature",
     ),
     (
         "complaint",
         "signature",
-        {"device_id": "d1", "alg": "ed25519"},
+        {"device_id": "d1", "alg": "ed25519", "parent": None},
         "signature.value",
         "is required",
+    ),
+    (
+        "complaint",
+        "signature",
+        {"device_id": "d1", "alg": "ed25519", "parent": "2-abc", "value": "AAAA"},
+        "signature.parent",
+        "must be the revision this one edits, or null",
     ),
     (
         "visitor_entry",

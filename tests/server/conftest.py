@@ -29,6 +29,7 @@ from server.policy.auth import token_hash
 from sync import journal, signing
 from sync.database import Database
 from sync.revid import new_rev
+from sync.revtree import path_from_revisions
 
 PASSWORD = "correct-horse-1"
 WRONG_PASSWORD = "wrong-horse-1"
@@ -143,7 +144,32 @@ def record(
 
 
 def signed(doc: dict[str, Any], district: District, device_id: str) -> dict[str, Any]:
-    return signing.sign(doc, district.keys[device_id], device_id)
+    """``doc`` signed as the edit the gateway will see: of ``_revisions``' second
+    rev for a replicated revision, else of its ``_rev`` (None: a new record)."""
+    if "_revisions" in doc:
+        path = path_from_revisions(doc["_revisions"])
+        parent = path[1] if len(path) > 1 else None
+    else:
+        parent = doc.get("_rev")
+    return signing.sign(doc, district.keys[device_id], device_id, parent=parent)
+
+
+async def bulk_docs(
+    client: TestClient[Any, Any],
+    docs: list[dict[str, Any]],
+    headers: dict[str, str],
+    *,
+    new_edits: bool = True,
+    station: str = "alpha",
+) -> Any:
+    """POST ``docs`` to the station's ``_bulk_docs``; the per-document answers."""
+    answer = await client.post(
+        f"/station-{station}/_bulk_docs",
+        json={"docs": docs, "new_edits": new_edits},
+        headers=headers,
+    )
+    assert answer.status == 201, await answer.text()
+    return await answer.json()
 
 
 async def store_of(client: TestClient[Any, Any], station: str = "alpha") -> Database:

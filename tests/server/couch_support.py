@@ -229,7 +229,7 @@ class Device:
             beat_ids=[self.plan.beat_id],
             officer=self.officer_id,
         )
-        return signing.sign(doc, self.key, self.device_id)
+        return signing.sign(doc, self.key, self.device_id, parent=None)
 
     async def record(self, seeds: Iterable[int]) -> list[str]:
         """Create one signed record per seed in the local store; their ids."""
@@ -243,7 +243,8 @@ class Device:
         current = await self.store.get(doc_id)
         current.update(purpose=purpose, updated_by=self.officer_id)
         current.pop("signature", None)
-        answer = await self.store.put(signing.sign(current, self.key, self.device_id))
+        resigned = signing.sign(current, self.key, self.device_id, parent=current["_rev"])
+        answer = await self.store.put(resigned)
         return str(answer["rev"])
 
     async def push(self, gateway_url: str, **options: Any) -> ReplicationResult:

@@ -201,7 +201,12 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                     # Online: device -> hub -> centre, and centre -> hub -> device.
                     first = await device.record(range(10))
                     assert (await device.push(hub)).ok
-                    central_doc = {**(await device.store.get(first[0])), "purpose": "central"}
+                    central_doc = {
+                        **(await device.store.get(first[0])),
+                        "purpose": "central",
+                        "created_by": "central",
+                        "updated_by": "central",
+                    }
                     del central_doc["signature"], central_doc["_rev"]
 
                     async def first_at_centre() -> bool:
@@ -238,7 +243,9 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                     at_centre = await couch_db.get(first[1])
                     at_centre.pop("signature")
                     central_edit = await _put_central(
-                        gateway, plan.db, {**at_centre, "purpose": "edited at the centre"}
+                        gateway,
+                        plan.db,
+                        {**at_centre, "purpose": "edited at the centre", "updated_by": "central"},
                     )
                     central_new = await _put_central(
                         gateway, plan.db, {**central_doc, "_id": uuid4().hex}

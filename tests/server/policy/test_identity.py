@@ -43,7 +43,7 @@ async def test_enrolled_device_syncs_with_its_token_until_revoked(client, distri
     me = await (await client.get("/_beatsync/whoami", headers=headers)).json()
     assert me["device_id"] == enrolled["device_id"]
     assert me["auth"] == "device"
-    doc = signing.sign(record(1, officer="bo-one"), key, enrolled["device_id"])
+    doc = signing.sign(record(1, officer="bo-one"), key, enrolled["device_id"], parent=None)
     written = await client.post(f"{DB}/_bulk_docs", json={"docs": [doc]}, headers=headers)
     assert (await written.json())[0].get("ok")
 

@@ -18,15 +18,9 @@ import copy
 from typing import Any
 
 from sync.revid import new_rev
-from tests.server.conftest import basic, bearer, record, signed, state_of, store_of
+from tests.server.conftest import basic, bearer, bulk_docs, record, signed, state_of, store_of
 
 DB = "/station-alpha"
-
-
-async def _bulk(client: Any, docs: list[dict[str, Any]], headers: dict[str, str], **kw: Any) -> Any:
-    answer = await client.post(f"{DB}/_bulk_docs", json={"docs": docs, **kw}, headers=headers)
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
 
 
 def _complaint() -> dict[str, Any]:
@@ -46,10 +40,10 @@ async def _created_then_noted_at_the_station(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The SHO creates ``doc`` (1-x), then adds a note: the winner moves on to
     2-a and the store compacts 1-x's body away."""
-    (created,) = await _bulk(client, [doc], basic("so-alpha"))
+    (created,) = await bulk_docs(client, [doc], basic("so-alpha"))
     note = copy.deepcopy({**doc, "_rev": created["rev"]})
     note["action_log"].append(_entry("12:00", "so-alpha", "note"))
-    (noted,) = await _bulk(client, [note], basic("so-alpha"))
+    (noted,) = await bulk_docs(client, [note], basic("so-alpha"))
     assert noted.get("ok"), noted
     return created, noted
 
@@ -72,7 +66,7 @@ async def test_concurrent_additions_to_the_action_log_both_reach_the_centre(
     offline |= {"status": "assigned", "assigned_officer": "bo-one", "updated_by": "bo-one"}
     offline["action_log"].append(_entry("12:05", "bo-one", "assigned"))
     pushed = signed(_child(doc, created["rev"], offline), district, "dev-bo-one")
-    assert await _bulk(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False) == []
+    assert await bulk_docs(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False) == []
 
     store = await store_of(client)
     leaves = await store.open_revs(doc["_id"], "all")
@@ -91,7 +85,7 @@ async def test_an_edit_invalid_against_its_own_parent_is_still_refused(
     forged = copy.deepcopy(doc)
     forged["action_log"][0]["note"] = "never said"
     pushed = signed(_child(doc, created["rev"], forged), district, "dev-bo-one")
-    (refused,) = await _bulk(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False)
+    (refused,) = await bulk_docs(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False)
     assert refused["error"] == "forbidden"
     assert "action_log.0" in refused["reason"]
     leaves = await (await store_of(client)).open_revs(doc["_id"], "all")
@@ -106,7 +100,11 @@ async def test_a_grandchild_is_judged_against_its_nearest_known_ancestor(
     doc = _complaint()
     created, _ = await _created_then_noted_at_the_station(client, doc)
 
-    step = copy.deepcopy(doc) | {"status": "assigned", "assigned_officer": "bo-one"}
+    step = copy.deepcopy(doc) | {
+        "status": "assigned",
+        "assigned_officer": "bo-one",
+        "updated_by": "bo-one",
+    }
     step["action_log"].append(_entry("12:05", "bo-one", "assigned"))
     middle = _child(doc, created["rev"], step)
     last_body = copy.deepcopy(step) | {"status": "under_investigation"}
@@ -117,4 +115,4 @@ async def test_a_grandchild_is_judged_against_its_nearest_known_ancestor(
         "_revisions": {"start": 3, "ids": [rev3[2:], middle["_rev"][2:], created["rev"][2:]]},
     }
     pushed = signed(last, district, "dev-bo-one")
-    assert await _bulk(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False) == []
+    assert await bulk_docs(client, [pushed], bearer(district, "dev-bo-one"), new_edits=False) == []

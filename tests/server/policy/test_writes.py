@@ -14,6 +14,7 @@ from sync.revid import new_rev
 from tests.server.conftest import (
     basic,
     bearer,
+    bulk_docs,
     field_edits,
     record,
     signed,
@@ -24,21 +25,15 @@ from tests.server.conftest import (
 DB = "/station-alpha"
 
 
-async def _bulk(client, docs: list[dict[str, Any]], headers, new_edits: bool = True):
-    answer = await client.post(
-        f"{DB}/_bulk_docs", json={"docs": docs, "new_edits": new_edits}, headers=headers
-    )
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
-
-
 async def test_batch_with_invalid_docs_stores_only_the_valid_ones_in_order(
     client, district
 ) -> None:
     good_a, good_b = record(10), record(11)
     wrong_station = record(12, station="bravo")
     schema_broken = {**record(13), "time_in": "yesterday"}
-    results = await _bulk(client, [good_a, wrong_station, good_b, schema_broken], basic("so-alpha"))
+    results = await bulk_docs(
+        client, [good_a, wrong_station, good_b, schema_broken], basic("so-alpha")
+    )
     assert [r.get("ok") for r in results] == [True, None, True, None]
     assert [r["id"] for r in results] == [
         d["_id"] for d in (good_a, wrong_station, good_b, schema_broken)
@@ -56,9 +51,10 @@ async def test_accepted_writes_are_audited_with_author_device_and_signature(
 ) -> None:
     by_device = signed(record(20), district, "dev-so-alpha")
     by_password = record(21)
-    await _bulk(client, [by_device], bearer(district, "dev-so-alpha"))
-    await _bulk(client, [by_password], basic("so-alpha"))
-    await _bulk(client, [record(22, station="bravo")], basic("so-alpha"))  # refused: not audited
+    await bulk_docs(client, [by_device], bearer(district, "dev-so-alpha"))
+    await bulk_docs(client, [by_password], basic("so-alpha"))
+    # Refused, so not audited:
+    await bulk_docs(client, [record(22, station="bravo")], basic("so-alpha"))
     answer = await client.get("/_beatsync/audit?db=station-alpha", headers=basic("central"))
     writes = (await answer.json())["writes"]
     assert [(w["doc_id"], w["officer_id"], w["device_id"], w["signed"]) for w in writes] == [
@@ -75,7 +71,7 @@ async def test_device_writes_must_be_signed_by_an_enrolled_key(client, district)
     tampered = signed(record(32), district, "dev-so-alpha")
     tampered["purpose"] = "changed after signing"
     good = signed(record(33), district, "dev-so-alpha")
-    results = await _bulk(
+    results = await bulk_docs(
         client, [unsigned, forged, tampered, good], bearer(district, "dev-so-alpha")
     )
     assert [r.get("error") for r in results] == ["forbidden", "forbidden", "forbidden", None]
@@ -86,7 +82,7 @@ async def test_device_writes_must_be_signed_by_an_enrolled_key(client, district)
 
 async def test_district_can_refuse_unsigned_password_writes(client, district) -> None:
     await client.server.app[DISTRICT].set_refuse_unsigned(True)
-    results = await _bulk(client, [record(40)], basic("so-alpha"))
+    results = await bulk_docs(client, [record(40)], basic("so-alpha"))
     assert results[0]["error"] == "forbidden"
     assert "unsigned" in results[0]["reason"]
 
@@ -103,7 +99,7 @@ async def test_the_gateway_reads_refuse_unsigned_once_for_many_writes(client, di
     state.get_setting = counting_get
     try:
         for seed in range(50, 55):  # well within SETTINGS_TTL_S
-            assert (await _bulk(client, [record(seed)], basic("so-alpha")))[0].get("ok")
+            assert (await bulk_docs(client, [record(seed)], basic("so-alpha")))[0].get("ok")
     finally:
         del state.get_setting
     assert reads.count(REFUSE_UNSIGNED) <= 1
@@ -136,38 +132,38 @@ def _complaint(seed: int, status: str = "registered") -> dict[str, Any]:
 
 async def test_only_a_station_officer_closes_a_complaint(client, district) -> None:
     complaint = _complaint(50)
-    (created,) = await _bulk(client, [complaint], basic("bo-one"))
+    (created,) = await bulk_docs(client, [complaint], basic("bo-one"))
     assert created.get("ok"), created
     closing = {**complaint, "_rev": created["rev"], "status": "closed", "updated_by": "bo-one"}
-    (refused,) = await _bulk(client, [closing], basic("bo-one"))
+    (refused,) = await bulk_docs(client, [closing], basic("bo-one"))
     assert refused["error"] == "forbidden"
     assert "cannot move" in refused["reason"]
-    (closed,) = await _bulk(client, [{**closing, "updated_by": "so-alpha"}], basic("so-alpha"))
+    (closed,) = await bulk_docs(client, [{**closing, "updated_by": "so-alpha"}], basic("so-alpha"))
     assert closed.get("ok"), closed
 
 
 async def test_created_by_is_immutable_also_through_replication(client, district) -> None:
     doc = record(60)
-    (created,) = await _bulk(client, [doc], basic("so-alpha"))
+    (created,) = await bulk_docs(client, [doc], basic("so-alpha"))
     # A replicated child revision (new_edits=false) that rewrites created_by.
     child = {**doc, "created_by": "someone-else"}
     rev = new_rev(created["rev"], False, child)
     child |= {"_rev": rev, "_revisions": {"start": 2, "ids": [rev[2:], created["rev"][2:]]}}
-    results = await _bulk(client, [child], basic("so-alpha"), new_edits=False)
+    results = await bulk_docs(client, [child], basic("so-alpha"), new_edits=False)
     assert len(results) == 1
     assert results[0]["error"] == "forbidden"
     assert "created_by" in results[0]["reason"]
     honest = {**doc, "purpose": "Edited offline."}
     rev = new_rev(created["rev"], False, honest)
     honest |= {"_rev": rev, "_revisions": {"start": 2, "ids": [rev[2:], created["rev"][2:]]}}
-    assert await _bulk(client, [honest], basic("so-alpha"), new_edits=False) == []
+    assert await bulk_docs(client, [honest], basic("so-alpha"), new_edits=False) == []
     store = await store_of(client)
     assert (await store.get(doc["_id"]))["_rev"] == rev
 
 
 async def test_beat_officer_sees_only_own_beat_in_scoped_station(client, district) -> None:
     mine, theirs = record(70, beat="alpha-one"), record(71, beat="alpha-two")
-    await _bulk(client, [mine, theirs], basic("so-alpha"))
+    await bulk_docs(client, [mine, theirs], basic("so-alpha"))
     answer = await client.get(f"{DB}/_changes?include_docs=true", headers=basic("bo-one"))
     ids = [row["id"] for row in (await answer.json())["results"]]
     assert ids == [mine["_id"]]
@@ -179,10 +175,10 @@ async def test_beat_officer_sees_only_own_beat_in_scoped_station(client, distric
 
 async def test_device_status_tracks_pulls_and_how_far_behind(client, district) -> None:
     headers = bearer(district, "dev-so-alpha")
-    await _bulk(client, [signed(record(80), district, "dev-so-alpha")], headers)
+    await bulk_docs(client, [signed(record(80), district, "dev-so-alpha")], headers)
     answer = await client.get(f"{DB}/_changes", headers=headers)
     pulled = (await answer.json())["last_seq"]
-    await _bulk(client, [record(81), record(82)], basic("so-alpha"))
+    await bulk_docs(client, [record(81), record(82)], basic("so-alpha"))
     answer = await client.get("/_beatsync/devices", headers=basic("central"))
     status = {d["device_id"]: d for d in (await answer.json())["devices"]}["dev-so-alpha"]
     assert status["last_seq"] == pulled
@@ -232,10 +228,10 @@ async def test_audit_joins_the_device_journals_and_flags_a_broken_chain(client, 
 
 async def test_a_beat_officer_sees_deletions_in_their_beat(client, district) -> None:
     doc = record(300, beat="alpha-one")
-    (created,) = await _bulk(client, [doc], basic("so-alpha"))
+    (created,) = await bulk_docs(client, [doc], basic("so-alpha"))
     # A bare tombstone, as PouchDB's remove() sends it.
     tombstone = {"_id": doc["_id"], "_rev": created["rev"], "_deleted": True}
-    (deleted,) = await _bulk(client, [tombstone], basic("so-alpha"))
+    (deleted,) = await bulk_docs(client, [tombstone], basic("so-alpha"))
     assert deleted.get("ok"), deleted
     answer = await client.get(f"{DB}/_changes", headers=basic("bo-one"))
     rows = (await answer.json())["results"]
@@ -269,19 +265,19 @@ async def test_journal_entries_are_append_only_and_only_their_device_adds_to_a_c
         f"{DB}/_bulk_docs", json={"docs": [entry], "new_edits": False}, headers=headers
     )
     assert await answer.json() == []
-    edited = signed({**entry, "action": "delete", "_rev": entry["_rev"]}, district, "dev-so-alpha")
-    edited.pop("_revisions")
+    rewritten = {k: v for k, v in entry.items() if k != "_revisions"} | {"action": "delete"}
+    edited = signed(rewritten, district, "dev-so-alpha")
     deleted = signed(
         {"_id": entry["_id"], "_rev": entry["_rev"], "_deleted": True}, district, "dev-so-alpha"
     )
-    results = await _bulk(client, [edited], headers)
-    results += await _bulk(client, [deleted], basic("so-alpha"))
+    results = await bulk_docs(client, [edited], headers)
+    results += await bulk_docs(client, [deleted], basic("so-alpha"))
     assert [r.get("error") for r in results] == ["forbidden", "forbidden"]
     assert all("append-only" in r["reason"] for r in results)
     # dev-bo-one signs an entry claiming to be in dev-so-alpha's chain.
     foreign = field_edits(district, "dev-so-alpha", [record(500), record(501)])[3]
     forged = signed({k: v for k, v in foreign.items() if k != "signature"}, district, "dev-bo-one")
-    (refused,) = await _bulk(client, [forged], basic("so-alpha"), new_edits=False)
+    (refused,) = await bulk_docs(client, [forged], basic("so-alpha"), new_edits=False)
     assert refused["error"] == "forbidden"
     assert "journal entry of device 'dev-so-alpha'" in refused["reason"]
 
@@ -306,7 +302,7 @@ async def test_longpoll_answers_with_the_next_write(client, district) -> None:
         )
     )
     doc = record(700)
-    await _bulk(client, [doc], basic("so-alpha"))
+    await bulk_docs(client, [doc], basic("so-alpha"))
     answer = await asyncio.wait_for(waiting, 30)
     assert [row["id"] for row in (await answer.json())["results"]] == [doc["_id"]]
 
@@ -335,7 +331,7 @@ def _child(parent: dict[str, Any], parent_rev: str, **changes: Any) -> dict[str,
 
 async def test_a_batch_reads_every_parent_in_one_store_call(client, district) -> None:
     docs = [record(800 + n) for n in range(12)]
-    created = await _bulk(client, docs, basic("so-alpha"))
+    created = await bulk_docs(client, docs, basic("so-alpha"))
     honest = [
         _child(doc, answer["rev"], purpose=f"Edited offline {n}.")
         for n, (doc, answer) in enumerate(zip(docs[:10], created[:10], strict=True))
@@ -368,12 +364,10 @@ async def test_a_batch_reads_every_parent_in_one_store_call(client, district) ->
     assert (await store.get(rewrite["_id"]))["_rev"] == created[10]["rev"]
 
 
-async def test_a_stored_but_unaudited_revision_is_audited_when_sent_again(
-    client, district
-) -> None:
+async def test_a_stored_but_unaudited_revision_is_audited_when_sent_again(client, district) -> None:
     headers = bearer(district, "dev-so-alpha")
     audited_before = field_edits(district, "dev-so-alpha", [record(900)])
-    assert await _bulk(client, audited_before, headers, new_edits=False) == []
+    assert await bulk_docs(client, audited_before, headers, new_edits=False) == []
     # The gateway stopped after the store's commit, before the audit append:
     # the store has these revisions (a record and its journal entry), the log does not.
     crashed = field_edits(district, "dev-so-alpha", [record(901), record(902)])
@@ -384,12 +378,12 @@ async def test_a_stored_but_unaudited_revision_is_audited_when_sent_again(
 
     # The device sends the batch again (it never got an answer), with the
     # already audited revisions in it too.
-    assert await _bulk(client, [*audited_before, *crashed], headers, new_edits=False) == []
+    assert await bulk_docs(client, [*audited_before, *crashed], headers, new_edits=False) == []
     writes = await log.read(db="station-alpha")
     assert sorted((w.doc_id, w.rev) for w in writes) == sorted(
         (d["_id"], d["_rev"]) for d in [*audited_before, *crashed]
     )
     assert {(w.device_id, w.signed) for w in writes} == {("dev-so-alpha", "verified")}
     # Sent a third time: everything is audited once already, nothing is added.
-    assert await _bulk(client, crashed, headers, new_edits=False) == []
+    assert await bulk_docs(client, crashed, headers, new_edits=False) == []
     assert len(await log.read(db="station-alpha")) == len(writes)

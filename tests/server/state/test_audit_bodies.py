@@ -38,7 +38,7 @@ async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 def _entry(db: str, doc_id: str, rev: str, body: dict[str, object] | None) -> NewAuditEntry:
-    return NewAuditEntry(db, doc_id, rev, "so", None, "complaint", False, "unsigned", body)
+    return NewAuditEntry(db, doc_id, rev, "so", None, "complaint", False, "unsigned", body=body)
 
 
 async def test_the_log_returns_the_bodies_it_keeps_of_the_asked_revisions(

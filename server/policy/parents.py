@@ -1,0 +1,135 @@
+"""The body each written revision edits, so the write policy judges it
+against its own parent.
+
+A replicated revision (``new_edits=false``) names its history in
+``_revisions``: it is judged against the nearest ancestor the gateway still
+knows, from the store or, once the store has compacted it away, from the body
+the audit log kept when that ancestor was accepted. Judging it against the
+current winner instead would refuse, forever, two offline edits made from the
+same version (two additions to an append-only list always disagree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+
+from sync.database import Database, Doc
+from sync.revtree import path_from_revisions
+
+__all__ = ["ArchivedBodies", "archived_body", "edited_rev", "parent_bodies"]
+
+
+def ancestors(doc: Doc, *, new_edits: bool) -> list[str]:
+    """The revs this revision may edit, nearest first: the given ``_rev``
+    (new_edits) or, for a replicated revision, its ancestors in ``_revisions``."""
+    if new_edits:
+        return [doc["_rev"]] if "_rev" in doc else []
+    if "_revisions" in doc:
+        return path_from_revisions(doc["_revisions"])[1:]
+    return []
+
+
+def edited_rev(doc: Doc, *, new_edits: bool) -> str | None:
+    """The revision ``doc`` says it was made from (``None``: a new record), which a
+    device signature covers (see :func:`sync.signing.sign`)."""
+    revs = ancestors(doc, new_edits=new_edits)
+    return revs[0] if revs else None
+
+
+_Key = tuple[str, str | None]  # (doc id, rev); rev None asks for the current winner
+
+
+async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
+    """The stored bodies of ``keys`` in ONE ``_bulk_get``: over the CouchDB
+    backend each store call is a round trip, so a batch must not cost one per doc."""
+    if not keys:
+        return {}
+    answers = await store.bulk_get(
+        [{"id": doc_id} if rev is None else {"id": doc_id, "rev": rev} for doc_id, rev in keys],
+        revs=False,
+    )
+    found: dict[_Key, Doc] = {}
+    for key, answer in zip(keys, answers, strict=True):
+        bodies = [entry["ok"] for entry in answer.get("docs", []) if "ok" in entry]
+        if bodies:
+            found[key] = bodies[0]  # for a winner, possibly a tombstone
+    return found
+
+
+ArchivedBodies = Callable[[Collection[tuple[str, str]]], Awaitable[dict[tuple[str, str], Doc]]]
+
+
+async def parent_bodies(
+    store: Database,
+    docs: Sequence[Doc],
+    *,
+    new_edits: bool,
+    stored: Collection[tuple[str, str]] = (),
+    archived: ArchivedBodies | None = None,
+) -> list[Doc | None]:
+    """For each revision (a :func:`check_structure` result), in order, the body
+    it edits: the nearest of its ancestors the store has or, once the store has
+    compacted the ancestor away, ``archived`` keeps (the body the gateway
+    accepted, kept beside its audit entry). So a replicated edit is judged
+    against the revision it was made from, not against a concurrent edit that
+    became the winner meanwhile.
+
+    A replicated revision with no known ancestor is judged against the current
+    winner, if there is one (an independent branch must not rewrite who created
+    the record either), unless it is in ``stored`` (the store has it: the
+    winner is itself or its descendant, not what it edited). A new record
+    (``new_edits``, no ``_rev``) is judged against the tombstone it re-creates,
+    if the id was deleted: the id stays with its station and beat.
+
+    One ``_bulk_get`` for the whole batch; then one archive lookup for edits of
+    compacted revisions, and one more ``_bulk_get`` only for replicated edits
+    whose every ancestor is unknown (rare: a stemmed or purged history)."""
+    histories = [ancestors(doc, new_edits=new_edits) for doc in docs]
+    to_winner = [
+        "_rev" not in doc if new_edits else (doc["_id"], doc.get("_rev")) not in stored
+        for doc in docs
+    ]
+    wanted: dict[_Key, None] = {}
+    for doc, revs, winner in zip(docs, histories, to_winner, strict=True):
+        wanted.update(dict.fromkeys((doc["_id"], rev) for rev in revs))
+        if not revs and winner:
+            wanted[(doc["_id"], None)] = None
+    found = await _fetch(store, list(wanted))
+    compacted = {
+        (doc["_id"], rev)
+        for doc, revs in zip(docs, histories, strict=True)
+        if not any((doc["_id"], r) in found for r in revs)
+        for rev in revs
+    }
+    if compacted and archived is not None:
+        for key, body in (await archived(compacted)).items():
+            found[key] = body
+    late = [
+        (doc["_id"], None)
+        for doc, revs, winner in zip(docs, histories, to_winner, strict=True)
+        if revs and winner and not any((doc["_id"], rev) in found for rev in revs)
+    ]
+    found.update(await _fetch(store, list(dict.fromkeys(late))))
+    parents: list[Doc | None] = []
+    for doc, revs, winner in zip(docs, histories, to_winner, strict=True):
+        nearest = next((found[(doc["_id"], r)] for r in revs if (doc["_id"], r) in found), None)
+        if nearest is None and winner:
+            nearest = found.get((doc["_id"], None))
+            if new_edits and nearest is not None and not nearest.get("_deleted"):
+                nearest = None  # a create over a live record: the store answers 409
+        parents.append(nearest)
+    return parents
+
+
+def archived_body(doc: Doc, rev: str) -> Doc:
+    """What the gateway keeps of an accepted revision ``rev`` to judge later
+    edits of it: the body without its history, attachments as stubs (the
+    store keeps their data; a later edit's checks need none of it)."""
+    kept = {k: v for k, v in doc.items() if k != "_revisions"} | {"_rev": rev}
+    if isinstance(doc.get("_attachments"), dict):
+        kept["_attachments"] = {
+            name: {k: v for k, v in att.items() if k not in ("data", "follows")} | {"stub": True}
+            for name, att in doc["_attachments"].items()
+            if isinstance(att, dict)
+        }
+    return kept
