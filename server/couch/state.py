@@ -287,6 +287,7 @@ class CouchGatewayState(GatewayState):
             status.get("last_db"),
             status.get("last_seq"),
             status.get("last_checkpoint_at"),
+            int(status.get("checkpoint_writes", 0)),
         )
 
     async def add_device(
@@ -392,6 +393,7 @@ class CouchGatewayState(GatewayState):
                 doc["last_seq"] = seq
             if checkpoint:
                 doc["last_checkpoint_at"] = stamp
+                doc["checkpoint_writes"] = int(doc.get("checkpoint_writes", 0)) + 1
             return doc
 
         self._seen_written[device_id] = now

@@ -255,34 +255,41 @@ async def all_docs(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-def _local_id(request: web.Request) -> str:
+def _local_ids(request: web.Request, scope: DbScope) -> tuple[str, str]:
+    """``(the id the client names, the id it is stored under)``: each credential's
+    ``_local`` documents live in their own namespace (see ``DbScope.local_owner``);
+    owner ids have no ':', so no client id reaches into another's."""
     local_id = request.match_info["local_id"]
     if not _LOCAL_ID.match(local_id):
         raise BadRequest("Invalid local document id", error="illegal_docid")
-    return f"_local/{local_id}"
+    return f"_local/{local_id}", f"_local/{scope.local_owner}:{local_id}"
 
 
 async def get_local(request: web.Request) -> web.Response:
-    _, store = await _scope(request)
-    return json_response(await store.get_local(_local_id(request)))
+    scope, store = await _scope(request)
+    named, stored = _local_ids(request, scope)
+    return json_response({**await store.get_local(stored), "_id": named})
 
 
 async def put_local(request: web.Request) -> web.Response:
     scope, store = await _scope(request)
+    named, stored = _local_ids(request, scope)
     doc = await read_json_object(request)
-    doc["_id"] = _local_id(request)
-    result = await store.put_local(doc)
+    result = await store.put_local({**doc, "_id": stored})
     # A replicator's checkpoint: the device has finished a batch here.
     await _note_contact(request, scope, checkpoint=True)
-    return json_response(result, status=201)
+    return json_response({**result, "id": named}, status=201)
 
 
 async def delete_local(request: web.Request) -> web.Response:
-    _, store = await _scope(request)
+    scope, store = await _scope(request)
+    named, stored = _local_ids(request, scope)
     rev = request.query.get("rev")
     if rev is None:
         raise Conflict()
-    return json_response(await store.delete_local(_local_id(request), rev))
+    result = await store.delete_local(stored, rev)
+    await _note_contact(request, scope, checkpoint=True)
+    return json_response({**result, "id": named})
 
 
 def _open_revs(request: web.Request) -> list[str] | Literal["all"] | None:

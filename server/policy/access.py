@@ -33,6 +33,15 @@ class DbScope:
     def visible(self, doc: Mapping[str, Any]) -> bool:
         return self.beat_id is None or doc.get("beat_id") == self.beat_id
 
+    @property
+    def local_owner(self) -> str:
+        """Whose ``_local`` documents (replication checkpoints) the caller reads and
+        writes: its device's, or, with a password, the officer's. Another
+        credential's checkpoint is out of reach: raising its ``source_last_seq``
+        would make that device skip every record written since."""
+        device = self.principal.device
+        return f"device-{device.id}" if device else f"officer-{self.principal.officer.id}"
+
 
 def require_principal(principal: Principal | None) -> Principal:
     if principal is None:

@@ -90,6 +90,7 @@ class Device:
     last_db: str | None = None
     last_seq: Any = None
     last_checkpoint_at: str | None = None
+    checkpoint_writes: int = 0  # `_local` (replication checkpoint) writes
 
     def public(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class Device:
             "db": self.last_db,
             "last_seq": self.last_seq,
             "last_checkpoint_at": self.last_checkpoint_at,
+            "checkpoint_writes": self.checkpoint_writes,
         }
 
 

@@ -68,6 +68,10 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE audit ADD COLUMN signer TEXT;
     """,
+    # 4: how many checkpoint (`_local`) writes each device made.
+    """
+    ALTER TABLE devices ADD COLUMN checkpoint_writes INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -236,6 +240,7 @@ class SQLiteGatewayState(GatewayState):
             row["last_db"],
             json.loads(row["last_seq"]) if row["last_seq"] is not None else None,
             row["last_checkpoint_at"],
+            row["checkpoint_writes"],
         )
 
     async def add_device(
@@ -290,13 +295,15 @@ class SQLiteGatewayState(GatewayState):
         await self._write(
             "UPDATE devices SET last_seen = ?, last_db = ?,"
             " last_seq = COALESCE(?, last_seq),"
-            " last_checkpoint_at = CASE WHEN ? THEN ? ELSE last_checkpoint_at END WHERE id = ?",
+            " last_checkpoint_at = CASE WHEN ? THEN ? ELSE last_checkpoint_at END,"
+            " checkpoint_writes = checkpoint_writes + ? WHERE id = ?",
             (
                 now,
                 db,
                 json.dumps(last_seq) if last_seq is not None else None,
                 int(checkpoint),
                 now,
+                int(checkpoint),
                 device_id,
             ),
         )
