@@ -501,3 +501,41 @@ def hub_authorise(data_dir: Path, device_id: str) -> None:
 
     station_id = _with_state(data_dir, lambda s: authorise_hub(s, s, device_id))
     click.echo(f"Device {device_id} is now the hub of station {station_id}.")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log of accepted writes: check that nobody changed it."""
+
+
+@audit.command("verify")
+@_data_option
+def audit_verify(data_dir: Path) -> None:
+    """Walk the audit log's hash chains and report any deleted, edited, forged or
+    forked entry. Exit status 1 if anything is wrong.
+
+    Works on the embedded state (--data) and on a central CouchDB
+    (BEATSYNC_COUCHDB). Note each chain's length and head: deleting the newest
+    entries of a chain leaves no gap, so compare with an earlier run.
+    """
+    from server.policy.audit_verify import verify_audit
+
+    def progress(count: int) -> None:
+        click.echo(f"  ... {count} entries read", err=True)
+
+    report = _with_state(data_dir, lambda s: verify_audit(s, progress))
+    for chain, (length, head) in sorted(report.chains.items()):
+        click.echo(f"chain {chain}: {length} entries, head {head}")
+    if report.unchained:
+        click.echo(f"{report.unchained} entries from before the chain (not verifiable)")
+    if report.intact:
+        click.echo("The audit log is intact.")
+        return
+    for problem in report.problems:
+        where = f"{problem.where} (chain {problem.chain})" if problem.chain else problem.where
+        click.echo(f"PROBLEM {where}: {problem.reason}")
+    raise click.ClickException(
+        f"{len(report.problems)} problem(s) in the audit log. Keep this output and the"
+        " data folder (or the CouchDB audit database) as they are, and report to the"
+        " district IT cell: the log may have been tampered with."
+    )

@@ -26,14 +26,35 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from pathlib import Path
 from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.identity import Role
 from server.config import GatewayConfig
 from server.couch.backend import CouchServer, redact
+from server.state.audit_chain import (
+    CHAINED_FIELDS,
+    KEY_FILE,
+    AuditSigner,
+    ChainedEntry,
+    ChainHead,
+    ChainLink,
+    key_setting,
+    public_key_b64,
+)
 from server.state.interface import DocRev, GatewayState
-from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from server.state.models import (
+    AuditEntry,
+    Beat,
+    Device,
+    NewAuditEntry,
+    Officer,
+    Station,
+    audit_fields,
+)
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -71,7 +92,11 @@ STARTUP_WAIT_S: Final = 30.0
 class CouchGatewayState(GatewayState):
     """Identities, audit log, device status and settings in CouchDB."""
 
-    def __init__(self, server: CouchServer, *, owns_server: bool = True) -> None:
+    def __init__(
+        self, server: CouchServer, *, owns_server: bool = True, audit_key: Path | None = None
+    ) -> None:
+        """``audit_key``: the file of the gateway's audit signing key (made on first
+        use); without one, a key for this process only (tests, tools)."""
         self._server = server
         self._owns_server = owns_server
         self._ids: Database = server.database(IDENTITIES_DB)
@@ -83,6 +108,9 @@ class CouchGatewayState(GatewayState):
         self._seen_written: dict[str, float] = {}  # device -> when its status was written
         self._pending_seq: dict[str, Any] = {}  # device -> seq pulled, not yet written
         self._device_cache: dict[str, tuple[float, Device | None]] = {}
+        self._audit_key = audit_key
+        self._chain: ChainHead | None = None  # made at the first append
+        self._append_lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -96,7 +124,7 @@ class CouchGatewayState(GatewayState):
         """
         assert config.couchdb_url is not None
         server = CouchServer.from_url(config.couchdb_url, timeout_s=config.couchdb_timeout_s)
-        state = cls(server)
+        state = cls(server, audit_key=config.data_dir / KEY_FILE)
         deadline = time.monotonic() + startup_wait_s
         delay = 0.25
         while True:
@@ -407,36 +435,73 @@ class CouchGatewayState(GatewayState):
         self._last_audit_seq = max(time.time_ns() // 1000, self._last_audit_seq + 1)
         return self._last_audit_seq
 
+    async def _chain_head(self) -> ChainHead:
+        """This process's chain (several gateways write the one audit database)."""
+        if self._chain is None:
+            signer = (
+                AuditSigner.load_or_create(self._audit_key)
+                if self._audit_key is not None
+                else AuditSigner(Ed25519PrivateKey.generate())
+            )
+            await self.set_setting(key_setting(signer.fingerprint), public_key_b64(signer.public))
+            self._chain = ChainHead(signer, f"{signer.fingerprint}.{self._gateway_tag}", None)
+        return self._chain
+
     async def append(self, entries: Sequence[NewAuditEntry]) -> None:
         if not entries:
             return
         now = utc_now()
-        docs = []
-        for n, entry in enumerate(entries):
-            seq = self._next_seq()
-            docs.append(
-                {
-                    "_id": f"{seq:016d}-{self._gateway_tag}-{n}",
-                    "kind": "audit",
-                    "seq": seq,
-                    "at": now,
-                    "db": entry.db,
-                    "doc_id": entry.doc_id,
-                    "rev": entry.rev,
-                    "officer_id": entry.officer_id,
-                    "device_id": entry.device_id,
-                    "record_type": entry.record_type,
-                    "deleted": entry.deleted,
-                    "signed": entry.signed,
-                    "signer": entry.signer,
-                    **({"body": entry.body} if entry.body is not None else {}),
-                }
+        chain = await self._chain_head()
+        # Linked and written one batch at a time: a batch that fails to be
+        # written must not leave the next one pointing at it.
+        async with self._append_lock:
+            head = chain.head
+            docs = []
+            for n, entry in enumerate(entries):
+                seq = self._next_seq()
+                fields = audit_fields(entry, now)
+                link = chain.link(fields)
+                if fields["body"] is None:
+                    del fields["body"]
+                docs.append(
+                    {
+                        "_id": f"{seq:016d}-{self._gateway_tag}-{n}",
+                        "kind": "audit",
+                        "seq": seq,
+                        **fields,
+                        "chain": link.chain,
+                        "prev": link.prev,
+                        "hash": link.hash,
+                        "sig": link.sig,
+                    }
+                )
+            try:
+                failed = [r for r in await self._audit.bulk_docs(docs) if "error" in r]
+            except BaseException:
+                chain.head = head
+                raise
+            if failed:
+                chain.head = head
+                # Fresh unique ids cannot conflict; anything refused is a real fault
+                # the operator must see, not something to drop silently.
+                raise Conflict(f"audit entries refused by CouchDB: {failed[:3]}")
+
+    async def chain_entries(self) -> AsyncIterator[ChainedEntry]:
+        since: Any = 0
+        while True:
+            # style=all_docs lists every leaf: more than one live leaf is a fork
+            # (a new_edits=false branch pushed beside the entry).
+            page = await self._audit.changes(
+                since=since, include_docs=True, style="all_docs", limit=_PAGE
             )
-        failed = [r for r in await self._audit.bulk_docs(docs) if "error" in r]
-        if failed:
-            # Fresh unique ids cannot conflict; anything refused is a real fault
-            # the operator must see, not something to drop silently.
-            raise Conflict(f"audit entries refused by CouchDB: {failed[:3]}")
+            for row in page["results"]:
+                doc = row.get("doc")
+                if row.get("deleted") or not isinstance(doc, dict) or doc.get("kind") != "audit":
+                    continue
+                yield _chained_entry(doc, forked=len(row.get("changes", [])) > 1)
+            if len(page["results"]) < _PAGE:
+                return
+            since = page["last_seq"]
 
     async def read(
         self, *, db: str | None = None, since: int = 0, limit: int = 1000
@@ -514,6 +579,16 @@ class CouchGatewayState(GatewayState):
             lambda d: {**d, "value": value},
             create={"kind": "setting"},
         )
+
+
+def _chained_entry(doc: Doc, *, forked: bool) -> ChainedEntry:
+    fields = {name: doc.get(name) for name in CHAINED_FIELDS}
+    has_link = all(isinstance(doc.get(k), str) for k in ("chain", "hash", "sig"))
+    link = ChainLink(doc["chain"], doc.get("prev"), doc["hash"], doc["sig"]) if has_link else None
+    order = doc.get("seq")
+    return ChainedEntry(
+        doc["_id"], order if isinstance(order, int) else 0, fields, link, forked=forked
+    )
 
 
 def _audit_entry(doc: Doc) -> AuditEntry:

@@ -10,10 +10,11 @@ these interfaces.
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from schemas.identity import Role
+from server.state.audit_chain import ChainedEntry
 from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
 from sync.database import Doc
 from sync.errors import NotFound
@@ -136,6 +137,10 @@ class AuditLog(abc.ABC):
     @abc.abstractmethod
     async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
         """The bodies the log keeps of those of ``revs`` it has, in one query."""
+
+    @abc.abstractmethod
+    def chain_entries(self) -> AsyncIterator[ChainedEntry]:
+        """Every entry as stored, with its chain link, oldest first (for ``audit verify``)."""
 
 
 class DeviceStatus(abc.ABC):

@@ -173,3 +173,20 @@ class AuditEntry:
             "signed": self.signed,
             "signer": self.signer,
         }
+
+
+def audit_fields(entry: NewAuditEntry, at: str) -> dict[str, Any]:
+    """The fields of ``entry`` stored and chained (see :mod:`server.state.audit_chain`)."""
+    return {
+        "at": at,
+        "db": entry.db,
+        "doc_id": entry.doc_id,
+        "rev": entry.rev,
+        "officer_id": entry.officer_id,
+        "device_id": entry.device_id,
+        "record_type": entry.record_type,
+        "deleted": entry.deleted,
+        "signed": entry.signed,
+        "signer": entry.signer,
+        "body": dict(entry.body) if entry.body is not None else None,
+    }

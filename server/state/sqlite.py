@@ -11,20 +11,52 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from schemas.identity import Role
+from server.state.audit_chain import (
+    KEY_FILE,
+    AuditSigner,
+    ChainedEntry,
+    ChainHead,
+    ChainLink,
+    key_setting,
+    public_key_b64,
+)
 from server.state.interface import DocRev, GatewayState
-from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from server.state.models import (
+    AuditEntry,
+    Beat,
+    Device,
+    NewAuditEntry,
+    Officer,
+    Station,
+    audit_fields,
+)
 from server.state.timestamps import utc_now
 from sync.database import Doc
 from sync.errors import Conflict, NotFound
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
+
+# Columns of an audit row that hold a chained field as is.
+_STORED_FIELDS = (
+    "at",
+    "db",
+    "doc_id",
+    "rev",
+    "officer_id",
+    "device_id",
+    "record_type",
+    "signed",
+    "signer",
+)
+# Entries read per statement while verifying the chain.
+_CHAIN_PAGE = 2000
 
 
 # Versioned migrations: index i upgrades schema version i to i + 1.
@@ -72,17 +104,30 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE devices ADD COLUMN checkpoint_writes INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: the hash chain of the audit log (see server.state.audit_chain).
+    """
+    ALTER TABLE audit ADD COLUMN chain TEXT;
+    ALTER TABLE audit ADD COLUMN prev TEXT;
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+    ALTER TABLE audit ADD COLUMN sig TEXT;
+    CREATE INDEX audit_by_chain ON audit (chain, seq);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class SQLiteGatewayState(GatewayState):
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, audit_key: Path) -> None:
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        self._audit_key = audit_key
+        self._chain: ChainHead | None = None  # made at the first append
 
     @classmethod
-    async def open(cls, path: Path) -> SQLiteGatewayState:
+    async def open(cls, path: Path, *, audit_key: Path | None = None) -> SQLiteGatewayState:
+        """The state in the file at ``path``; ``audit_key`` is the gateway's audit
+        signing key (default: ``audit-signing.key`` beside the file, made on first
+        use)."""
         conn = await aiosqlite.connect(path)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -90,7 +135,7 @@ class SQLiteGatewayState(GatewayState):
         await conn.execute("PRAGMA foreign_keys=ON")
         # synchronous=FULL: an acknowledged audit entry survives a power cut.
         await conn.execute("PRAGMA synchronous=FULL")
-        state = cls(conn)
+        state = cls(conn, audit_key=audit_key or path.parent / KEY_FILE)
         await state._migrate()
         return state
 
@@ -310,31 +355,73 @@ class SQLiteGatewayState(GatewayState):
 
     # -- audit ---------------------------------------------------------------------
 
+    async def _chain_head(self) -> ChainHead:
+        """This gateway's chain, continued from its newest entry (one chain per key)."""
+        if self._chain is None:
+            signer = AuditSigner.load_or_create(self._audit_key)
+            await self.set_setting(key_setting(signer.fingerprint), public_key_b64(signer.public))
+            row = await self._one(
+                "SELECT hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+                (signer.fingerprint,),
+            )
+            self._chain = ChainHead(signer, signer.fingerprint, row["hash"] if row else None)
+        return self._chain
+
     async def append(self, entries: Sequence[NewAuditEntry]) -> None:
         if not entries:
             return
         now = utc_now()
-        await self._write(
-            "INSERT INTO audit (at, db, doc_id, rev, officer_id, device_id, record_type, deleted,"
-            " signed, signer, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    now,
-                    e.db,
-                    e.doc_id,
-                    e.rev,
-                    e.officer_id,
-                    e.device_id,
-                    e.record_type,
-                    int(e.deleted),
-                    e.signed,
-                    e.signer,
-                    json.dumps(e.body, separators=(",", ":")) if e.body is not None else None,
+        chain = await self._chain_head()
+        async with self._write_lock:
+            rows = []
+            head = chain.head
+            for e in entries:
+                fields = audit_fields(e, now)
+                link = chain.link(fields)
+                body = json.dumps(e.body, separators=(",", ":")) if e.body is not None else None
+                rows.append(
+                    (
+                        *(fields[name] for name in _STORED_FIELDS),
+                        int(e.deleted),
+                        body,
+                        link.chain,
+                        link.prev,
+                        link.hash,
+                        link.sig,
+                    )
                 )
-                for e in entries
-            ],
-            many=True,
-        )
+            try:
+                await self._conn.executemany(
+                    f"INSERT INTO audit ({', '.join(_STORED_FIELDS)}, deleted, body,"
+                    " chain, prev, hash, sig) VALUES"
+                    f" ({', '.join('?' * (len(_STORED_FIELDS) + 6))})",
+                    rows,
+                )
+                await self._conn.commit()
+            except BaseException:
+                chain.head = head  # nothing went in: the chain goes on from before
+                await self._conn.rollback()
+                raise
+
+    async def chain_entries(self) -> AsyncIterator[ChainedEntry]:
+        last = 0
+        while True:
+            rows = await self._all(
+                "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", (last, _CHAIN_PAGE)
+            )
+            for r in rows:
+                fields = {name: r[name] for name in _STORED_FIELDS}
+                fields["deleted"] = bool(r["deleted"])
+                fields["body"] = json.loads(r["body"]) if r["body"] is not None else None
+                link = (
+                    ChainLink(r["chain"], r["prev"], r["hash"], r["sig"])
+                    if r["hash"] is not None
+                    else None
+                )
+                yield ChainedEntry(f"seq {r['seq']}", r["seq"], fields, link)
+            if len(rows) < _CHAIN_PAGE:
+                return
+            last = rows[-1]["seq"]
 
     async def read(
         self, *, db: str | None = None, since: int = 0, limit: int = 1000

@@ -1,0 +1,258 @@
+"""The audit log as a hash chain the gateway signs: tampering shows.
+
+Every entry names the hash of the entry before it in its chain (``prev``) and
+carries its own ``hash`` (SHA-256 over its fields, ``prev`` and the chain id,
+as canonical JSON) and the gateway's Ed25519 signature over that hash.
+:func:`verify_chains` walks every chain and reports what breaks it:
+
+* an entry whose content no longer matches its hash (edited);
+* a hash whose signature does not verify with the gateway's key (forged:
+  whoever can write the log cannot sign for the gateway);
+* a ``prev`` that names no entry of the chain (an entry was deleted);
+* two entries after the same one, or an entry with conflicting revisions in
+  CouchDB (a fork);
+* an entry without a chain link once the chain has begun.
+
+A chain is one gateway's: the embedded state keeps one per gateway key across
+restarts; over CouchDB each gateway process starts its own (several write the
+one audit database at once). Deleting the newest entries of a chain leaves no
+gap behind them; ``verify`` prints each chain's length and head so an
+operator can compare with the figures of an earlier run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+from sync.revid import canonical_json
+
+__all__ = [
+    "CHAINED_FIELDS",
+    "KEY_FILE",
+    "AuditSigner",
+    "ChainHead",
+    "ChainLink",
+    "ChainReport",
+    "ChainedEntry",
+    "entry_hash",
+    "key_setting",
+    "public_key_b64",
+    "verify_chains",
+]
+
+# What an entry's hash covers (besides prev and the chain id).
+CHAINED_FIELDS = (
+    "at",
+    "db",
+    "doc_id",
+    "rev",
+    "officer_id",
+    "device_id",
+    "record_type",
+    "deleted",
+    "signed",
+    "signer",
+    "body",
+)
+KEY_FILE = "audit-signing.key"
+
+
+def key_setting(fingerprint: str) -> str:
+    """The state setting holding the public key of the gateway key ``fingerprint``."""
+    return f"audit_key:{fingerprint}"
+
+
+def entry_hash(fields: Mapping[str, Any], *, chain: str, prev: str | None) -> str:
+    covered = {name: fields.get(name) for name in CHAINED_FIELDS}
+    return hashlib.sha256(canonical_json({**covered, "chain": chain, "prev": prev})).hexdigest()
+
+
+def _fingerprint(public: Ed25519PublicKey) -> str:
+    return hashlib.sha256(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+
+
+def public_key_b64(public: Ed25519PublicKey) -> str:
+    return base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode("ascii")
+
+
+class AuditSigner:
+    """The gateway's audit key: signs each entry's hash."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.public = key.public_key()
+        self.fingerprint = _fingerprint(self.public)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> AuditSigner:
+        """The key in ``path`` (raw 32 bytes, owner-only), made on first use.
+
+        Kept beside the state, not in it: whoever can edit the audit log in
+        the database cannot re-sign it."""
+        if path.exists():
+            return cls(Ed25519PrivateKey.from_private_bytes(path.read_bytes()))
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        return cls(key)
+
+    def sign(self, digest: str) -> str:
+        return base64.b64encode(self._key.sign(digest.encode("ascii"))).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """What an entry carries to join its chain."""
+
+    chain: str
+    prev: str | None
+    hash: str
+    sig: str
+
+
+class ChainHead:
+    """The newest link of one chain; :meth:`link` extends it (callers serialize)."""
+
+    def __init__(self, signer: AuditSigner, chain: str, head: str | None) -> None:
+        self._signer = signer
+        self.chain = chain
+        self.head = head
+
+    def link(self, fields: Mapping[str, Any]) -> ChainLink:
+        digest = entry_hash(fields, chain=self.chain, prev=self.head)
+        link = ChainLink(self.chain, self.head, digest, self._signer.sign(digest))
+        self.head = digest
+        return link
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedEntry:
+    """One entry as stored, for :func:`verify_chains`.
+
+    ``where`` names it for the operator (its seq or document id); ``order``
+    is its position in the log (entries without a link before the first
+    linked one were written before the chain existed); ``forked``: CouchDB
+    holds conflicting revisions of it."""
+
+    where: str
+    order: int
+    fields: Mapping[str, Any]
+    link: ChainLink | None
+    forked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str
+    chain: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class ChainReport:
+    """Each chain's length and head, and every problem found."""
+
+    chains: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    unchained: int = 0  # entries written before the chain existed
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def _signature_ok(link: ChainLink, keys: Mapping[str, Ed25519PublicKey]) -> bool:
+    key = keys.get(link.chain.split(".", 1)[0])
+    if key is None:
+        return False
+    try:
+        key.verify(base64.b64decode(link.sig, validate=True), link.hash.encode("ascii"))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _walk(chain: str, entries: list[ChainedEntry], report: ChainReport) -> None:
+    links = [(entry, entry.link) for entry in entries if entry.link is not None]
+    by_hash = {link.hash: entry for entry, link in links}
+    after: dict[str | None, list[ChainedEntry]] = defaultdict(list)
+    for entry, link in links:
+        after[link.prev].append(entry)
+        if link.prev is not None and link.prev not in by_hash:
+            report.problems.append(
+                Problem(entry.where, chain, "the entry before it is missing (deleted?)")
+            )
+    for prev, followers in after.items():
+        if len(followers) > 1:
+            names = ", ".join(sorted(e.where for e in followers))
+            what = "the chain's start" if prev is None else f"entry {by_hash[prev].where}"
+            report.problems.append(
+                Problem(names, chain, f"a fork: {len(followers)} entries follow {what}")
+            )
+    # Length and head along the first line of descent from the start.
+    length, head, current = 0, None, after.get(None, [])
+    while current:
+        step = current[0].link
+        assert step is not None
+        length, head = length + 1, step.hash
+        current = after.get(step.hash, [])
+    report.chains[chain] = (length, head)
+
+
+def verify_chains(
+    entries: Iterable[ChainedEntry], keys: Mapping[str, Ed25519PublicKey]
+) -> ChainReport:
+    """Check every entry and every chain; ``keys``: gateway public keys by fingerprint."""
+    report = ChainReport()
+    by_chain: dict[str, list[ChainedEntry]] = defaultdict(list)
+    unlinked: list[ChainedEntry] = []
+    for entry in entries:
+        link = entry.link
+        if entry.forked:
+            report.problems.append(
+                Problem(entry.where, link.chain if link else None, "a fork: conflicting revisions")
+            )
+        if link is None:
+            unlinked.append(entry)
+            continue
+        by_chain[link.chain].append(entry)
+        if entry_hash(entry.fields, chain=link.chain, prev=link.prev) != link.hash:
+            report.problems.append(
+                Problem(entry.where, link.chain, "edited: its content does not match its hash")
+            )
+        elif not _signature_ok(link, keys):
+            report.problems.append(
+                Problem(
+                    entry.where, link.chain, "forged: the gateway's signature does not verify"
+                )
+            )
+    first_linked = min((e.order for group in by_chain.values() for e in group), default=None)
+    for entry in unlinked:
+        if first_linked is not None and entry.order > first_linked:
+            report.problems.append(
+                Problem(entry.where, None, "no chain link, though written after the chain began")
+            )
+        else:
+            report.unchained += 1
+    for chain in sorted(by_chain):
+        _walk(chain, by_chain[chain], report)
+    return report
