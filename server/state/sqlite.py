@@ -19,6 +19,7 @@ import aiosqlite
 
 from schemas.identity import Role
 from server.state.audit_chain import (
+    CHAINED_FIELDS,
     KEY_FILE,
     AuditSigner,
     ChainedEntry,
@@ -43,18 +44,9 @@ from sync.errors import Conflict, NotFound
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 
-# Columns of an audit row that hold a chained field as is.
-_STORED_FIELDS = (
-    "at",
-    "db",
-    "doc_id",
-    "rev",
-    "officer_id",
-    "device_id",
-    "record_type",
-    "signed",
-    "signer",
-)
+# Columns of an audit row that hold a chained field as is (``deleted`` is an
+# integer in SQLite, ``body`` JSON text).
+_STORED_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("deleted", "body"))
 # Entries read per statement while verifying the chain.
 _CHAIN_PAGE = 2000
 
