@@ -10,8 +10,17 @@ just the new ones. What it sets up, each through CouchDB 3's documented API
   ``validate_doc_update`` that refuses updates and deletions: append-only),
   ``beatsync-device-status``, the district-wide ``beatsync-district``, and
   ``station-<id>`` for every station in the identities database;
-* ``PUT /{db}/_security`` on each: only the gateway's CouchDB user (and
-  server admins, always) may read or write ("Security Objects");
+* ``PUT /{db}/_security`` on each: the gateway's CouchDB user is a member
+  (reads and writes documents), never an admin: design documents (the audit
+  log's validator, the indexes) and ``_security`` are the server admin's, so
+  a gateway whose password leaks still cannot remove the validator and edit
+  the audit log ("Security Objects");
+* a replication user (``beatsync-replicator``), member of the station
+  databases and the district database only, that the fan-in replications
+  run as: the ``_replicator`` documents carry its password, not the server
+  admin's. Its password is derived from the admin's (HMAC), so each run
+  finds the same one without storing it, and a rotated admin password
+  rotates it at the next run;
 * ``POST /beatsync-district/_index``: the Mango indexes of the central
   office's reports (type/status/updated_at, station_id/updated_at), and one
   on the audit log (db/seq) for one station's entries. Only the
@@ -27,15 +36,19 @@ just the new ones. What it sets up, each through CouchDB 3's documented API
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pycouchdb
+import requests
 from pycouchdb import exceptions as couch_exc
 from pycouchdb.client import Database as CouchDatabase
 from pycouchdb.client import Server as CouchServer
+from yarl import URL
 
 from server.couch.backend import couch_credentials, redact, with_credentials
 from server.couch.state import AUDIT_DB, AUDIT_INDEX, DEVICE_STATUS_DB, IDENTITIES_DB
@@ -45,15 +58,18 @@ __all__ = [
     "AUDIT_VALIDATOR",
     "DISTRICT_DB",
     "DISTRICT_INDEXES",
+    "REPLICATION_USER",
     "BootstrapReport",
     "bootstrap",
     "fan_in_doc",
     "replication_doc_id",
+    "replication_password",
 ]
 
 DISTRICT_DB: Final = "beatsync-district"
 REPLICATOR_DB: Final = "_replicator"
 USERS_DB: Final = "_users"
+REPLICATION_USER: Final = "beatsync-replicator"
 GATEWAY_DBS: Final = (IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, DISTRICT_DB)
 # One index per design document, so changing one rebuilds only that one
 # (CouchDB's Mango docs recommend it). Names are what reports pass as use_index.
@@ -114,9 +130,16 @@ def fan_in_doc(base: str, station_id: str, credentials: tuple[str, str] | None) 
     }
 
 
-def _security(gateway_user: str | None) -> dict[str, Any]:
-    names = [gateway_user] if gateway_user else []
-    return {"admins": {"names": names, "roles": []}, "members": {"names": names, "roles": []}}
+def _security(*members: str | None) -> dict[str, Any]:
+    """Members read and write documents; only server admins are admins."""
+    names = sorted({name for name in members if name})
+    return {"admins": {"names": [], "roles": []}, "members": {"names": names, "roles": []}}
+
+
+def replication_password(base: str, admin: tuple[str, str] | None) -> str:
+    """The replication user's password: a function of the admin's credentials."""
+    key = "\n".join(admin).encode() if admin else b""
+    return hmac.new(key, f"{REPLICATION_USER}\n{base}".encode(), hashlib.sha256).hexdigest()
 
 
 class _Provisioner:
@@ -154,20 +177,34 @@ class _Provisioner:
         db.save({**wanted, "_rev": current["_rev"]})
         self.report.note(what, None)
 
-    def user(self, name: str, password: str) -> None:
-        """The gateway's CouchDB account, created once; an existing one is left
-        alone (its password is the operator's to rotate)."""
+    def user(self, name: str, password: str, *, keep_password: bool = True) -> None:
+        """A CouchDB account, created once. An existing one keeps its password
+        (the gateway's is the operator's to rotate) unless ``keep_password`` is
+        False and ``password`` no longer logs in (the replication user's)."""
         users = self.database(USERS_DB)
         doc_id = f"org.couchdb.user:{name}"
         try:
-            users.get(doc_id)
+            current = users.get(doc_id)
         except couch_exc.NotFound:
             users.save(
                 {"_id": doc_id, "name": name, "password": password, "roles": [], "type": "user"}
             )
             self.report.note(f"user {name}", True)
-        else:
+            return
+        if keep_password or self._logs_in(name, password):
             self.report.note(f"user {name}", False)
+            return
+        users.save({**current, "password": password})
+        self.report.note(f"user {name}", None)
+
+    def _logs_in(self, name: str, password: str) -> bool:
+        base = self.server.resource.base_url.rstrip("/")
+        plain = str(URL(base).with_user(None).with_password(None))
+        answer = requests.get(f"{plain}/_session", auth=(name, password), timeout=_TIMEOUT_S)
+        if answer.status_code != 200:
+            return False
+        context = answer.json().get("userCtx", {})
+        return isinstance(context, dict) and context.get("name") == name
 
     def index(self, db: CouchDatabase, name: str, fields: list[str]) -> None:
         _, result = db.resource.post(
@@ -222,6 +259,8 @@ def bootstrap(
     try:
         if gateway_user and gateway_password:
             p.user(gateway_user, gateway_password)
+        replicator_credentials = (REPLICATION_USER, replication_password(base, credentials))
+        p.user(*replicator_credentials, keep_password=False)
         dbs = {name: p.database(name) for name in GATEWAY_DBS}
         p.put_if_different(dbs[AUDIT_DB], dict(AUDIT_VALIDATOR))
         # One server_uuid for every gateway of the district (enrolment answers
@@ -236,12 +275,15 @@ def bootstrap(
         station_ids = sorted(set(_station_ids(dbs[IDENTITIES_DB])) | set(stations))
         for station_id in station_ids:
             dbs[station_db_name(station_id)] = p.database(station_db_name(station_id))
-        for db in dbs.values():
-            p.security(db, _security(user))
+        for name, db in dbs.items():
+            replicated = name == DISTRICT_DB or name.startswith("station-")
+            p.security(db, _security(user, REPLICATION_USER if replicated else None))
         replicator = p.database(REPLICATOR_DB)
         rep_base = couch_credentials(replication_url, environ)[0] if replication_url else base
         for station_id in station_ids:
-            p.put_if_different(replicator, fan_in_doc(rep_base, station_id, credentials))
+            p.put_if_different(
+                replicator, fan_in_doc(rep_base, station_id, replicator_credentials)
+            )
     # requests' errors (pycouchdb's transport) are OSErrors.
     except (couch_exc.Error, OSError) as exc:
         # pycouchdb's messages carry no credentials; the URL is shown redacted.

@@ -32,9 +32,11 @@ from server.couch.backend import couch_credentials, redact
 from server.couch.bootstrap import (
     DISTRICT_DB,
     DISTRICT_INDEXES,
+    REPLICATION_USER,
     BootstrapReport,
     bootstrap,
     replication_doc_id,
+    replication_password,
 )
 from server.couch.state import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB, CouchGatewayState
 from sync.errors import NotFound, ServiceUnavailable
@@ -88,13 +90,17 @@ async def _create_user(url: str, name: str, password: str) -> None:
         assert answer.status in (201, 202), await answer.text()
 
 
-async def _status_as(url: str, name: str, password: str) -> int:
+async def _request_as(method: str, url: str, name: str, password: str) -> int:
     token = base64.b64encode(f"{name}:{password}".encode()).decode()
     async with (
         aiohttp.ClientSession() as session,
-        session.get(url, headers={"Authorization": f"Basic {token}"}) as answer,
+        session.request(method, url, headers={"Authorization": f"Basic {token}"}) as answer,
     ):
         return answer.status
+
+
+async def _status_as(url: str, name: str, password: str) -> int:
+    return await _request_as("GET", url, name, password)
 
 
 async def test_bootstrap_twice_creates_once_then_changes_nothing(tmp_path: Path) -> None:
@@ -127,8 +133,24 @@ async def test_bootstrap_twice_creates_once_then_changes_nothing(tmp_path: Path)
         assert sorted(second.unchanged) == sorted(first.created + first.updated + first.unchanged)
         for db in dbs:
             security = await _get_json(f"{url}/{db}/_security")
-            wanted = {"names": [GATEWAY_USER], "roles": []}
-            assert security == {"admins": wanted, "members": wanted}
+            # Members only: design documents and _security are the server admin's.
+            replicated = db == DISTRICT_DB or db.startswith("station-")
+            members = sorted([GATEWAY_USER, *([REPLICATION_USER] if replicated else [])])
+            assert security == {
+                "admins": {"names": [], "roles": []},
+                "members": {"names": members, "roles": []},
+            }
+        # So the gateway's account cannot remove the audit log's validator.
+        design = await _get_json(f"{url}/{AUDIT_DB}/_design/append-only")
+        assert isinstance(design, dict)
+        removal = await _request_as(
+            "DELETE",
+            f"{url}/{AUDIT_DB}/_design/append-only?rev={design['_rev']}",
+            GATEWAY_USER,
+            GATEWAY_PASSWORD,
+        )
+        assert removal in (401, 403)
+        assert await _get_json(f"{url}/{AUDIT_DB}/_design/append-only") == design
         indexes = await _get_json(f"{url}/{DISTRICT_DB}/_index")
         assert {
             i["name"]: [next(iter(f)) for f in i["def"]["fields"]]
@@ -143,9 +165,19 @@ async def test_bootstrap_twice_creates_once_then_changes_nothing(tmp_path: Path)
             assert await _status_as(f"{url}/{db}", GATEWAY_USER, GATEWAY_PASSWORD) == 200
             assert await _status_as(f"{url}/{db}", "eve", "eve-password") in (401, 403)
         rep = await _get_json(f"{url}/_replicator/{replication_doc_id('kotwali')}")
-        assert rep["source"] == f"{url}/station-kotwali"
-        assert rep["target"] == f"{url}/{DISTRICT_DB}"
+        assert isinstance(rep, dict)
+        # Fan-in runs as the replication user, never as the server admin.
+        password = replication_password(url, None)
+        runs_as = f"http://{REPLICATION_USER}:{password}@{url.split('://', 1)[1]}"
+        assert rep["source"] == f"{runs_as}/station-kotwali"
+        assert rep["target"] == f"{runs_as}/{DISTRICT_DB}"
         assert rep["continuous"] is True
+        assert await _status_as(f"{url}/station-kotwali", REPLICATION_USER, password) == 200
+        assert await _status_as(f"{url}/{AUDIT_DB}", REPLICATION_USER, password) in (401, 403)
+        assert await _status_as(f"{url}/{IDENTITIES_DB}", REPLICATION_USER, password) in (
+            401,
+            403,
+        )
         # The audit log refuses changes to what it holds.
         audit = HttpDatabase(f"{url}/{AUDIT_DB}")
         try:
