@@ -25,7 +25,7 @@ from server.gateway.request import (
 )
 from server.policy.access import DbScope, resolve_scope
 from server.policy.write_policy import check_record_id
-from server.policy.writes import WriteDeps, raise_for_result, write_docs
+from server.policy.writes import WriteDeps, audited_revs_diff, raise_for_result, write_docs
 from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
 from sync.revs_map import check_revs_map
@@ -147,11 +147,11 @@ async def changes(request: web.Request) -> web.Response:
 
 
 async def revs_diff(request: web.Request) -> web.Response:
-    _, store = await _scope(request)
+    scope, store = await _scope(request)
     body = check_revs_map(
         await read_json_object(request), endpoint="_revs_diff", check_id=check_record_id
     )
-    return json_response(await store.revs_diff(body))
+    return json_response(await audited_revs_diff(scope, store, request.app[STATE], body))
 
 
 def _hide_other_beats(scope: DbScope, found: list[Doc]) -> list[Doc]:

@@ -10,7 +10,7 @@ request's order. Every accepted revision is appended to the audit log.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from server.state.models import NewAuditEntry
 from sync.database import Database, Doc
 from sync.errors import CouchError, Forbidden, error_from_response
 
-__all__ = ["WriteDeps", "raise_for_result", "write_docs"]
+__all__ = ["WriteDeps", "audited_revs_diff", "raise_for_result", "write_docs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,28 @@ async def write_docs(
     if new_edits:
         return [r for r in results if r is not None]
     return [r for r in results if r is not None and "error" in r]
+
+
+async def audited_revs_diff(
+    scope: DbScope, store: Database, audit: AuditLog, revs: Mapping[str, Sequence[str]]
+) -> dict[str, Doc]:
+    """``_revs_diff`` as the write path needs it: a revision the store has but
+    the audit log lacks (the gateway died between the store's commit and the
+    audit append; over CouchDB the two cannot share a transaction) is reported
+    missing, so the next sync re-sends it and :func:`write_docs` audits it."""
+    diff = await store.revs_diff(revs)
+    present = {
+        (doc_id, rev)
+        for doc_id, doc_revs in revs.items()
+        for rev in doc_revs
+        if rev not in diff.get(doc_id, {}).get("missing", [])
+    }
+    if not present:
+        return diff
+    for doc_id, rev in sorted(present - await audit.audited(scope.db_name, present)):
+        entry = diff.setdefault(doc_id, {"missing": []})
+        entry["missing"].append(rev)
+    return diff
 
 
 async def _known_revs(store: Database, docs: Sequence[Doc]) -> set[DocRev]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -27,8 +28,9 @@ from uuid import uuid4
 import aiohttp
 import pytest
 
+from schemas.samples import sample_record
 from server.config import GatewayConfig
-from server.couch.backend import couch_credentials, redact
+from server.couch.backend import couch_credentials, redact, with_credentials
 from server.couch.bootstrap import (
     DISTRICT_DB,
     DISTRICT_INDEXES,
@@ -42,6 +44,7 @@ from server.couch.state import AUDIT_DB, DEVICE_STATUS_DB, IDENTITIES_DB, CouchG
 from sync.errors import NotFound, ServiceUnavailable
 from sync.http import HttpDatabase
 from sync.replication import Progress, ReplicationError
+from sync.revid import new_rev
 from tests import peers
 from tests.server.couch_support import (
     EXTERNAL_COUCHDB_ENV,
@@ -443,3 +446,38 @@ async def test_secured_databases_refuse_anonymous_clients_on_apache_couchdb(
     for db in (plan.db, IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, DISTRICT_DB):
         async with aiohttp.ClientSession() as session, session.get(f"{anonymous}/{db}") as answer:
             assert answer.status == 401, db
+
+
+async def test_a_revision_in_couchdb_that_the_audit_lacks_is_reported_missing(
+    couch_url: str, plan: StationPlan, tmp_path: Path
+) -> None:
+    # Over CouchDB the station database and the audit log are two databases:
+    # a gateway that dies between the two writes leaves this state behind.
+    await provision(couch_url, plan)
+    doc = sample_record(
+        random.Random(3),
+        "visitor_entry",
+        station_id=plan.station_id,
+        beat_ids=[plan.beat_id],
+        officer=plan.station_officer,
+    )
+    rev = new_rev(None, False, doc)
+    stored = {**doc, "_rev": rev, "_revisions": {"start": 1, "ids": [rev[2:]]}}
+    couch_db = HttpDatabase(f"{couch_url}/{plan.db}")
+    try:
+        assert await couch_db.bulk_docs([stored], new_edits=False) == []
+    finally:
+        await couch_db.close()
+    async with couch_gateway(couch_url, tmp_path / "gw") as gateway:
+        gateway_db = HttpDatabase(
+            with_credentials(gateway, plan.db, (plan.station_officer, PASSWORD))
+        )
+        try:
+            assert await gateway_db.revs_diff({doc["_id"]: [rev]}) == {
+                doc["_id"]: {"missing": [rev]}
+            }
+            # Sent again, it is checked and audited; then it is no longer missing.
+            assert await gateway_db.bulk_docs([stored], new_edits=False) == []
+            assert await gateway_db.revs_diff({doc["_id"]: [rev]}) == {}
+        finally:
+            await gateway_db.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -16,50 +15,12 @@ import pytest
 from server.policy.admin import DEMO_PASSWORD
 from tests.peers import free_port
 from tests.server.conftest import record
+from tests.server.gateway.serve_process import serve, stop
 
 AUTH = "Basic " + base64.b64encode(f"sho-kotwali:{DEMO_PASSWORD}".encode()).decode()
 SIGTERM_AFTER_ACKS = 30
 # A client gives up on a silent server after this long (it then counts nothing as stored).
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=30)
-
-
-async def _serve(data: Path, port: int, log: Path) -> asyncio.subprocess.Process:
-    # Logs go to a file: an undrained pipe would fill up and stall the server.
-    with log.open("ab") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            "serve",
-            "--demo",
-            "--data",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=sink,
-        )
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.returncode is not None:
-                raise RuntimeError("beatsync-server exited early; see " + str(log))
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/_up") as answer:
-                    if answer.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    process.kill()
-    await process.wait()
-    raise RuntimeError("beatsync-server did not start")
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(process.wait(), 60)
 
 
 async def _writer(
@@ -88,7 +49,7 @@ async def _writer(
 async def test_sigterm_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     data, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
     url = f"http://127.0.0.1:{port}/station-kotwali"
-    process = await _serve(data, port, log)
+    process = await serve(data, port, log)
     acked: list[str] = []
     enough, stopped = asyncio.Event(), asyncio.Event()
     try:
@@ -103,12 +64,12 @@ async def test_sigterm_during_writes_keeps_every_acknowledged_write(tmp_path: Pa
         stopped.set()
         await asyncio.wait_for(asyncio.gather(*writers), 120)
     finally:
-        returncode = await _stop(process)
+        returncode = await stop(process)
     assert returncode == 0, log.read_text()[-3000:]
     assert len(acked) >= SIGTERM_AFTER_ACKS
 
     # Restart on the same folder: every acknowledged write is there.
-    process = await _serve(data, port, log)
+    process = await serve(data, port, log)
     try:
         async with (
             aiohttp.ClientSession(headers={"Authorization": AUTH}) as http,
@@ -116,7 +77,7 @@ async def test_sigterm_during_writes_keeps_every_acknowledged_write(tmp_path: Pa
         ):
             rows = (await answer.json())["rows"]
     finally:
-        assert await _stop(process) == 0
+        assert await stop(process) == 0
     assert [row["id"] for row in rows if "value" in row] == acked
 
     logs = log.read_text()
