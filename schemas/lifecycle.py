@@ -110,6 +110,9 @@ def _refuse(text: str) -> TransitionNotAllowed:
 def check_transition(record_type: str, old_status: str | None, new_status: str, role: str) -> None:
     """Raise ``TransitionNotAllowed`` unless ``role`` may take the record to ``new_status``.
 
+    A record in a final status (:data:`FINAL_STATUSES`) is changed only by a
+    supervisory role, even when the status stays the same (its other fields).
+
     ``old_status`` is ``None`` for a new record, which starts from the type's
     initial status (a device may create and progress a record offline).
     """
@@ -124,7 +127,13 @@ def check_transition(record_type: str, old_status: str | None, new_status: str, 
         if status is not None and (not isinstance(status, str) or status not in statuses):
             raise _refuse(f"{status!r} is not a {record_type} status")
     start = INITIAL_STATUS[record_type] if old_status is None else old_status
-    if start == new_status or _reachable(record_type, start, new_status, role):
+    if start == new_status:
+        if old_status in FINAL_STATUSES.get(record_type, ()) and role not in _SUPERVISORS:
+            raise _refuse(
+                f"this {record_type} is {old_status}: only a station officer may change it"
+            )
+        return
+    if _reachable(record_type, start, new_status, role):
         return
     who = role.replace("_", " ")
     raise _refuse(f"a {who} cannot move a {record_type} from {start} to {new_status}")

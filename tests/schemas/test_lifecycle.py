@@ -6,6 +6,7 @@ import pytest
 
 from schemas import (
     ALLOWED_TRANSITIONS,
+    FINAL_STATUSES,
     INITIAL_STATUS,
     ROLES,
     STATUSES,
@@ -82,9 +83,26 @@ def test_transition_table(record_type: str, old: str, new: str, role: str, allow
 
 @pytest.mark.parametrize("record_type", sorted(STATUSES))
 @pytest.mark.parametrize("role", ROLES)
-def test_keeping_the_status_is_always_allowed(record_type: str, role: str) -> None:
-    for status in STATUSES[record_type]:
+def test_keeping_an_open_status_is_always_allowed(record_type: str, role: str) -> None:
+    for status in STATUSES[record_type] - FINAL_STATUSES[record_type]:
         check_transition(record_type, status, status, role)
+
+
+@pytest.mark.parametrize("record_type", sorted(STATUSES))
+@pytest.mark.parametrize("role", ROLES)
+def test_a_final_record_is_edited_only_by_supervisors(record_type: str, role: str) -> None:
+    for status in FINAL_STATUSES[record_type]:
+        if role in SUPERVISORS:
+            check_transition(record_type, status, status, role)
+            continue
+        with pytest.raises(TransitionNotAllowed) as caught:
+            check_transition(record_type, status, status, role)
+        assert caught.value.errors == [
+            FieldError(
+                "status",
+                f"status: this {record_type} is {status}: only a station officer may change it",
+            )
+        ]
 
 
 @pytest.mark.parametrize(
