@@ -27,10 +27,9 @@ import orjson
 from yarl import URL
 
 from sync.errors import (
-    BadGateway,
+    BadPeerResponse,
     CouchError,
-    RetryLater,
-    ServiceUnavailable,
+    PeerUnreachable,
     TooManyRequests,
     error_from_response,
 )
@@ -56,28 +55,6 @@ COMPRESS_MIN_BYTES: Final = 1024
 # replays (_bulk_docs with new_edits=false).
 STALE_CONNECTION_RETRIES: Final = 1
 _JSON: Final = "application/json"
-
-
-class PeerUnreachable(ServiceUnavailable):
-    """The server could not be reached or stopped answering: refused, reset, timed out.
-
-    Transient (status 503): the replicator backs off and retries from its
-    checkpoint. ``retry_after`` is 0 because no server asked for a delay.
-    """
-
-    error = "peer_unreachable"
-    default_reason = "The server could not be reached."
-
-    def __init__(self, reason: str | None = None, *, timed_out: bool = False) -> None:
-        super().__init__(reason, retry_after=0)
-        self.timed_out = timed_out
-
-
-class BadPeerResponse(BadGateway):
-    """A 2xx answer that is not the JSON CouchDB sends (a captive portal, a broken proxy).
-
-    502 like a gateway would say it, so it counts as transient server trouble.
-    """
 
 
 @dataclass
@@ -321,11 +298,9 @@ class Transport:
             raise BadPeerResponse("the answer's compressed body is corrupt") from None
 
     def _error(self, response: aiohttp.ClientResponse, body: Any) -> CouchError:
-        error = error_from_response(response.status, body)
-        if isinstance(error, RetryLater):
-            # No header: the client's own backoff decides, not our server default.
-            error.retry_after = _retry_after(response.headers) or 0
-        return error
+        # No Retry-After header: the client's own backoff decides, not our server default.
+        retry_after = _retry_after(response.headers) or 0
+        return error_from_response(response.status, body, retry_after=retry_after)
 
     async def request(
         self,

@@ -1,0 +1,142 @@
+"""The one error table (``sync.errors``): its lookups, and that no module keeps another.
+
+The guard reads every module's source (parsed, not imported) for a dict
+literal mapping HTTP error statuses to anything, or CouchDB error names to
+statuses: such a table outside ``sync/errors.py`` is a second error table.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from sync import errors
+from sync.errors import (
+    TABLE,
+    BadRequest,
+    Conflict,
+    CouchError,
+    NotFound,
+    RequestTooLarge,
+    RetryLater,
+    ServiceUnavailable,
+    error_for_name,
+    error_for_status,
+    error_from_response,
+    error_from_result,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("sync", "schemas", "server", "field_client")
+ONE_TABLE = ROOT / "sync" / "errors.py"
+
+
+def _error_classes() -> list[type[CouchError]]:
+    return [
+        value for value in vars(errors).values()
+        if inspect.isclass(value) and issubclass(value, CouchError)
+        and value.__module__ == errors.__name__
+    ]
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda cls: cls.__name__)
+def test_every_error_class_says_when_it_is_raised(cls: type[CouchError]) -> None:
+    assert (cls.__doc__ or "").startswith("Raised when "), cls.__name__
+
+
+@pytest.mark.parametrize("cls", TABLE, ids=lambda cls: cls.__name__)
+def test_each_status_and_each_name_finds_its_class(cls: type[CouchError]) -> None:
+    assert error_for_status(cls.status) is cls
+    assert error_for_name(cls.error) is cls
+
+
+def test_a_status_outside_the_table_keeps_its_number() -> None:
+    gone, unprocessable = error_for_status(504), error_for_status(422)
+    assert (gone.status, gone.error, gone("x").transient) == (504, "unknown_error", True)
+    assert (unprocessable.status, unprocessable.error) == (422, "bad_request")
+    assert not unprocessable("x").transient
+    assert error_for_status(504) is gone  # made once, not per answer
+    assert not issubclass(unprocessable, BadRequest)  # a 422 is no "no _bulk_get here"
+
+
+def test_a_name_outside_the_table_is_a_bad_request() -> None:
+    assert error_for_name("doc_validation") is BadRequest
+
+
+def test_an_answer_keeps_its_own_words() -> None:
+    exc = error_from_response(404, {"error": "not_found", "reason": "Database does not exist."})
+    assert isinstance(exc, NotFound)
+    assert (exc.error_name, exc.reason) == ("not_found", "Database does not exist.")
+    assert error_from_response(500, None).reason == "HTTP 500"
+
+
+def test_retry_after_reaches_only_the_classes_that_carry_it() -> None:
+    busy = error_from_response(503, {}, retry_after=7)
+    assert isinstance(busy, ServiceUnavailable)
+    assert busy.retry_after == 7
+    assert error_from_response(503, {}).retry_after == ServiceUnavailable.default_retry_after
+    assert not isinstance(error_from_response(409, {}, retry_after=7), RetryLater)
+
+
+@pytest.mark.parametrize(
+    ("result", "cls"),
+    [
+        ({"id": "a", "error": "conflict", "reason": "Document update conflict."}, Conflict),
+        ({"id": "a", "error": "not_found", "reason": "missing"}, NotFound),
+        ({"id": "a", "error": "too_large", "reason": "too big"}, RequestTooLarge),
+        ({"id": "a", "error": "doc_validation", "reason": "bad"}, BadRequest),
+    ],
+)
+def test_a_per_document_failure_is_the_error_a_put_answers(
+    result: dict[str, str], cls: type[CouchError]
+) -> None:
+    exc = error_from_result(result)
+    assert type(exc) is cls
+    assert (exc.error_name, exc.reason) == (result["error"], result["reason"])
+
+
+def _is_error_status(node: ast.expr | None) -> bool:
+    return (
+        isinstance(node, ast.Constant) and type(node.value) is int and 400 <= node.value < 600
+    )
+
+
+def status_tables(path: Path) -> list[int]:
+    """Lines of dict literals mapping error statuses to something, or names to statuses."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Dict):
+            continue
+        by_status = sum(_is_error_status(key) for key in node.keys)
+        to_status = sum(
+            isinstance(key, ast.Constant) and isinstance(key.value, str) and _is_error_status(v)
+            for key, v in zip(node.keys, node.values, strict=True)
+        )
+        if by_status >= 2 or to_status >= 2:
+            found.append(node.lineno)
+    return found
+
+
+def test_there_is_no_second_status_table() -> None:
+    seconds = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ONE_TABLE
+        for line in status_tables(path)
+    ]
+    assert seconds == [], "map statuses and error names with sync.errors, not a table of your own"
+
+
+def test_the_guard_finds_the_tables_it_is_there_for(tmp_path: Path) -> None:
+    module = tmp_path / "second.py"
+    module.write_text(
+        'NAMES = {400: "bad_request", 404: "not_found"}\n'
+        'STATUS = {"conflict": 409, "forbidden": 403}.get(name, 400)\n'
+        'FINE = {"limit": 100, "skip": 0}\n'
+    )
+    assert status_tables(module) == [1, 2]
