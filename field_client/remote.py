@@ -17,6 +17,7 @@ import orjson
 from field_client.errors import Offline
 from sync.errors import BadRequest, CouchError, error_from_response
 from sync.http import HttpDatabase
+from sync.replication import ReplicationError
 
 __all__ = ["Enrolment", "connect", "enrol", "is_revocation"]
 
@@ -95,11 +96,8 @@ def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:
     return HttpDatabase(f"{_base(server_url)}/{db_name}", auth=token, compress_requests=True)
 
 
-def is_revocation(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is the gateway's 401 ``device_revoked``."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, CouchError) and seen.error_name == "device_revoked":
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def is_revocation(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the gateway's 401 ``device_revoked``, or a replication it stopped."""
+    if isinstance(exc, ReplicationError):
+        exc = exc.cause
+    return isinstance(exc, CouchError) and exc.error_name == "device_revoked"
