@@ -208,14 +208,19 @@ class PeerUnreachable(ServiceUnavailable):
     reset, timed out (503 ``peer_unreachable``, never sent by a server).
 
     Transient: the replicator backs off and retries from its checkpoint.
-    ``retry_after`` is 0 because no server asked for a delay.
+    ``retry_after`` is 0 because no server asked for a delay. Made by
+    :func:`sync.http.transport.unreachable`, the one translation of a broken
+    link, so ``url`` names the server that could not be reached.
     """
 
     error = "peer_unreachable"
     default_reason = "The server could not be reached."
 
-    def __init__(self, reason: str | None = None, *, timed_out: bool = False) -> None:
+    def __init__(
+        self, reason: str | None = None, *, url: str | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(reason, retry_after=0)
+        self.url = url  # the server's URL, without credentials
         self.timed_out = timed_out
 
 

@@ -1,4 +1,5 @@
-"""The one error table (``sync.errors``): its lookups, and that no module keeps another.
+"""The one error table (``sync.errors``): its lookups, and that no module keeps another;
+the one translation of a broken link (``sync.http.transport.unreachable``).
 
 The guard reads every module's source (parsed, not imported) for a dict
 literal mapping HTTP error statuses to anything, or CouchDB error names to
@@ -11,6 +12,7 @@ import ast
 import inspect
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from sync import errors
@@ -20,6 +22,7 @@ from sync.errors import (
     Conflict,
     CouchError,
     NotFound,
+    PeerUnreachable,
     RequestTooLarge,
     RetryLater,
     ServiceUnavailable,
@@ -28,6 +31,9 @@ from sync.errors import (
     error_from_response,
     error_from_result,
 )
+from sync.http import HttpDatabase
+from sync.http.transport import connection_errors, unreachable
+from tests import peers
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sync", "schemas", "server", "field_client")
@@ -140,3 +146,39 @@ def test_the_guard_finds_the_tables_it_is_there_for(tmp_path: Path) -> None:
         'FINE = {"limit": 100, "skip": 0}\n'
     )
     assert status_tables(module) == [1, 2]
+
+
+def test_a_broken_link_is_peer_unreachable_naming_the_url() -> None:
+    exc = unreachable("http://bo-1:secret@127.0.0.1:9/station-x", ConnectionRefusedError(111, "no"))
+    assert isinstance(exc, PeerUnreachable)
+    assert exc.url == "http://127.0.0.1:9/station-x"
+    assert str(exc) == "http://127.0.0.1:9/station-x: ConnectionRefusedError: [Errno 111] no"
+    assert "secret" not in str(exc)
+    assert exc.transient
+    assert not exc.timed_out
+    late = unreachable("http://h:5984", TimeoutError(), method="GET")
+    assert (str(late), late.timed_out) == ("GET http://h:5984: timed out", True)
+
+
+@pytest.mark.parametrize(
+    "raised", [aiohttp.ClientConnectionError("reset"), OSError("down"), TimeoutError()]
+)
+def test_connection_errors_translates_every_kind_of_broken_link(raised: Exception) -> None:
+    with pytest.raises(PeerUnreachable) as caught, connection_errors("http://h:1", method="POST"):
+        raise raised
+    assert caught.value.url == "http://h:1"
+    assert str(caught.value).startswith("POST http://h:1: ")
+
+
+def test_connection_errors_lets_other_errors_through() -> None:
+    with pytest.raises(ValueError, match="not a link"), connection_errors("http://h:1"):
+        raise ValueError("not a link")
+
+
+async def test_an_http_database_that_cannot_connect_names_its_url() -> None:
+    port = peers.free_port()
+    async with HttpDatabase(f"http://u:pw@127.0.0.1:{port}/station-x") as db:
+        with pytest.raises(PeerUnreachable) as caught:
+            await db.info()
+    assert caught.value.url == f"http://127.0.0.1:{port}/station-x"
+    assert str(caught.value).startswith(f"GET http://127.0.0.1:{port}/station-x: ")

@@ -32,7 +32,7 @@ from sync.errors import (
 )
 from sync.http.bulk_get import fetch_one_by_one, is_missing_database, normalize_results
 from sync.http.changes import changes_query
-from sync.http.transport import TrafficStats, Transport, quote_doc_id
+from sync.http.transport import TrafficStats, Transport, quote_doc_id, unreachable
 
 __all__ = [
     "BadPeerResponse",
@@ -487,5 +487,5 @@ class HttpDatabase(Database):
             finally:
                 await lines.aclose()
             if not ended_cleanly:
-                raise PeerUnreachable(f"{self._http.identity}: the changes feed was cut off")
+                raise unreachable(self._http.identity, "the changes feed was cut off")
 

@@ -1,7 +1,9 @@
 """The HTTP plumbing under :class:`sync.http.remote.HttpDatabase`.
 
 One job: send a request to a CouchDB-API server and hand back its JSON, or
-raise the :mod:`sync.errors` class the answer stands for. It owns the things
+raise the :mod:`sync.errors` class the answer stands for; a broken link is
+:class:`~sync.errors.PeerUnreachable`, made by :func:`unreachable` here for
+every HTTP client of the project (:func:`connection_errors`). It owns the things
 every call shares: credentials (taken out of the URL so they are never logged
 or used as an identity), one keep-alive connection pool (on a 600 ms rural
 link a new TCP connection per request costs more than the bytes), gzip both
@@ -15,8 +17,8 @@ import base64
 import email.utils
 import gzip
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -35,13 +37,16 @@ from sync.errors import (
 )
 
 __all__ = [
+    "CONNECTION_ERRORS",
     "BadPeerResponse",
     "PeerUnreachable",
     "TooManyRequests",
     "TrafficStats",
     "Transport",
+    "connection_errors",
     "quote_doc_id",
     "split_credentials",
+    "unreachable",
 ]
 
 # Request bodies smaller than this go uncompressed: gzip's 18 bytes of framing
@@ -55,6 +60,41 @@ COMPRESS_MIN_BYTES: Final = 1024
 # replays (_bulk_docs with new_edits=false).
 STALE_CONNECTION_RETRIES: Final = 1
 _JSON: Final = "application/json"
+# What a broken link raises under aiohttp: its client errors (refused, reset,
+# DNS, a dropped connection), the OS's socket errors, and timeouts
+# (asyncio.TimeoutError is TimeoutError since Python 3.11).
+CONNECTION_ERRORS: Final = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def unreachable(
+    url: str | URL, exc: BaseException | str, *, method: str | None = None
+) -> PeerUnreachable:
+    """The :class:`~sync.errors.PeerUnreachable` a failed request to ``url`` stands for.
+
+    ``exc`` is what the link raised (one of :data:`CONNECTION_ERRORS`) or a
+    sentence saying what happened. The message names the URL (credentials
+    taken out) and what went wrong; it never says what to do, which is for
+    the program showing it to say.
+    """
+    where = str(URL(str(url)).with_user(None))
+    timed_out = isinstance(exc, TimeoutError)
+    if isinstance(exc, str):
+        what = exc
+    elif timed_out:
+        what = "timed out"
+    else:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    request = f"{method} {where}" if method else where
+    return PeerUnreachable(f"{request}: {what}", url=where, timed_out=timed_out)
+
+
+@contextmanager
+def connection_errors(url: str | URL, *, method: str | None = None) -> Iterator[None]:
+    """Inside, a broken link (:data:`CONNECTION_ERRORS`) is raised as :func:`unreachable`."""
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        raise unreachable(url, exc, method=method) from None
 
 
 @dataclass
@@ -266,9 +306,11 @@ class Transport:
             except aiohttp.ServerDisconnectedError:
                 if attempt + 1 < attempts:
                     continue
-                raise self._unreachable(method, "the server closed the connection") from None
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise self._unreachable(method, exc) from None
+                raise unreachable(
+                    self.identity, "the server closed the connection", method=method
+                ) from None
+            except CONNECTION_ERRORS as exc:
+                raise unreachable(self.identity, exc, method=method) from None
             self.stats.bytes_sent += _request_head_size(method, response) + len(data or b"")
             self.stats.bytes_received += _response_head_size(response)
             try:
@@ -277,18 +319,10 @@ class Transport:
                 response.close()
             return
 
-    def _unreachable(self, method: str, exc: BaseException | str) -> PeerUnreachable:
-        timed_out = isinstance(exc, TimeoutError)
-        what = "timed out" if timed_out else (exc if isinstance(exc, str) else type(exc).__name__)
-        detail = "" if isinstance(exc, str) or timed_out else f": {exc}"
-        return PeerUnreachable(f"{method} {self.identity}: {what}{detail}", timed_out=timed_out)
-
     async def _read_body(self, response: aiohttp.ClientResponse, method: str) -> bytes:
         decoder = _decompressor(response.headers.get("Content-Encoding", ""))
-        try:
+        with connection_errors(self.identity, method=method):
             raw = await response.content.read()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._unreachable(method, exc) from None
         self.stats.bytes_received += len(raw)
         if decoder is None:
             return raw
@@ -383,10 +417,8 @@ class Transport:
             decoder = _decompressor(response.headers.get("Content-Encoding", ""))
             pending = b""
             while True:
-                try:
+                with connection_errors(self.identity, method=method):
                     chunk = await response.content.readany()
-                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    raise self._unreachable(method, exc) from None
                 if not chunk:
                     break
                 self.stats.bytes_received += len(chunk)
