@@ -10,6 +10,7 @@ from sync.errors import (
     CouchError,
     Forbidden,
     NotFound,
+    PeerUnreachable,
     PreconditionFailed,
     ServiceUnavailable,
     Unauthorized,
@@ -63,6 +64,16 @@ class Offline(ServiceUnavailable):
         "No connection to the BeatSync server. Everything you recorded is kept on"
         " this device; run `beatsync sync` again when you have a signal."
     )
+
+    @classmethod
+    def enrolment(cls, exc: PeerUnreachable) -> Offline:
+        """The server could not be reached to enrol this device (nothing was changed)."""
+        return cls(
+            f"Could not reach the BeatSync server at {exc.url or 'the address given'} to enrol"
+            f" this device ({exc.detail}). Check that the server address is right, that"
+            " this device has a network connection, and that the central server is"
+            " running; then run the same command again."
+        )
 
     @classmethod
     def server_trouble(cls, status: int, detail: str) -> Offline:

@@ -210,17 +210,24 @@ class PeerUnreachable(ServiceUnavailable):
     Transient: the replicator backs off and retries from its checkpoint.
     ``retry_after`` is 0 because no server asked for a delay. Made by
     :func:`sync.http.transport.unreachable`, the one translation of a broken
-    link, so ``url`` names the server that could not be reached.
+    link, so ``url`` names the server that could not be reached and ``detail``
+    says how (``"timed out"``, ``"ClientConnectorError: Cannot connect ..."``).
     """
 
     error = "peer_unreachable"
     default_reason = "The server could not be reached."
 
     def __init__(
-        self, reason: str | None = None, *, url: str | None = None, timed_out: bool = False
+        self,
+        reason: str | None = None,
+        *,
+        url: str | None = None,
+        detail: str | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(reason, retry_after=0)
         self.url = url  # the server's URL, without credentials
+        self.detail = detail or self.reason  # what went wrong, without the URL
         self.timed_out = timed_out
 
 

@@ -32,6 +32,7 @@ from sync.errors import (
     error_from_result,
 )
 from sync.http import HttpDatabase
+from sync.http.enrol import enrol
 from sync.http.transport import connection_errors, unreachable
 from tests import peers
 
@@ -182,3 +183,49 @@ async def test_an_http_database_that_cannot_connect_names_its_url() -> None:
             await db.info()
     assert caught.value.url == f"http://127.0.0.1:{port}/station-x"
     assert str(caught.value).startswith(f"GET http://127.0.0.1:{port}/station-x: ")
+
+
+def aiohttp_catches(path: Path) -> list[int]:
+    """Lines of ``except`` clauses that name an aiohttp error."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ExceptHandler) and node.type is not None
+        and any(
+            isinstance(part, ast.Attribute) and isinstance(part.value, ast.Name)
+            and part.value.id == "aiohttp"
+            for part in ast.walk(node.type)
+        )
+    ]
+
+
+def test_only_the_transport_catches_aiohttp_errors() -> None:
+    transport = ROOT / "sync" / "http" / "transport.py"
+    elsewhere = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != transport
+        for line in aiohttp_catches(path)
+    ]
+    assert elsewhere == [], "use sync.http.transport.connection_errors (or Transport)"
+    assert aiohttp_catches(transport)  # the guard can see one
+
+
+async def test_enrolment_at_an_unreachable_server_names_it() -> None:
+    port = peers.free_port()
+    with pytest.raises(PeerUnreachable) as caught:
+        await enrol(
+            f"http://127.0.0.1:{port}/", officer_id="bo-1", password="pw",
+            device_name="tablet", public_key="key", timeout=5,
+        )
+    assert caught.value.url == f"http://127.0.0.1:{port}"
+
+
+async def test_enrolment_refuses_an_address_that_is_no_url() -> None:
+    with pytest.raises(BadRequest, match="not a server address"):
+        await enrol(
+            "kotwali-pc", officer_id="bo-1", password="pw", device_name="tablet",
+            public_key="key", timeout=5,
+        )

@@ -85,7 +85,7 @@ def unreachable(
     else:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     request = f"{method} {where}" if method else where
-    return PeerUnreachable(f"{request}: {what}", url=where, timed_out=timed_out)
+    return PeerUnreachable(f"{request}: {what}", url=where, detail=what, timed_out=timed_out)
 
 
 @contextmanager
