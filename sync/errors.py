@@ -56,6 +56,8 @@ class CouchError(Exception):
     status: ClassVar[int] = 500
     error: ClassVar[str] = "unknown_error"
     default_reason: ClassVar[str] = "Unknown error"
+    # Other CouchDB error names answered with this class's status (couch_httpd's error_info).
+    also_named: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, reason: str | None = None, *, error: str | None = None) -> None:
         self.reason = reason or self.default_reason
@@ -135,6 +137,7 @@ class PreconditionFailed(CouchError):
 
     status = 412
     error = "file_exists"
+    also_named = ("missing_stub", "precondition_failed")
     default_reason = "The database could not be created, the file already exists."
 
 
@@ -249,7 +252,9 @@ TABLE: Final[tuple[type[CouchError], ...]] = (
     ServiceUnavailable,
 )
 _BY_STATUS: Final[Mapping[int, type[CouchError]]] = {cls.status: cls for cls in TABLE}
-_BY_NAME: Final[Mapping[str, type[CouchError]]] = {cls.error: cls for cls in TABLE}
+_BY_NAME: Final[Mapping[str, type[CouchError]]] = {
+    name: cls for cls in TABLE for name in (cls.error, *cls.also_named)
+}
 
 
 @functools.cache
@@ -268,9 +273,10 @@ def error_for_status(status: int) -> type[CouchError]:
 
 
 def error_for_name(name: str) -> type[CouchError]:
-    """The class a CouchDB error name stands for (``"conflict"`` → :class:`Conflict`);
-    a name outside the table is a :class:`BadRequest`, the status CouchDB gives
-    a per-document failure it has no other status for."""
+    """The class a CouchDB error name stands for (``"conflict"`` → :class:`Conflict`,
+    ``"missing_stub"`` → :class:`PreconditionFailed`); a name outside the table is a
+    :class:`BadRequest`, the status CouchDB gives a per-document failure it has no
+    other status for (``doc_validation``, ``illegal_docid``)."""
     return _BY_NAME.get(name, BadRequest)
 
 

@@ -23,6 +23,7 @@ from sync.errors import (
     CouchError,
     NotFound,
     PeerUnreachable,
+    PreconditionFailed,
     RequestTooLarge,
     RetryLater,
     ServiceUnavailable,
@@ -73,6 +74,13 @@ def test_a_name_outside_the_table_is_a_bad_request() -> None:
     assert error_for_name("doc_validation") is BadRequest
 
 
+def test_couchdbs_other_names_for_a_status_find_its_class() -> None:
+    assert error_for_name("missing_stub") is PreconditionFailed
+    assert error_for_name("precondition_failed") is PreconditionFailed
+    stub = error_from_result({"id": "a", "error": "missing_stub", "reason": "no att"})
+    assert (type(stub), stub.status, stub.error_name) == (PreconditionFailed, 412, "missing_stub")
+
+
 def test_an_answer_keeps_its_own_words() -> None:
     exc = error_from_response(404, {"error": "not_found", "reason": "Database does not exist."})
     assert isinstance(exc, NotFound)
@@ -111,32 +119,59 @@ def _is_error_status(node: ast.expr | None) -> bool:
     )
 
 
+_CLASS_NAMES = frozenset(cls.__name__ for cls in _error_classes())
+
+
+def _is_error_class(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Name | ast.Attribute) and (
+        (node.id if isinstance(node, ast.Name) else node.attr) in _CLASS_NAMES
+    )
+
+
 def status_tables(path: Path) -> list[int]:
-    """Lines of dict literals mapping error statuses to something, or names to statuses."""
+    """Lines of dict literals mapping error statuses to something, or error names to
+    statuses or to error classes."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Dict):
             continue
         by_status = sum(_is_error_status(key) for key in node.keys)
-        to_status = sum(
-            isinstance(key, ast.Constant) and isinstance(key.value, str) and _is_error_status(v)
-            for key, v in zip(node.keys, node.values, strict=True)
+        by_name = sum(
+            isinstance(key, ast.Constant) and isinstance(key.value, str)
+            and (_is_error_status(value) or _is_error_class(value))
+            for key, value in zip(node.keys, node.values, strict=True)
         )
-        if by_status >= 2 or to_status >= 2:
+        if by_status >= 2 or by_name >= 2:
             found.append(node.lineno)
     return found
 
 
-def test_there_is_no_second_status_table() -> None:
-    seconds = [
+def _second_tables() -> list[str]:
+    return [
         f"{path.relative_to(ROOT)}:{line}"
         for package in PACKAGES
         for path in sorted((ROOT / package).rglob("*.py"))
         if path != ONE_TABLE
         for line in status_tables(path)
     ]
+
+
+# The embedded store's own PUT table (raise_for: conflict, missing_stub,
+# not_found); sync/sqlite is being split elsewhere and is not edited here. Its
+# raise_for becomes `raise error_from_result(result)`; the xfail then fails the
+# run, and this entry goes.
+_STORE_TABLE = "sync/sqlite/edits.py"
+
+
+def test_there_is_no_second_status_table() -> None:
+    seconds = [where for where in _second_tables() if not where.startswith(_STORE_TABLE)]
     assert seconds == [], "map statuses and error names with sync.errors, not a table of your own"
+
+
+@pytest.mark.xfail(reason=f"{_STORE_TABLE} keeps its own name table until the store split lands")
+def test_the_store_has_no_table_of_its_own() -> None:
+    assert [where for where in _second_tables() if where.startswith(_STORE_TABLE)] == []
 
 
 def test_the_guard_finds_the_tables_it_is_there_for(tmp_path: Path) -> None:
@@ -144,9 +179,10 @@ def test_the_guard_finds_the_tables_it_is_there_for(tmp_path: Path) -> None:
     module.write_text(
         'NAMES = {400: "bad_request", 404: "not_found"}\n'
         'STATUS = {"conflict": 409, "forbidden": 403}.get(name, 400)\n'
-        'FINE = {"limit": 100, "skip": 0}\n'
+        'CLASSES = {"conflict": Conflict, "not_found": errors.NotFound}\n'
+        'FINE = {"limit": 100, "skip": 0, "x": Conflict}\n'
     )
-    assert status_tables(module) == [1, 2]
+    assert sorted(status_tables(module)) == [1, 2, 3]
 
 
 def test_a_broken_link_is_peer_unreachable_naming_the_url() -> None:
