@@ -42,7 +42,6 @@ from field_client.replica import (
 from sync.errors import CouchError
 from sync.http import HttpDatabase
 from sync.replication import Progress as ReplicationProgress
-from sync.replication import ReplicationError
 
 __all__ = ["EXIT_ERROR", "EXIT_OFFLINE", "EXIT_REVOKED", "cli", "main"]
 
@@ -94,8 +93,6 @@ def _run(coro: Awaitable[T]) -> T:
         _fail(exc.reason, EXIT_REVOKED)
     except CouchError as exc:
         _fail(exc.reason)
-    except ReplicationError as exc:
-        _fail(str(exc))  # its message already says what to do
     except ValueError as exc:
         _fail(str(exc))
 

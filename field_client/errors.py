@@ -6,7 +6,16 @@ what to do next.
 
 from __future__ import annotations
 
-from sync.errors import CouchError, NotFound, PreconditionFailed, ServiceUnavailable, Unauthorized
+from sync.errors import (
+    CouchError,
+    Forbidden,
+    NotFound,
+    PeerUnreachable,
+    PreconditionFailed,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from sync.replication import ReplicationError, Side
 
 __all__ = [
     "AlreadyInitialised",
@@ -15,6 +24,7 @@ __all__ = [
     "NotEnrolled",
     "Offline",
     "SealBroken",
+    "SyncStopped",
     "WrongPassphrase",
 ]
 
@@ -56,6 +66,16 @@ class Offline(ServiceUnavailable):
     )
 
     @classmethod
+    def enrolment(cls, exc: PeerUnreachable) -> Offline:
+        """The server could not be reached to enrol this device (nothing was changed)."""
+        return cls(
+            f"Could not reach the BeatSync server at {exc.url or 'the address given'} to enrol"
+            f" this device ({exc.detail}). Check that the server address is right, that"
+            " this device has a network connection, and that the central server is"
+            " running; then run the same command again."
+        )
+
+    @classmethod
     def server_trouble(cls, status: int, detail: str) -> Offline:
         """The server was reached but answered with trouble of its own (5xx, 429)."""
         return cls(
@@ -79,3 +99,51 @@ class DeviceRevoked(Unauthorized):
         "The district office revoked this device; its keys were destroyed and the"
         " data on it can no longer be opened. Hand the device to the IT cell."
     )
+
+
+class SyncStopped(CouchError):
+    """Raised when a sync stopped for good: the server (or this device) refused
+    one of its steps. ``__cause__`` is the :class:`~sync.replication.ReplicationError`."""
+
+    error = "sync_stopped"
+    default_reason = (
+        "The sync stopped. Everything you recorded is kept on this device; tell the"
+        " district IT cell if it keeps happening."
+    )
+
+    @classmethod
+    def of(cls, failure: ReplicationError, *, server: Side) -> SyncStopped:
+        """``failure`` in the officer's words; ``server`` is the side the server was on."""
+        cause = failure.cause
+        if not isinstance(cause, CouchError):
+            return cls(f"{failure} {cls.default_reason}")
+        where = _where(failure.side, server)
+        what = f"{cause.status} {cause.error_name}: {cause.reason}"
+        if isinstance(cause, Unauthorized):
+            return cls(
+                f"{where.capitalize()} refused this device's credentials ({what}). Run"
+                " `beatsync enrol` with your officer password to get a new token; if that"
+                " is refused too, ask the district IT cell."
+            )
+        if isinstance(cause, Forbidden):
+            return cls(
+                f"{where.capitalize()} does not allow this device to sync ({what}). Ask"
+                " the district office for access to your station's records."
+            )
+        if isinstance(cause, NotFound):
+            return cls(
+                f"The database does not exist on {where} ({what}). Check the server address"
+                " (`beatsync status` shows it), or ask the district IT cell."
+            )
+        return cls(
+            f"{where.capitalize()} refused a step of the sync ({what}). Everything you"
+            " recorded is kept on this device; tell the district IT cell, with this message."
+        )
+
+
+def _where(side: Side | None, server: Side) -> str:
+    if side is server:
+        return "the server"
+    if side is Side.CHECKPOINT:
+        return "a sync checkpoint"
+    return "a database" if side is None else "this device"

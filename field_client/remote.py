@@ -1,9 +1,10 @@
 """The device's side of the gateway: enrolment, and the station database as a store.
 
-Enrolment (``POST /_beatsync/enrol``, see the gateway's contract) trades the
-officer's password, once, for a per-device bearer token tied to the device's
-Ed25519 public key; every later request carries only the token, which the
-district office can revoke without touching the officer's password.
+Enrolment (``POST /_beatsync/enrol`` by :func:`sync.http.enrol.enrol`, the
+client station hubs use too) trades the officer's password, once, for a
+per-device bearer token tied to the device's Ed25519 public key; every later
+request carries only the token, which the district office can revoke without
+touching the officer's password.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-import orjson
-
 from field_client.errors import Offline
-from sync.errors import BadRequest, CouchError, error_from_response
+from sync.errors import BadRequest, CouchError, PeerUnreachable
 from sync.http import HttpDatabase
+from sync.http import enrol as http_enrol
+from sync.replication import ReplicationError
 
 __all__ = ["Enrolment", "connect", "enrol", "is_revocation"]
 
@@ -65,29 +65,18 @@ async def enrol(
     server_url: str, *, officer_id: str, password: str, device_name: str, public_key: str
 ) -> Enrolment:
     """Enrol this device; ``Offline`` when the server cannot be reached."""
-    payload = {
-        "officer_id": officer_id,
-        "password": password,
-        "device_name": device_name,
-        "public_key": public_key,
-    }
-    timeout = aiohttp.ClientTimeout(total=ENROL_TIMEOUT)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(f"{_base(server_url)}/_beatsync/enrol", json=payload) as response,
-        ):
-            raw = await response.read()
-            status = response.status
-    except (aiohttp.ClientError, OSError, TimeoutError):
-        raise Offline() from None
-    try:
-        body = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        body = None
-    if status != 201:
-        raise error_from_response(status, body)
-    return Enrolment.of(body)
+        answer = await http_enrol.enrol(
+            server_url,
+            officer_id=officer_id,
+            password=password,
+            device_name=device_name,
+            public_key=public_key,
+            timeout=ENROL_TIMEOUT,
+        )
+    except PeerUnreachable as exc:
+        raise Offline.enrolment(exc) from None
+    return Enrolment.of(answer)
 
 
 def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:
@@ -95,11 +84,8 @@ def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:
     return HttpDatabase(f"{_base(server_url)}/{db_name}", auth=token, compress_requests=True)
 
 
-def is_revocation(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is the gateway's 401 ``device_revoked``."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, CouchError) and seen.error_name == "device_revoked":
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def is_revocation(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the gateway's 401 ``device_revoked``, or a replication it stopped."""
+    if isinstance(exc, ReplicationError):
+        exc = exc.cause
+    return isinstance(exc, CouchError) and exc.error_name == "device_revoked"

@@ -30,6 +30,7 @@ from field_client.errors import (
     DeviceRevoked,
     NotEnrolled,
     Offline,
+    SyncStopped,
 )
 from field_client.records import (
     JOURNAL_PREFIX,
@@ -45,9 +46,16 @@ from field_client.remote import connect, enrol, is_revocation
 from field_client.settings import Settings, load_settings, remove_settings, save_settings
 from sync import journal, signing
 from sync.database import Database, Doc
-from sync.errors import BadRequest, Conflict, CouchError, NotFound
-from sync.http import PeerUnreachable
-from sync.replication import Progress, RetryPolicy, is_transient, replicate
+from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
+from sync.replication import (
+    Progress,
+    ReplicationError,
+    ReplicationResult,
+    RetryPolicy,
+    Side,
+    is_transient,
+    replicate,
+)
 from sync.revid import new_rev
 from sync.sqlite import SQLiteDatabase
 
@@ -157,16 +165,6 @@ def wipe_replica(home: Path) -> None:
 def change_passphrase(home: Path, old: str, new: str) -> None:
     """Rewrap the data key; records are not re-encrypted. Wrong ``old``: nothing changes."""
     keys.change_passphrase(_paths(Path(home))[1], old, new)
-
-
-def _transient_cause(exc: BaseException) -> BaseException | None:
-    """The first transient error in ``exc``'s chain of causes, if any."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if is_transient(seen):
-            return seen
-        seen = seen.__cause__
-    return None
 
 
 def _offline(cause: BaseException) -> Offline:
@@ -629,20 +627,12 @@ class FieldReplica:
         try:
             # Push first: what the officer recorded reaches the centre even if
             # the link drops before the pull is done.
-            push = await replicate(
-                self.db, target, retry=retry, on_progress=_labelled("push", on_progress)
+            push = await self._replicate(
+                self.db, target, Side.TARGET, retry, _labelled("push", on_progress)
             )
-            pull = await replicate(
-                target, self.db, retry=retry, on_progress=_labelled("pull", on_progress)
+            pull = await self._replicate(
+                target, self.db, Side.SOURCE, retry, _labelled("pull", on_progress)
             )
-        except Exception as exc:
-            if is_revocation(exc):
-                await self.wipe()
-                raise DeviceRevoked() from None
-            cause = _transient_cause(exc)
-            if cause is not None:
-                raise _offline(cause) from exc
-            raise
         finally:
             if own:
                 await target.close()
@@ -657,6 +647,25 @@ class FieldReplica:
         return SyncReport(
             pushed=push.docs_written, pulled=pull.docs_written, refused=refused, at=at
         )
+
+    async def _replicate(
+        self,
+        source: Database,
+        target: Database,
+        server: Side,
+        retry: RetryPolicy,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> ReplicationResult:
+        """One direction of :meth:`sync`; ``server`` says which side the server is."""
+        try:
+            return await replicate(source, target, retry=retry, on_progress=on_progress)
+        except ReplicationError as failure:
+            if is_revocation(failure):
+                await self.wipe()
+                raise DeviceRevoked() from None
+            if failure.cause is not None and is_transient(failure.cause):
+                raise _offline(failure.cause) from failure
+            raise SyncStopped.of(failure, server=server) from failure
 
     async def wipe(self) -> None:
         """Close and crypto-shred this replica (see :func:`wipe_replica`)."""

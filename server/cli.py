@@ -26,7 +26,7 @@ from server.logs import configure_logging
 from server.policy import admin
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
-from sync.errors import CouchError
+from sync.errors import CouchError, PeerUnreachable
 
 __all__ = ["main"]
 
@@ -483,9 +483,20 @@ def hub() -> None:
 @click.option("--password", prompt="Officer's password", hide_input=True, help="Asked for, hidden.")
 def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> None:
     """On the station PC: enrol it at the district; saves DATA/hub.json (owner-only)."""
-    from server.hub.enrolment import enrol_hub
+    from server.hub.enrolment import HubCredential, enrol_hub
 
-    credential = _run(enrol_hub(data_dir, upstream, officer_id, password))
+    async def work() -> HubCredential:
+        try:
+            return await enrol_hub(data_dir, upstream, officer_id, password)
+        except PeerUnreachable as exc:
+            raise click.ClickException(
+                f"Could not reach the district gateway at {exc.url or upstream} to enrol this"
+                f" hub ({exc.detail}). Check the --upstream address, this PC's network"
+                " connection, and that the central server is running; then run"
+                " `beatsync-server hub enrol` again. Nothing was saved."
+            ) from None
+
+    credential = _run(work())
     click.echo(
         f"Enrolled hub device {credential.device_id} for station {credential.station_id}; "
         f"ask the district to run: beatsync-server hub authorise {credential.device_id}"

@@ -34,7 +34,8 @@ from server.state.models import station_db_name
 from server.state.stations import StationDatabases
 from sync.database import Database, Doc
 from sync.errors import CouchError, ServiceUnavailable, error_from_response
-from sync.http import BadPeerResponse, HttpDatabase, PeerUnreachable
+from sync.http import BadPeerResponse, HttpDatabase
+from sync.http.transport import connection_errors
 
 __all__ = [
     "COUCH_PASSWORD_ENV",
@@ -253,14 +254,12 @@ class CouchServer:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
         )
-        try:
+        with connection_errors(url, method="POST"):
             async with self.session.post(
                 url, data=orjson.dumps(query), headers=headers, timeout=timeout
             ) as answer:
                 raw = await answer.read()
                 status = answer.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise PeerUnreachable(f"POST {url}: {type(exc).__name__}") from None
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -17,7 +17,7 @@ from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
 from server.gateway.keys import AUTHENTICATOR, GZIP_MIN_BYTES, PRINCIPAL
-from sync.errors import CouchError
+from sync.errors import CouchError, RequestTooLarge, RetryLater, error_for_status
 
 __all__ = ["access_log", "authenticate", "compress", "errors"]
 
@@ -25,23 +25,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 access_logger = logging.getLogger("beatsync.access")
 error_logger = logging.getLogger("beatsync.error")
 
-_HTTP_ERROR_NAMES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "bad_content_type",
-}
 
-
-def _error_response(status: int, error: str, reason: str) -> web.Response:
-    return web.Response(
-        body=orjson.dumps({"error": error, "reason": reason}),
-        status=status,
-        content_type="application/json",
+def _error_response(exc: CouchError) -> web.Response:
+    response = web.Response(
+        body=orjson.dumps(exc.to_json()), status=exc.status, content_type="application/json"
     )
+    if isinstance(exc, RetryLater):
+        response.headers[hdrs.RETRY_AFTER] = str(int(exc.retry_after))
+    return response
+
+
+def _couch_error(exc: web.HTTPException) -> CouchError:
+    """aiohttp's own refusal as the :mod:`sync.errors` class its status stands for."""
+    cls = error_for_status(exc.status)
+    # aiohttp's reason phrase, except for a body over client_max_size: CouchDB's words.
+    return cls(None if cls is RequestTooLarge else exc.reason)
 
 
 @web.middleware
@@ -75,26 +73,16 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except CouchError as exc:
-        response = _error_response(exc.status, exc.error_name, exc.reason)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response.headers[hdrs.RETRY_AFTER] = str(int(retry_after))
-        return response
+        return _error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        name = _HTTP_ERROR_NAMES.get(
-            exc.status, "bad_request" if exc.status < 500 else "unknown_error"
-        )
-        reason = exc.reason
-        if exc.status == 413:
-            reason = "the request entity is too large"
-        return _error_response(exc.status, name, reason)
+        return _error_response(_couch_error(exc))
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:
         error_logger.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(500, "unknown_error", "Internal server error")
+        return _error_response(CouchError("Internal server error"))
 
 
 @web.middleware

@@ -33,7 +33,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-import aiohttp
 from aiohttp import web
 
 from schemas.identity import check_slug
@@ -44,15 +43,9 @@ from server.gateway.keys import DISTRICT, STATE, STORES
 from server.hub.enrolment import HUB_FILE, UPSTREAM_TIMEOUT_S, HubCredential
 from server.hub.identity_cache import apply_snapshot
 from server.state.models import station_db_name
-from sync.errors import (
-    BadRequest,
-    CouchError,
-    Forbidden,
-    ServiceUnavailable,
-    Unauthorized,
-    error_from_response,
-)
+from sync.errors import BadRequest, CouchError, Forbidden, ServiceUnavailable, Unauthorized
 from sync.http import HttpDatabase
+from sync.http.transport import Transport
 from sync.replication import ReplicationError, RetryPolicy, sync
 
 __all__ = ["HubOptions", "create_hub_app"]
@@ -92,28 +85,25 @@ class _Hub:
             await self.app[STATE].set_setting(_HUB_REVOKED, "true" if revoked else "false")
         self.revoked = revoked
 
-    async def refresh_once(self, session: aiohttp.ClientSession) -> int:
-        url = self.credential.upstream + HUB_IDENTITIES_PATH
-        headers = {"Authorization": f"Bearer {self.credential.token}"}
-        async with session.get(url, headers=headers) as answer:
-            body = await answer.json(content_type=None)
-            if answer.status != 200:
-                raise error_from_response(answer.status, body)
+    async def refresh_once(self, upstream: Transport) -> int:
+        body = await upstream.request("GET", HUB_IDENTITIES_PATH.lstrip("/"))
         changes = await apply_snapshot(self.app[STATE], body)
         self.refreshed.set()
         return changes
 
     async def refresh_loop(self) -> None:
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=self.options.upstream_timeout_s,
-            sock_read=self.options.upstream_timeout_s,
+        upstream = Transport(
+            self.credential.upstream,
+            auth=self.credential.token,
+            session=None,
+            compress_requests=False,
+            request_timeout=self.options.upstream_timeout_s,
         )
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
             attempt = 0
             while not self.stop.is_set():
                 try:
-                    changes = await self.refresh_once(session)
+                    changes = await self.refresh_once(upstream)
                 except Unauthorized as exc:
                     # An expired token is no revocation: keep serving from the cache
                     # until the hub is enrolled again (`beatsync-server hub enrol`).
@@ -124,17 +114,9 @@ class _Hub:
                         "the district refuses this hub", extra={"fields": {"error": exc.reason}}
                     )
                     delay = self.options.retry.max_delay
-                except (
-                    CouchError,
-                    aiohttp.ClientError,
-                    OSError,
-                    TimeoutError,
-                    ValueError,
-                    KeyError,
-                    TypeError,
-                ) as exc:
-                    # Offline is the normal state of a station: keep serving from
-                    # the cache and try again, backing off like the replicator.
+                except (CouchError, ValueError, KeyError, TypeError) as exc:
+                    # Offline (PeerUnreachable) is the normal state of a station: keep
+                    # serving from the cache and try again, backing off like the replicator.
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     delay = self.options.retry.delay(attempt, exc)
                     attempt += 1
@@ -150,6 +132,8 @@ class _Hub:
                         log.info("identities refreshed", extra={"fields": {"changes": changes}})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), delay)
+        finally:
+            await upstream.close()
 
     async def relay(self) -> None:
         local = await self.app[STORES].get(self.credential.station_id)

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
 
-import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.identity import Role
 from server.gateway.handlers_hub import hub_setting
 from server.state.interface import IdentityRepo, Settings
 from sync import signing
-from sync.errors import BadRequest, Forbidden, NotFound, error_from_response
+from sync.errors import BadRequest, Forbidden, NotFound
+from sync.http.enrol import enrol
 
 __all__ = ["HUB_FILE", "UPSTREAM_TIMEOUT_S", "HubCredential", "authorise_hub", "enrol_hub"]
 
@@ -63,27 +63,24 @@ class HubCredential:
 async def enrol_hub(
     data_dir: Path, upstream: str, officer_id: str, password: str, *, name: str = "station hub"
 ) -> HubCredential:
-    """Enrol this PC at the district gateway as a station officer's device; save ``hub.json``."""
+    """Enrol this PC at the district gateway as a station officer's device; save ``hub.json``.
+
+    ``PeerUnreachable`` when the gateway cannot be reached, the gateway's refusal
+    (401 for a wrong password) otherwise; nothing is saved then.
+    """
     key = Ed25519PrivateKey.generate()  # enrolment needs one; the hub itself signs nothing
-    body = {
-        "officer_id": officer_id,
-        "password": password,
-        "device_name": name,
-        "public_key": signing.public_key_to_b64(key.public_key()),
-    }
-    timeout = aiohttp.ClientTimeout(total=UPSTREAM_TIMEOUT_S)
-    url = f"{upstream.rstrip('/')}/_beatsync/enrol"
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
-        session.post(url, json=body) as answer,
-    ):
-        reply = await answer.json(content_type=None)
-        if answer.status != 201:
-            raise error_from_response(answer.status, reply)
+    reply = await enrol(
+        upstream,
+        officer_id=officer_id,
+        password=password,
+        device_name=name,
+        public_key=signing.public_key_to_b64(key.public_key()),
+        timeout=UPSTREAM_TIMEOUT_S,
+    )
     if reply.get("role") != Role.STATION_OFFICER.value or not reply.get("station_id"):
         raise Forbidden("A station hub is enrolled by one of its station officers.")
     credential = HubCredential(
-        upstream.rstrip("/"), reply["station_id"], reply["device_id"], reply["token"]
+        upstream.rstrip("/"), str(reply["station_id"]), reply["device_id"], reply["token"]
     )
     credential.save(data_dir)
     return credential

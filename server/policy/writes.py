@@ -25,7 +25,7 @@ from server.policy.write_policy import (
 from server.state.interface import AuditLog, DocRev, IdentityRepo
 from server.state.models import NewAuditEntry
 from sync.database import Database, Doc
-from sync.errors import CouchError, Forbidden, error_from_response
+from sync.errors import Forbidden, error_from_result
 
 __all__ = ["WriteDeps", "audited_revs_diff", "raise_for_result", "write_docs"]
 
@@ -160,6 +160,4 @@ def _audit_entry(scope: DbScope, doc: Doc, rev: str, verdict: Verdict) -> NewAud
 def raise_for_result(result: Doc) -> None:
     """Turn a one-document ``_bulk_docs`` entry into the error CouchDB's ``PUT`` answers."""
     if "error" in result:
-        status = {"forbidden": 403, "conflict": 409, "unauthorized": 401}.get(result["error"], 400)
-        exc: CouchError = error_from_response(status, result)
-        raise exc
+        raise error_from_result(result)

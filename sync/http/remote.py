@@ -20,23 +20,19 @@ import orjson
 
 from sync.database import Database, Doc, Seq
 from sync.errors import (
+    BadPeerResponse,
     BadRequest,
     CouchError,
     MethodNotAllowed,
     NotFound,
+    PeerUnreachable,
     PreconditionFailed,
-    error_from_response,
+    TooManyRequests,
+    error_from_result,
 )
 from sync.http.bulk_get import fetch_one_by_one, is_missing_database, normalize_results
 from sync.http.changes import changes_query
-from sync.http.transport import (
-    BadPeerResponse,
-    PeerUnreachable,
-    TooManyRequests,
-    TrafficStats,
-    Transport,
-    quote_doc_id,
-)
+from sync.http.transport import TrafficStats, Transport, quote_doc_id, unreachable
 
 __all__ = [
     "BadPeerResponse",
@@ -68,13 +64,6 @@ def _flag(value: bool) -> str:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _status_of(failure: Mapping[str, Any]) -> int:
-    """The HTTP status CouchDB gives a per-document failure named in a _bulk_docs answer."""
-    return {"conflict": 409, "forbidden": 403, "unauthorized": 401, "not_found": 404}.get(
-        str(failure.get("error")), 400
-    )
 
 
 def _atts_since_params(atts_since: Sequence[str] | None) -> dict[str, str]:
@@ -229,8 +218,7 @@ class HttpDatabase(Database):
             # pouchdb-server answers a new_edits=false PUT like _bulk_docs ([] or
             # the failures); CouchDB 3 answers {"ok", "id", "rev"}.
             if result:
-                failure = result[0]
-                raise error_from_response(_status_of(failure), failure)
+                raise error_from_result(result[0])
             return {"ok": True, "id": doc_id, "rev": doc.get("_rev")}
         answer: Doc = result
         return answer
@@ -499,5 +487,5 @@ class HttpDatabase(Database):
             finally:
                 await lines.aclose()
             if not ended_cleanly:
-                raise PeerUnreachable(f"{self._http.identity}: the changes feed was cut off")
+                raise unreachable(self._http.identity, "the changes feed was cut off")
 

@@ -1,7 +1,9 @@
 """The HTTP plumbing under :class:`sync.http.remote.HttpDatabase`.
 
 One job: send a request to a CouchDB-API server and hand back its JSON, or
-raise the :mod:`sync.errors` class the answer stands for. It owns the things
+raise the :mod:`sync.errors` class the answer stands for; a broken link is
+:class:`~sync.errors.PeerUnreachable`, made by :func:`unreachable` here for
+every HTTP client of the project (:func:`connection_errors`). It owns the things
 every call shares: credentials (taken out of the URL so they are never logged
 or used as an identity), one keep-alive connection pool (on a 600 ms rural
 link a new TCP connection per request costs more than the bytes), gzip both
@@ -15,8 +17,8 @@ import base64
 import email.utils
 import gzip
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -27,22 +29,24 @@ import orjson
 from yarl import URL
 
 from sync.errors import (
-    BadGateway,
+    BadPeerResponse,
     CouchError,
-    RetryLater,
-    ServiceUnavailable,
+    PeerUnreachable,
     TooManyRequests,
     error_from_response,
 )
 
 __all__ = [
+    "CONNECTION_ERRORS",
     "BadPeerResponse",
     "PeerUnreachable",
     "TooManyRequests",
     "TrafficStats",
     "Transport",
+    "connection_errors",
     "quote_doc_id",
     "split_credentials",
+    "unreachable",
 ]
 
 # Request bodies smaller than this go uncompressed: gzip's 18 bytes of framing
@@ -56,28 +60,41 @@ COMPRESS_MIN_BYTES: Final = 1024
 # replays (_bulk_docs with new_edits=false).
 STALE_CONNECTION_RETRIES: Final = 1
 _JSON: Final = "application/json"
+# What a broken link raises under aiohttp: its client errors (refused, reset,
+# DNS, a dropped connection), the OS's socket errors, and timeouts
+# (asyncio.TimeoutError is TimeoutError since Python 3.11).
+CONNECTION_ERRORS: Final = (aiohttp.ClientError, OSError, TimeoutError)
 
 
-class PeerUnreachable(ServiceUnavailable):
-    """The server could not be reached or stopped answering: refused, reset, timed out.
+def unreachable(
+    url: str | URL, exc: BaseException | str, *, method: str | None = None
+) -> PeerUnreachable:
+    """The :class:`~sync.errors.PeerUnreachable` a failed request to ``url`` stands for.
 
-    Transient (status 503): the replicator backs off and retries from its
-    checkpoint. ``retry_after`` is 0 because no server asked for a delay.
+    ``exc`` is what the link raised (one of :data:`CONNECTION_ERRORS`) or a
+    sentence saying what happened. The message names the URL (credentials
+    taken out) and what went wrong; it never says what to do, which is for
+    the program showing it to say.
     """
+    where = str(URL(str(url)).with_user(None))
+    timed_out = isinstance(exc, TimeoutError)
+    if isinstance(exc, str):
+        what = exc
+    elif timed_out:
+        what = "timed out"
+    else:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    request = f"{method} {where}" if method else where
+    return PeerUnreachable(f"{request}: {what}", url=where, detail=what, timed_out=timed_out)
 
-    error = "peer_unreachable"
-    default_reason = "The server could not be reached."
 
-    def __init__(self, reason: str | None = None, *, timed_out: bool = False) -> None:
-        super().__init__(reason, retry_after=0)
-        self.timed_out = timed_out
-
-
-class BadPeerResponse(BadGateway):
-    """A 2xx answer that is not the JSON CouchDB sends (a captive portal, a broken proxy).
-
-    502 like a gateway would say it, so it counts as transient server trouble.
-    """
+@contextmanager
+def connection_errors(url: str | URL, *, method: str | None = None) -> Iterator[None]:
+    """Inside, a broken link (:data:`CONNECTION_ERRORS`) is raised as :func:`unreachable`."""
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        raise unreachable(url, exc, method=method) from None
 
 
 @dataclass
@@ -289,9 +306,11 @@ class Transport:
             except aiohttp.ServerDisconnectedError:
                 if attempt + 1 < attempts:
                     continue
-                raise self._unreachable(method, "the server closed the connection") from None
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise self._unreachable(method, exc) from None
+                raise unreachable(
+                    self.identity, "the server closed the connection", method=method
+                ) from None
+            except CONNECTION_ERRORS as exc:
+                raise unreachable(self.identity, exc, method=method) from None
             self.stats.bytes_sent += _request_head_size(method, response) + len(data or b"")
             self.stats.bytes_received += _response_head_size(response)
             try:
@@ -300,18 +319,10 @@ class Transport:
                 response.close()
             return
 
-    def _unreachable(self, method: str, exc: BaseException | str) -> PeerUnreachable:
-        timed_out = isinstance(exc, TimeoutError)
-        what = "timed out" if timed_out else (exc if isinstance(exc, str) else type(exc).__name__)
-        detail = "" if isinstance(exc, str) or timed_out else f": {exc}"
-        return PeerUnreachable(f"{method} {self.identity}: {what}{detail}", timed_out=timed_out)
-
     async def _read_body(self, response: aiohttp.ClientResponse, method: str) -> bytes:
         decoder = _decompressor(response.headers.get("Content-Encoding", ""))
-        try:
+        with connection_errors(self.identity, method=method):
             raw = await response.content.read()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._unreachable(method, exc) from None
         self.stats.bytes_received += len(raw)
         if decoder is None:
             return raw
@@ -321,11 +332,9 @@ class Transport:
             raise BadPeerResponse("the answer's compressed body is corrupt") from None
 
     def _error(self, response: aiohttp.ClientResponse, body: Any) -> CouchError:
-        error = error_from_response(response.status, body)
-        if isinstance(error, RetryLater):
-            # No header: the client's own backoff decides, not our server default.
-            error.retry_after = _retry_after(response.headers) or 0
-        return error
+        # No Retry-After header: the client's own backoff decides, not our server default.
+        retry_after = _retry_after(response.headers) or 0
+        return error_from_response(response.status, body, retry_after=retry_after)
 
     async def request(
         self,
@@ -408,10 +417,8 @@ class Transport:
             decoder = _decompressor(response.headers.get("Content-Encoding", ""))
             pending = b""
             while True:
-                try:
+                with connection_errors(self.identity, method=method):
                     chunk = await response.content.readany()
-                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    raise self._unreachable(method, exc) from None
                 if not chunk:
                     break
                 self.stats.bytes_received += len(chunk)

@@ -14,7 +14,7 @@ from sync.replication.replicator import (
     replicate,
     sync,
 )
-from sync.replication.state import Phase, Progress, ReplicationError, ReplicationResult
+from sync.replication.state import Phase, Progress, ReplicationError, ReplicationResult, Side
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -24,6 +24,7 @@ __all__ = [
     "ReplicationError",
     "ReplicationResult",
     "RetryPolicy",
+    "Side",
     "is_transient",
     "replicate",
     "sync",

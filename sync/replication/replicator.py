@@ -6,7 +6,8 @@ with at most :data:`PIPELINE_DEPTH` batches in flight between stages, so the
 source is read while the target writes. Checkpoints only ever name a seq whose
 batch (and every batch before it) is written. A transient failure backs off and
 restarts the pipeline from the last written seq; a permanent one ends the run
-with a :class:`ReplicationError` that says what to do.
+with a :class:`ReplicationError` that says what failed, where (``side``) and
+why (``cause``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sync.database import Database, Seq
-from sync.errors import CouchError
+from sync.errors import CouchError, Forbidden, NotFound, Unauthorized
 from sync.replication.backoff import RetryPolicy, is_transient
 from sync.replication.batches import Fetched, Missing, fetch_missing, find_missing, write_fetched
 from sync.replication.changes_reader import DEFAULT_LONGPOLL_TIMEOUT, ChangesBatch, ChangesReader
@@ -33,6 +34,9 @@ from sync.replication.state import (
     ReplicationError,
     ReplicationResult,
     ReplicationState,
+    Side,
+    blame,
+    unblamed,
 )
 from sync.replication.stopping import Stopped, until_stopped
 
@@ -176,9 +180,7 @@ class _Replication:
         except ReplicationError as failure:
             await self._checkpoint_quietly()
             self._enter(Phase.FAILED)
-            raise ReplicationError(str(failure), ReplicationResult.of(self.state)) from (
-                failure.__cause__
-            )
+            raise failure.with_result(ReplicationResult.of(self.state)) from failure.cause
         except BaseException:
             self.state.phase = Phase.FAILED
             raise
@@ -188,14 +190,14 @@ class _Replication:
 
     async def _start(self) -> None:
         """Both databases answer, and the checkpoints say where to resume."""
-        with _blame("source"):
+        with blame(Side.SOURCE):
             await self.source.info()
-        with _blame("target"):
+        with blame(Side.TARGET):
             await self.target.info()
         self._checkpointer = Checkpointer(
             self.source, self.target, self.state.replication_id, self.state.session_id
         )
-        with _blame("checkpoint"):
+        with blame(Side.CHECKPOINT):
             start = await self._checkpointer.load()
         if self.options.since is not None:
             start = self._checkpointer.start_seq = self.options.since
@@ -236,7 +238,7 @@ class _Replication:
         self, reader: ChangesReader, out: asyncio.Queue[ChangesBatch | _Failed | None]
     ) -> None:
         try:
-            with _blame("source"):
+            with blame(Side.SOURCE):
                 await reader.run(out.put)
         except Exception as exc:
             await out.put(_Failed(exc))
@@ -249,12 +251,12 @@ class _Replication:
         in_flight = self._in_flight
         while isinstance(batch := await batches.get(), ChangesBatch):
             try:
-                with _blame("target"):
+                with blame(Side.TARGET):
                     # A doc updated while an earlier batch is being written shows
                     # up again in a later batch; its revs in flight still look
                     # missing to the target, and must not be fetched twice.
                     missing = (await find_missing(self.target, batch.rows)).without(in_flight)
-                with _blame("source"):
+                with blame(Side.SOURCE):
                     docs = await fetch_missing(self.source, missing)
             except Exception as exc:
                 await out.put(_Failed(exc))
@@ -268,7 +270,7 @@ class _Replication:
             if isinstance(item, _Failed):
                 raise item.error
             batch, missing, fetched = item
-            with _blame("target"):
+            with blame(Side.TARGET):
                 outcome = await write_fetched(self.source, self.target, fetched.docs)
             self._in_flight.difference_update(missing.keys() | fetched.keys())
             counters = self.state.counters
@@ -293,7 +295,7 @@ class _Replication:
         checkpointer = self._checkpointer
         if checkpointer is None or not checkpointer.needs_save(self.state.written_seq):
             return
-        with _blame("checkpoint"):
+        with blame(Side.CHECKPOINT):
             await checkpointer.save(self.state.written_seq, self.state.counters)
         self._last_checkpoint = time.monotonic()
 
@@ -316,14 +318,17 @@ class _Replication:
                 return
             except Stopped:
                 raise
-            except Exception as exc:
+            except Exception as raised:
+                exc, side = unblamed(raised)
                 if not is_transient(exc):
                     if isinstance(exc, CouchError):
-                        raise ReplicationError(_permanent_message(exc)) from exc
+                        message = _permanent_message(exc, side)
+                        raise ReplicationError(message, cause=exc, side=side) from exc
                     raise
                 attempt = self.state.retries
                 if self.retry.gives_up(attempt, continuous=self.options.continuous):
-                    raise ReplicationError(_gave_up_message(exc, attempt)) from exc
+                    message = _gave_up_message(exc, side, attempt)
+                    raise ReplicationError(message, cause=exc, side=side) from exc
                 delay = self.retry.delay(attempt, exc)
                 self.state.retries += 1
                 log.warning("replication %s: %r; retrying in %.1f s",
@@ -343,44 +348,27 @@ class _Replication:
             self.on_progress(Progress.of(self.state))
 
 
-@contextlib.contextmanager
-def _blame(side: str) -> Iterator[None]:
-    """Remember which database an error came from, for the message the user sees."""
-    try:
-        yield
-    except CouchError as exc:
-        if not hasattr(exc, "replication_side"):
-            exc.replication_side = side  # type: ignore[attr-defined]
-        raise
-
-
-def _where(exc: BaseException) -> str:
-    side = getattr(exc, "replication_side", None)
-    if side == "checkpoint":
+def _where(side: Side | None) -> str:
+    if side is Side.CHECKPOINT:
         return "a checkpoint (_local document)"
-    return f"the {side} database" if side else "a database"
+    return f"the {side.value} database" if side else "a database"
 
 
-def _permanent_message(exc: CouchError) -> str:
+def _permanent_message(exc: CouchError, side: Side | None) -> str:
     what = f"{exc.status} {exc.error_name}: {exc.reason}"
-    where = _where(exc)
-    if exc.status == 401:
-        return (f"{where.capitalize()} refused our credentials ({what}). Check the officer's "
-                "password or token; a revoked device must be enrolled again.")
-    if exc.status == 403:
-        return (f"{where.capitalize()} does not allow this replication ({what}). Ask an "
-                "administrator for access to it.")
-    if exc.status == 404:
-        return (f"{where.capitalize()} does not exist ({what}). Check its name or URL, "
-                "or create it before replicating.")
-    return (f"{where.capitalize()} rejected a replication request ({what}). The server may be "
-            "incompatible; report this with the server's logs.")
+    where = _where(side).capitalize()
+    if isinstance(exc, Unauthorized):
+        return f"{where} refused our credentials ({what})."
+    if isinstance(exc, Forbidden):
+        return f"{where} does not allow this replication ({what})."
+    if isinstance(exc, NotFound):
+        return f"{where} does not exist ({what})."
+    return f"{where} rejected a replication request ({what})."
 
 
-def _gave_up_message(exc: BaseException, attempts: int) -> str:
-    return (f"Gave up after {attempts + 1} failed attempts in a row: {_where(exc)} is unreachable "
-            f"or failing ({exc!r}). Check the network link and run the replication again; it "
-            "resumes from its last checkpoint.")
+def _gave_up_message(exc: BaseException, side: Side | None, attempts: int) -> str:
+    return (f"Gave up after {attempts + 1} failed attempts in a row: {_where(side)} is "
+            f"unreachable or failing ({exc!r}). A new run resumes from the last checkpoint.")
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

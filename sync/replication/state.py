@@ -7,11 +7,14 @@ checkpoint's history lives in :class:`Counters`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sync.database import Seq
+from sync.errors import CouchError
 
 __all__ = [
     "Counters",
@@ -20,6 +23,7 @@ __all__ = [
     "ReplicationError",
     "ReplicationResult",
     "ReplicationState",
+    "Side",
 ]
 
 
@@ -131,13 +135,66 @@ class ReplicationResult:
         )
 
 
-class ReplicationError(Exception):
-    """A replication stopped for good; the message says what to do about it.
+class Side(enum.Enum):
+    """Where in a replication an error came from."""
 
-    ``result`` holds what was done before the failure (``ok`` is false);
-    ``__cause__`` is the underlying error.
+    SOURCE = "source"
+    TARGET = "target"
+    CHECKPOINT = "checkpoint"  # a checkpoint document (_local/...), read and written on both
+
+
+class ReplicationError(Exception):
+    """Raised when a replication stopped for good: a database refused it (a
+    permanent error), or transient failures came ``max_retries`` times in a row.
+
+    The message says what failed and where, in the replication's own terms;
+    what a person should do about it is for the program they use to say (the
+    field client words it for the officer), from ``cause``, the error that
+    stopped the run (also its ``__cause__``), and ``side``, where it came from
+    (``None`` when no database call raised it). ``result`` holds what was
+    done before the failure (``ok`` is false).
     """
 
-    def __init__(self, message: str, result: ReplicationResult | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        result: ReplicationResult | None = None,
+        *,
+        cause: BaseException | None = None,
+        side: Side | None = None,
+    ) -> None:
         super().__init__(message)
         self.result = result
+        self.cause = cause
+        self.side = side
+
+    def with_result(self, result: ReplicationResult) -> ReplicationError:
+        """The same failure, with what the run had done when it stopped."""
+        return ReplicationError(str(self), result, cause=self.cause, side=self.side)
+
+
+class Blamed(Exception):
+    """A database's error on its way to the replicator's retry loop, with where it
+    came from. Internal: :func:`sync.replication.replicate` never lets one out."""
+
+    def __init__(self, error: CouchError, side: Side) -> None:
+        super().__init__(f"{side.value}: {error!r}")
+        self.error = error
+        self.side = side
+
+
+@contextlib.contextmanager
+def blame(side: Side) -> Iterator[None]:
+    """A :class:`CouchError` raised inside comes out as :class:`Blamed` on ``side``
+    (the innermost ``blame`` names it: a ``Blamed`` passes outer ones untouched)."""
+    try:
+        yield
+    except CouchError as exc:
+        raise Blamed(exc, side) from exc
+
+
+def unblamed(exc: BaseException) -> tuple[BaseException, Side | None]:
+    """The error itself and where it came from (``None``: not known)."""
+    if isinstance(exc, Blamed):
+        return exc.error, exc.side
+    return exc, None

@@ -8,6 +8,9 @@ conflict in ``status``, no network, lock and wipe.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -283,3 +286,51 @@ async def _edit_on_server(url: str, doc_id: str) -> None:
     async with HttpDatabase(url) as db:
         doc = await db.get(doc_id)
         await db.put({**doc, "description": "Edited at the district office."})
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
+
+
+def _assert_unreachable_enrol_message(text: str) -> None:
+    said = " ".join(text.split())
+    assert "Error: Could not reach the BeatSync server at http://127.0.0.1:9 to enrol" in said
+    assert "Check that the server address is right, that this device has a network" in said
+    assert "the central server is running" in said
+    assert "Traceback" not in text
+
+
+def test_enrol_at_an_unreachable_server_says_what_to_check(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    env = {**ENV, "BEATSYNC_PASSWORD": "demo-pass-123"}
+    result = beatsync(home, "enrol", "--server", UNREACHABLE, env=env)
+    assert result.exit_code == EXIT_OFFLINE, result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    _assert_unreachable_enrol_message(result.stderr)
+    assert beatsync_json(home, "status")["server_url"] is None  # nothing changed
+
+
+def test_init_at_an_unreachable_server_says_what_to_check_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "device"
+    env = {**ENV, "BEATSYNC_PASSWORD": "demo-pass-123"}
+    result = beatsync(home, "init", "--officer", "bo-1", "--server", UNREACHABLE, env=env)
+    assert result.exit_code == EXIT_OFFLINE, result.output
+    _assert_unreachable_enrol_message(result.stderr)
+    assert list(home.iterdir()) == []  # no half set-up device: init can simply run again
+
+
+def test_enrol_at_an_unreachable_server_prints_no_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    result = subprocess.run(
+        [sys.executable, "-m", "field_client", "--home", str(home), "enrol",
+         "--server", UNREACHABLE],
+        env={**os.environ, **ENV, "BEATSYNC_PASSWORD": "demo-pass-123"},
+        capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2], check=False,
+    )
+    assert result.returncode == EXIT_OFFLINE, result.stderr
+    _assert_unreachable_enrol_message(result.stderr)
+    assert "Traceback" not in result.stdout

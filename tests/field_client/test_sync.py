@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from field_client.errors import Offline
-from field_client.replica import FieldReplica
+from field_client.errors import DeviceRevoked, Offline, SyncStopped
+from field_client.replica import KEY_FILE, FieldReplica
 from sync import journal
-from sync.errors import ServiceUnavailable
+from sync.errors import Forbidden, ServiceUnavailable, Unauthorized
 from sync.http import HttpDatabase
-from sync.replication import RetryPolicy
+from sync.replication import ReplicationError, RetryPolicy
 from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
 from tests.sync.http.flaky import Fault, Flaky
 
@@ -120,5 +120,43 @@ async def test_a_server_in_trouble_is_not_called_no_connection(
         assert "having trouble (HTTP 503: CouchDB is unavailable)" in caught.value.reason
         assert "IT cell" in caught.value.reason
         assert (await replica.status()).pending_records == 1
+    finally:
+        await hub.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "words"),
+    [
+        # Push first: the server is the target; a pull's source.
+        ("bulk_docs", "The server does not allow this device to sync (403 forbidden: no writes)"),
+        ("changes", "The server does not allow this device to sync (403 forbidden: no writes)"),
+    ],
+)
+async def test_a_refusal_is_told_in_the_officers_words(
+    replica: FieldReplica, tmp_path: Path, method: str, words: str
+) -> None:
+    hub = await _other(tmp_path)
+    try:
+        await replica.save_record(complaint())
+        refusing = Flaky(hub.db, [Fault(method, 1, Forbidden("no writes"))])
+        with pytest.raises(SyncStopped) as caught:
+            await replica.sync(refusing, retry=_NO_WAIT)
+        assert caught.value.reason.startswith(words)
+        assert "Ask the district office" in caught.value.reason
+        assert isinstance(caught.value.__cause__, ReplicationError)
+    finally:
+        await hub.close()
+
+
+async def test_a_revocation_is_read_from_the_cause_and_wipes(
+    replica: FieldReplica, tmp_path: Path
+) -> None:
+    hub = await _other(tmp_path)
+    try:
+        await replica.save_record(complaint())
+        revoked = Unauthorized("revoked", error="device_revoked")
+        with pytest.raises(DeviceRevoked):
+            await replica.sync(Flaky(hub.db, [Fault("revs_diff", 1, revoked)]), retry=_NO_WAIT)
+        assert not (replica.home / KEY_FILE).exists()
     finally:
         await hub.close()

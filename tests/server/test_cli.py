@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -118,3 +120,42 @@ def test_mistakes_get_a_clear_message(tmp_path: Path, args: list[str], message: 
     result = CliRunner().invoke(main, [*args, "--data", str(tmp_path / "data")])
     assert result.exit_code != 0
     assert message in result.output
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
+HUB_ENROL = ["hub", "enrol", "--upstream", UNREACHABLE, "--officer", "sho-kotwali"]
+
+
+def _said(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _assert_unreachable_hub_message(text: str) -> None:
+    said = _said(text)
+    assert said.startswith("Error: Could not reach the district gateway at http://127.0.0.1:9")
+    assert "Check the --upstream address, this PC's network connection, and that the" in said
+    assert "central server is running" in said
+    assert "Traceback" not in text
+
+
+def test_hub_enrol_at_an_unreachable_district_says_what_to_check(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    result = CliRunner().invoke(
+        main, [*HUB_ENROL, "--data", str(data), "--password", "demo-pass-123"]
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    _assert_unreachable_hub_message(result.output)
+    assert not (data / "hub.json").exists()
+
+
+def test_hub_enrol_at_an_unreachable_district_prints_no_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server", *HUB_ENROL, "--data", str(tmp_path / "hub"),
+         "--password", "demo-pass-123"],
+        capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2], check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    _assert_unreachable_hub_message(result.stderr)
+    assert "Traceback" not in result.stdout
