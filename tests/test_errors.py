@@ -157,21 +157,10 @@ def _second_tables() -> list[str]:
     ]
 
 
-# The embedded store's own PUT table (raise_for: conflict, missing_stub,
-# not_found); sync/sqlite is being split elsewhere and is not edited here. Its
-# raise_for becomes `raise error_from_result(result)`; the xfail then fails the
-# run, and this entry goes.
-_STORE_TABLE = "sync/sqlite/edits.py"
-
-
 def test_there_is_no_second_status_table() -> None:
-    seconds = [where for where in _second_tables() if not where.startswith(_STORE_TABLE)]
-    assert seconds == [], "map statuses and error names with sync.errors, not a table of your own"
-
-
-@pytest.mark.xfail(reason=f"{_STORE_TABLE} keeps its own name table until the store split lands")
-def test_the_store_has_no_table_of_its_own() -> None:
-    assert [where for where in _second_tables() if where.startswith(_STORE_TABLE)] == []
+    assert _second_tables() == [], (
+        "map statuses and error names with sync.errors, not a table of your own"
+    )
 
 
 def test_the_guard_finds_the_tables_it_is_there_for(tmp_path: Path) -> None:

@@ -22,11 +22,9 @@ from sync.attachments import Inline, Stub, parse_attachments
 from sync.database import Doc
 from sync.errors import (
     BadRequest,
-    Conflict,
     CouchError,
     InvalidRev,
-    NotFound,
-    PreconditionFailed,
+    error_from_result,
 )
 
 __all__ = [
@@ -170,15 +168,7 @@ def failure(doc_id: str, exc: CouchError) -> Doc:
     return {"id": doc_id, "error": exc.error_name, "reason": exc.reason}
 
 
-_ERROR_BY_NAME: dict[str, type[CouchError]] = {
-    "conflict": Conflict,
-    "missing_stub": PreconditionFailed,
-    "not_found": NotFound,
-}
-
-
 def raise_for(result: Doc) -> None:
     """Raise the error a single-document write (``PUT``) answers with, if any."""
     if "error" in result:
-        cls = _ERROR_BY_NAME.get(result["error"], BadRequest)
-        raise cls(result.get("reason"), error=result["error"])
+        raise error_from_result(result)

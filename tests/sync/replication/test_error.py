@@ -9,8 +9,8 @@ import pytest
 
 from sync.errors import Forbidden, ServiceUnavailable, Unauthorized
 from sync.replication import ReplicationError, RetryPolicy, Side, replicate, sync
-from tests.sync.flaky import Fault, Flaky
-from tests.sync.replication_support import docs_of, sqlite_stores
+from tests.sync.http.flaky import Fault, Flaky
+from tests.sync.replication.support import docs_of, sqlite_stores
 
 
 async def _no_sleep(delay: float) -> None:
