@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from field_client.importing import Problem
-from field_client.replica import Status, SyncReport
+from field_client.reports import Status, SyncReport
 
 __all__ = [
     "emit_json",

@@ -15,11 +15,9 @@ Every command but :meth:`FieldReplica.sync` works with no network.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +30,28 @@ from field_client.errors import (
     Offline,
     SyncStopped,
 )
+from field_client.home import (
+    DB_FILE,
+    KEY_FILE,
+    SETTINGS_FILE,
+    change_passphrase,
+    remove_database_files,
+    replica_paths,
+    wipe_replica,
+)
 from field_client.records import (
     JOURNAL_PREFIX,
     RECORD_TYPES,
     Photo,
-    attachments_for,
     new_record_id,
     now_stamp,
-    prepare,
 )
-from field_client.records import revisions as rev_path
 from field_client.remote import connect, enrol, is_revocation
-from field_client.settings import Settings, load_settings, remove_settings, save_settings
-from sync import journal, signing
+from field_client.reports import Conflicted, SaveReport, Status, SyncReport
+from field_client.settings import Settings, load_settings, save_settings
+from field_client.signed_edit import signed_edit
+from schemas.identity import is_slug
+from sync import journal
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
 from sync.replication import (
@@ -56,7 +63,6 @@ from sync.replication import (
     is_transient,
     replicate,
 )
-from sync.revid import new_rev
 from sync.sqlite import SQLiteDatabase
 
 __all__ = [
@@ -74,54 +80,11 @@ __all__ = [
     "wipe_replica",
 ]
 
-DB_FILE = "replica.sqlite3"
-KEY_FILE = "keys.json"
-SETTINGS_FILE = "settings.json"
 # Station and beat of a device made before enrolment tells them.
 UNASSIGNED = "unassigned"
-# The contract's station and beat ids.
-_SLUG = re.compile(r"[a-z][a-z0-9-]{1,40}")
-# SQLite's companions of DB_FILE: removed with it on wipe.
-_DB_COMPANIONS = ("-wal", "-shm", "-journal")
 # An officer without a signal should hear so within seconds, not after the
 # replicator's ten-minute default: three quick retries cover a blip.
 FIELD_RETRY = RetryPolicy(base_delay=0.5, max_delay=4.0, max_retries=3)
-
-
-@dataclass(frozen=True, slots=True)
-class Conflicted:
-    record_id: str
-    record_type: str | None
-    winner: str
-    others: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    officer_id: str
-    device_id: str
-    station_id: str
-    beat_id: str
-    server_url: str | None
-    records: dict[str, int]
-    pending_records: int
-    pending_journal: int
-    last_sync_at: str | None
-    conflicts: tuple[Conflicted, ...]
-
-
-@dataclass(slots=True)
-class SaveReport:
-    """What :meth:`FieldReplica.save_records` did, each record named by its position."""
-
-    saved: list[tuple[int, str, str]] = field(default_factory=list)  # (position, id, rev)
-    existing: list[tuple[int, str]] = field(default_factory=list)  # (position, id)
-    refused: list[tuple[int, schemas.RecordInvalid]] = field(default_factory=list)
-
-    def add(self, other: SaveReport) -> None:
-        self.saved += other.saved
-        self.existing += other.existing
-        self.refused += other.refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,42 +92,6 @@ class _Item:
     record: Mapping[str, Any]
     photos: Mapping[str, Photo]
     index: int
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    pushed: int
-    pulled: int
-    refused: tuple[dict[str, Any], ...] = field(default=())
-    at: str = ""
-
-
-def _paths(home: Path) -> tuple[Path, Path, Path]:
-    return home / DB_FILE, home / KEY_FILE, home / SETTINGS_FILE
-
-
-def _remove_database_files(db_path: Path) -> None:
-    for path in (db_path, *(db_path.with_name(db_path.name + s) for s in _DB_COMPANIONS)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def wipe_replica(home: Path) -> None:
-    """Destroy the key material first (crypto-shredding), then the files.
-
-    Once the key file is gone the database is noise even if its blocks
-    survive on flash storage; no passphrase opens it again. Needs no
-    passphrase: a device handed in or revoked must be wipeable as it is.
-    """
-    db_path, key_path, settings_path = _paths(Path(home))
-    keys.destroy_keyfile(key_path)
-    remove_settings(settings_path)
-    _remove_database_files(db_path)
-
-
-def change_passphrase(home: Path, old: str, new: str) -> None:
-    """Rewrap the data key; records are not re-encrypted. Wrong ``old``: nothing changes."""
-    keys.change_passphrase(_paths(Path(home))[1], old, new)
 
 
 def _offline(cause: BaseException) -> Offline:
@@ -205,7 +132,7 @@ class FieldReplica:
     ) -> FieldReplica:
         """A new replica in ``home`` for an officer, not yet enrolled with any server."""
         home = Path(home)
-        db_path, key_path, settings_path = _paths(home)
+        db_path, key_path, settings_path = replica_paths(home)
         if key_path.exists() or settings_path.exists():
             raise AlreadyInitialised()
         settings = Settings(
@@ -218,7 +145,7 @@ class FieldReplica:
         )
         _check_identity(settings)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _remove_database_files(db_path)  # leftovers of a wiped replica hold nothing usable
+        remove_database_files(db_path)  # leftovers of a wiped replica hold nothing usable
         keyring = keys.create_keyfile(key_path, passphrase, scrypt_n=scrypt_n)
         save_settings(settings_path, settings)
         return await cls._opened(home, settings, keyring)
@@ -227,13 +154,15 @@ class FieldReplica:
     async def open(cls, home: Path, passphrase: str) -> FieldReplica:
         """Unlock the replica in ``home``: ``WrongPassphrase`` or ``NoReplica`` otherwise."""
         home = Path(home)
-        _, key_path, settings_path = _paths(home)
+        _, key_path, settings_path = replica_paths(home)
         keyring = keys.unlock(key_path, passphrase)
         return await cls._opened(home, load_settings(settings_path), keyring)
 
     @classmethod
     async def _opened(cls, home: Path, settings: Settings, keyring: keys.Keyring) -> FieldReplica:
-        db = await SQLiteDatabase.open(_paths(home)[0], name=settings.db_name, codec=keyring.codec)
+        db = await SQLiteDatabase.open(
+            replica_paths(home)[0], name=settings.db_name, codec=keyring.codec
+        )
         return cls(home, settings, keyring, db)
 
     async def close(self) -> None:
@@ -254,7 +183,7 @@ class FieldReplica:
         return self._keyring.public_key_b64
 
     def _save_settings(self, settings: Settings) -> None:
-        save_settings(_paths(self.home)[2], settings)
+        save_settings(replica_paths(self.home)[2], settings)
         self._settings = settings
 
     async def enrol(self, server_url: str, *, password: str, device_name: str) -> None:
@@ -448,41 +377,16 @@ class FieldReplica:
 
         ``absent``: the id is known to be new, so there is nothing to look up.
         """
-        parent = record.get("_rev")
-        old = None if absent else await self._leaf(doc_id, parent)
-        attachments, digests = attachments_for(old, photos)
-        if photos:
-            record = {**record, "photos": sorted({*record.get("photos", ()), *photos})}
-        s = self._settings
-        body = prepare(
+        old = None if absent else await self._leaf(doc_id, record.get("_rev"))
+        return signed_edit(
+            doc_id,
             record,
             old,
-            officer_id=s.officer_id,
-            role=s.role,
-            station_id=s.station_id,
-            beat_id=s.beat_id,
-            at=at,
-        )
-        draft: Doc = {"_id": doc_id, **body}
-        if attachments:
-            # Signed with the photos in place: the signature covers their digests.
-            draft["_attachments"] = attachments
-        signed = signing.sign(draft, self._keyring.signing_key, s.device_id, parent=parent)
-        # The rev any store makes for this edit (sync.revid), so the journal
-        # entry can name it before either is written.
-        rev = new_rev(parent, False, signed, digests)
-        entry = self._journal_entry(
+            photos,
             prev,
-            signed,
-            rev=rev,
-            parent=parent,
-            action="create" if old is None else "update",
-            at=at,
-        )
-        entry_rev = new_rev(None, False, entry)
-        return (
-            {**signed, "_rev": rev, "_revisions": rev_path(rev, parent)},
-            {**entry, "_rev": entry_rev, "_revisions": rev_path(entry_rev, None)},
+            at,
+            settings=self._settings,
+            signing_key=self._keyring.signing_key,
         )
 
     async def _leaf(self, doc_id: str, parent: Any) -> Doc | None:
@@ -505,31 +409,6 @@ class FieldReplica:
             "This record changed since you opened it (or the revision is unknown);"
             " show it again and redo the edit."
         )
-
-    def _journal_entry(
-        self, prev: Doc | None, record: Doc, *, rev: str, parent: str | None, action: str, at: str
-    ) -> Doc:
-        s = self._settings
-        entry = journal.next_entry(
-            prev,
-            device_id=s.device_id,
-            record_id=record["_id"],
-            record_type=record["type"],
-            rev=rev,
-            parent_rev=parent,
-            action=action,
-            at=at,
-            envelope={
-                "station_id": record["station_id"],
-                "beat_id": record["beat_id"],
-                "created_by": s.officer_id,
-                "created_at": at,
-                "updated_by": s.officer_id,
-                "updated_at": at,
-            },
-        )
-        schemas.validate(entry)
-        return signing.sign(entry, self._keyring.signing_key, s.device_id, parent=None)
 
     async def _previous_entry(self) -> Doc | None:
         if not self._last_entry_loaded:
@@ -684,7 +563,7 @@ def _labelled(
 def _check_identity(settings: Settings) -> None:
     for name in ("station_id", "beat_id"):
         value = getattr(settings, name)
-        if not isinstance(value, str) or not _SLUG.fullmatch(value):
+        if not is_slug(value):
             raise BadRequest(
                 f"{name} must be a short id of lowercase letters, digits and dashes, "
                 "starting with a letter"

@@ -11,7 +11,8 @@ import pytest
 
 import schemas
 from field_client.errors import NoReplica, SealBroken, WrongPassphrase
-from field_client.replica import DB_FILE, FieldReplica, change_passphrase
+from field_client.home import DB_FILE, change_passphrase
+from field_client.replica import FieldReplica
 from sync import journal, signing
 from sync.errors import Conflict
 from sync.sqlite import SQLiteDatabase

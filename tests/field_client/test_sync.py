@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from field_client.errors import DeviceRevoked, Offline, SyncStopped
-from field_client.replica import KEY_FILE, FieldReplica
+from field_client.home import KEY_FILE
+from field_client.replica import FieldReplica
 from sync import journal
 from sync.errors import Forbidden, ServiceUnavailable, Unauthorized
 from sync.http import HttpDatabase

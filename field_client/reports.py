@@ -1,0 +1,54 @@
+"""What the replica reports: its status, the outcome of a save and of a sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemas
+
+__all__ = ["Conflicted", "SaveReport", "Status", "SyncReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflicted:
+    record_id: str
+    record_type: str | None
+    winner: str
+    others: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    officer_id: str
+    device_id: str
+    station_id: str
+    beat_id: str
+    server_url: str | None
+    records: dict[str, int]
+    pending_records: int
+    pending_journal: int
+    last_sync_at: str | None
+    conflicts: tuple[Conflicted, ...]
+
+
+@dataclass(slots=True)
+class SaveReport:
+    """What :meth:`FieldReplica.save_records` did, each record named by its position."""
+
+    saved: list[tuple[int, str, str]] = field(default_factory=list)  # (position, id, rev)
+    existing: list[tuple[int, str]] = field(default_factory=list)  # (position, id)
+    refused: list[tuple[int, schemas.RecordInvalid]] = field(default_factory=list)
+
+    def add(self, other: SaveReport) -> None:
+        self.saved += other.saved
+        self.existing += other.existing
+        self.refused += other.refused
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    pushed: int
+    pulled: int
+    refused: tuple[dict[str, Any], ...] = field(default=())
+    at: str = ""
