@@ -529,7 +529,7 @@ def audit_verify(data_dir: Path) -> None:
     (BEATSYNC_COUCHDB). Note each chain's length and head: deleting the newest
     entries of a chain leaves no gap, so compare with an earlier run.
     """
-    from server.policy.audit_verify import verify_audit
+    from server.state.audit_verify import verify_audit
 
     def progress(count: int) -> None:
         click.echo(f"  ... {count} entries read", err=True)

@@ -34,14 +34,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.identity import Role
 from server.config import GatewayConfig
+from server.couch.audit_docs import audit_doc, audit_entry, chained_entry
 from server.couch.backend import CouchServer, redact
 from server.state.audit_chain import (
-    CHAINED_FIELDS,
     KEY_FILE,
     AuditSigner,
     ChainedEntry,
     ChainHead,
-    ChainLink,
     key_setting,
     public_key_b64,
 )
@@ -460,21 +459,8 @@ class CouchGatewayState(GatewayState):
             for n, entry in enumerate(entries):
                 seq = self._next_seq()
                 fields = audit_fields(entry, now)
-                link = chain.link(fields)
-                if fields["body"] is None:
-                    del fields["body"]
-                docs.append(
-                    {
-                        "_id": f"{seq:016d}-{self._gateway_tag}-{n}",
-                        "kind": "audit",
-                        "seq": seq,
-                        **fields,
-                        "chain": link.chain,
-                        "prev": link.prev,
-                        "hash": link.hash,
-                        "sig": link.sig,
-                    }
-                )
+                doc_id = f"{seq:016d}-{self._gateway_tag}-{n}"
+                docs.append(audit_doc(doc_id, seq, fields, chain.link(fields)))
             try:
                 failed = [r for r in await self._audit.bulk_docs(docs) if "error" in r]
             except BaseException:
@@ -498,7 +484,7 @@ class CouchGatewayState(GatewayState):
                 doc = row.get("doc")
                 if row.get("deleted") or not isinstance(doc, dict) or doc.get("kind") != "audit":
                     continue
-                yield _chained_entry(doc, forked=len(row.get("changes", [])) > 1)
+                yield chained_entry(doc, forked=len(row.get("changes", [])) > 1)
             if len(page["results"]) < _PAGE:
                 return
             since = page["last_seq"]
@@ -516,7 +502,7 @@ class CouchGatewayState(GatewayState):
             }
             with contextlib.suppress(BadRequest):  # no index yet: scan instead
                 docs = await self._server.find(AUDIT_DB, query)
-                return [_audit_entry(d) for d in docs if d.get("kind") == "audit"]
+                return [audit_entry(d) for d in docs if d.get("kind") == "audit"]
         found: list[AuditEntry] = []
         startkey = f"{since + 1:016d}"
         while len(found) < limit:
@@ -529,7 +515,7 @@ class CouchGatewayState(GatewayState):
                 if not isinstance(doc, dict) or doc.get("kind") != "audit":
                     continue  # the append-only design document
                 if db is None or doc["db"] == db:
-                    found.append(_audit_entry(doc))
+                    found.append(audit_entry(doc))
             if len(rows) < _PAGE:
                 break
             startkey = rows[-1]["id"] + "\u0000"
@@ -579,29 +565,3 @@ class CouchGatewayState(GatewayState):
             lambda d: {**d, "value": value},
             create={"kind": "setting"},
         )
-
-
-def _chained_entry(doc: Doc, *, forked: bool) -> ChainedEntry:
-    fields = {name: doc.get(name) for name in CHAINED_FIELDS}
-    has_link = all(isinstance(doc.get(k), str) for k in ("chain", "hash", "sig"))
-    link = ChainLink(doc["chain"], doc.get("prev"), doc["hash"], doc["sig"]) if has_link else None
-    order = doc.get("seq")
-    return ChainedEntry(
-        doc["_id"], order if isinstance(order, int) else 0, fields, link, forked=forked
-    )
-
-
-def _audit_entry(doc: Doc) -> AuditEntry:
-    return AuditEntry(
-        int(doc["seq"]),
-        doc["at"],
-        doc["db"],
-        doc["doc_id"],
-        doc["rev"],
-        doc["officer_id"],
-        doc.get("device_id"),
-        doc.get("record_type"),
-        bool(doc.get("deleted")),
-        doc["signed"],
-        doc.get("signer"),
-    )

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.cli import main
 from server.couch.state import AUDIT_DB
-from server.policy.audit_verify import verify_audit
 from server.state.audit_chain import ChainReport, entry_hash, key_setting, public_key_b64
+from server.state.audit_verify import verify_audit
 from server.state.interface import GatewayState
 from server.state.models import NewAuditEntry
 from server.state.sqlite import SQLiteGatewayState
