@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from sync.database import Database, Doc
-from sync.revtree import path_from_revisions
+from sync.errors import NotFound
+from sync.revtree import generation, path_from_revisions
 
 __all__ = ["ArchivedBodies", "archived_body", "edited_rev", "parent_bodies"]
 
@@ -49,11 +50,36 @@ async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
         revs=False,
     )
     found: dict[_Key, Doc] = {}
+    deleted: list[str] = []
     for key, answer in zip(keys, answers, strict=True):
-        bodies = [entry["ok"] for entry in answer.get("docs", []) if "ok" in entry]
+        entries = answer.get("docs", [])
+        bodies = [entry["ok"] for entry in entries if "ok" in entry]
         if bodies:
-            found[key] = bodies[0]  # for a winner, possibly a tombstone
+            found[key] = bodies[0]  # for a winner, possibly a tombstone (the embedded store)
+        elif key[1] is None and not any(
+            entry.get("error", {}).get("reason") == "missing" for entry in entries
+        ):
+            deleted.append(key[0])
+    for doc_id in deleted:
+        # CouchDB 3 answers a deleted winner asked for without a rev with the
+        # error "deleted" (pouchdb-server with an empty entry); its tombstone is
+        # among the leaves (rare: a re-created deleted id).
+        tombstone = await _winning_tombstone(store, doc_id)
+        if tombstone is not None:
+            found[(doc_id, None)] = tombstone
     return found
+
+
+async def _winning_tombstone(store: Database, doc_id: str) -> Doc | None:
+    try:
+        answer = await store.open_revs(doc_id, "all")
+    except NotFound:
+        return None
+    leaves: list[Doc] = [row["ok"] for row in answer if "ok" in row]
+    if not leaves or not all(leaf.get("_deleted") for leaf in leaves):
+        return None
+    # CouchDB's winner among deleted leaves: the longest history, then the highest rev.
+    return max(leaves, key=lambda leaf: (generation(leaf["_rev"]), leaf["_rev"]))
 
 
 ArchivedBodies = Callable[[Collection[tuple[str, str]]], Awaitable[dict[tuple[str, str], Doc]]]

@@ -40,6 +40,10 @@ def is_missing_database(exc: BaseException) -> bool:
     return isinstance(exc, NotFound) and exc.reason in _MISSING_DATABASE_REASONS
 
 
+# The reason of a not-found entry whose server did not say missing or deleted.
+UNSAID = "missing or deleted"
+
+
 def _error(doc_id: str, rev: str | None, error: str = "not_found", reason: str = "missing") -> Doc:
     return {"error": {"id": doc_id, "rev": rev or "undefined", "error": error, "reason": reason}}
 
@@ -60,7 +64,9 @@ def _normalize_entry(request: Mapping[str, Any], entry: Mapping[str, Any]) -> Do
         )
     if isinstance(error, str):  # {"error": name, "reason": ...} without nesting
         return _error(doc_id, rev, error, str(entry.get("reason", error)))
-    return _error(doc_id, rev)
+    # pouchdb-server answers a missing and a deleted document alike with {}:
+    # not found, but which of the two it does not say (CouchDB 3 does).
+    return _error(doc_id, rev, reason=UNSAID)
 
 
 def _result(request: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> Doc:

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import random
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +61,9 @@ DEVICES = {
 }
 
 
-async def _provision(data_dir: Path) -> District:
+async def _provision(config: GatewayConfig) -> District:
     district = District()
-    state = await open_state(GatewayConfig(data_dir=data_dir))
+    state = await open_state(config)
     try:
         # Station alpha is beat-scoped: its beat officers see only their beat.
         await state.add_station("alpha", "Alpha police station", beat_scoped=True)
@@ -97,7 +97,7 @@ async def _provision(data_dir: Path) -> District:
 @pytest.fixture(scope="session")
 def district_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, District]:
     folder = tmp_path_factory.mktemp("district")
-    district = asyncio.run(_provision(folder))
+    district = asyncio.run(_provision(GatewayConfig(data_dir=folder)))
     return folder, district
 
 
@@ -118,6 +118,65 @@ async def client(
     district: District,
     config: GatewayConfig,
 ) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(config))
+
+
+# -- the same district over a central CouchDB --------------------------------------------
+#
+# Tests that take ``client`` and ``district`` run on both backends when their
+# module imports these three fixtures (``from tests.server.conftest import
+# backend, client_on_both as client, district_on_both as district``). The
+# CouchDB is a pouchdb-server of the test's own: every test starts from an
+# empty district, as with the embedded backend.
+
+
+@pytest.fixture(params=["embedded", "couch"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def couch_district(tmp_path: Path) -> AsyncIterator[tuple[District, GatewayConfig]]:
+    from server.couch.bootstrap import bootstrap
+    from tests import peers
+    from tests.server.couch_support import GATEWAY_PASSWORD, GATEWAY_USER, gateway_couch_url
+
+    with peers.pouchdb_server(tmp_path / "couch") as url:
+        await asyncio.to_thread(
+            bootstrap,
+            url,
+            gateway_user=GATEWAY_USER,
+            gateway_password=GATEWAY_PASSWORD,
+            stations=["alpha", "bravo"],
+        )
+        config = GatewayConfig(data_dir=tmp_path / "gateway", couchdb_url=gateway_couch_url(url))
+        yield await _provision(config), config
+
+
+@pytest.fixture
+def district_on_both(
+    backend: str,
+    request: pytest.FixtureRequest,
+    district_template: tuple[Path, District],
+    data_dir: Path,
+) -> District:
+    if backend == "couch":
+        district: District = request.getfixturevalue("couch_district")[0]
+        return district
+    shutil.copytree(district_template[0], data_dir, dirs_exist_ok=True)
+    return district_template[1]
+
+
+@pytest.fixture
+async def client_on_both(
+    backend: str,
+    request: pytest.FixtureRequest,
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    district_on_both: District,
+    config: GatewayConfig,
+) -> TestClient[Any, Any]:
+    if backend == "couch":
+        config = request.getfixturevalue("couch_district")[1]
     return await aiohttp_client(create_app(config))
 
 

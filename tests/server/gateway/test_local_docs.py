@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.server import conftest as fixtures
 from tests.server.conftest import District, basic, bearer, store_of
 
 CHECKPOINT = "/station-alpha/_local/replication-id-of-dev-so-alpha"
+
+# Every test here runs on the embedded backend and over CouchDB (pouchdb-server).
+backend = fixtures.backend
+client = fixtures.client_on_both
+district = fixtures.district_on_both
 
 
 async def _json(answer: Any) -> Any:

@@ -17,6 +17,7 @@ import pytest
 
 from sync import journal
 from sync.revid import new_rev
+from tests.server import conftest as fixtures
 from tests.server.conftest import (
     District,
     basic,
@@ -30,6 +31,11 @@ from tests.server.conftest import (
 )
 
 DB = "/station-alpha"
+
+# Every test here runs on the embedded backend and over CouchDB (pouchdb-server).
+backend = fixtures.backend
+client = fixtures.client_on_both
+district = fixtures.district_on_both
 
 
 def _beat_one(seed: int, **fields: Any) -> dict[str, Any]:

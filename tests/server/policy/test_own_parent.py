@@ -18,9 +18,23 @@ import copy
 from typing import Any
 
 from sync.revid import new_rev
-from tests.server.conftest import basic, bearer, bulk_docs, record, signed, state_of, store_of
+from tests.server import conftest as fixtures
+from tests.server.conftest import (
+    basic,
+    bearer,
+    bulk_docs,
+    record,
+    signed,
+    state_of,
+    store_of,
+)
 
 DB = "/station-alpha"
+
+# Every test here runs on the embedded backend and over CouchDB (pouchdb-server).
+backend = fixtures.backend
+client = fixtures.client_on_both
+district = fixtures.district_on_both
 
 
 def _complaint() -> dict[str, Any]:
