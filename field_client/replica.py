@@ -31,10 +31,6 @@ from field_client.errors import (
     SyncStopped,
 )
 from field_client.home import (
-    DB_FILE,
-    KEY_FILE,
-    SETTINGS_FILE,
-    change_passphrase,
     remove_database_files,
     replica_paths,
     wipe_replica,
@@ -65,20 +61,7 @@ from sync.replication import (
 )
 from sync.sqlite import SQLiteDatabase
 
-__all__ = [
-    "DB_FILE",
-    "FIELD_RETRY",
-    "KEY_FILE",
-    "SETTINGS_FILE",
-    "UNASSIGNED",
-    "Conflicted",
-    "FieldReplica",
-    "SaveReport",
-    "Status",
-    "SyncReport",
-    "change_passphrase",
-    "wipe_replica",
-]
+__all__ = ["FIELD_RETRY", "UNASSIGNED", "FieldReplica"]
 
 # Station and beat of a device made before enrolment tells them.
 UNASSIGNED = "unassigned"

@@ -42,7 +42,10 @@ def test_every_command_and_option_is_documented() -> None:
 
 
 def test_every_environment_variable_is_documented() -> None:
-    source = Path(cli_module.__file__).read_text(encoding="utf-8")
+    source = "".join(
+        path.read_text(encoding="utf-8")
+        for path in Path(cli_module.__file__).parent.glob("cli*.py")
+    )
     names = set(re.findall(r'"(BEATSYNC_[A-Z_]+)"', source))
     assert names >= {"BEATSYNC_PASSPHRASE", "BEATSYNC_HOME"}
     assert sorted(n for n in names if n not in README) == []

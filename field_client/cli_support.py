@@ -1,0 +1,218 @@
+"""What every ``beatsync`` command shares: the group and its options, exit codes,
+the passphrase prompt, asking for missing values, output, progress bars."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.text import Text
+
+import schemas
+from field_client import render
+from field_client.errors import DeviceRevoked, Offline
+from field_client.records import Photo
+from field_client.replica import FieldReplica
+from sync.errors import CouchError
+
+EXIT_ERROR = 1
+EXIT_OFFLINE = 3
+EXIT_REVOKED = 4
+PASSPHRASE_ENV = "BEATSYNC_PASSPHRASE"
+PASSWORD_ENV = "BEATSYNC_PASSWORD"
+T = TypeVar("T")
+
+_CATEGORIES = schemas.choices("complaint", "category")
+_ID_PROOFS = schemas.choices("visitor_entry", "id_proof.type")
+_VISIT_KINDS = schemas.choices("verification_visit", "kind")
+_RECOMMENDATIONS = schemas.choices("verification_visit", "recommendation")
+_COMPLAINT_STATUSES = schemas.choices("complaint", "status")
+
+
+@dataclass(frozen=True)
+class _App:
+    home: Path
+    as_json: bool
+    out: Console
+    err: Console
+
+
+def _app() -> _App:
+    return click.get_current_context().find_object(_App)  # type: ignore[return-value]
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    app = _app()
+    if app.as_json:
+        app.out.file.write(orjson.dumps({"error": message, "exit_code": code}).decode() + "\n")
+    else:
+        app.err.print(f"[red]Error:[/red] {message}", highlight=False)
+    sys.exit(code)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run one command's work, turning every expected failure into a sentence and an exit code."""
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except schemas.RecordInvalid as exc:
+        lines = "\n".join(f"  - {e.message}" for e in exc.errors)
+        _fail(f"Not saved. Fix these and try again:\n{lines}")
+    except Offline as exc:
+        _fail(exc.reason, EXIT_OFFLINE)
+    except DeviceRevoked as exc:
+        _fail(exc.reason, EXIT_REVOKED)
+    except CouchError as exc:
+        _fail(exc.reason)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _passphrase(*, confirm: bool = False, prompt: str = "Passphrase") -> str:
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env is not None:
+        return from_env
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+
+
+def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str | None = None) -> T:
+    home = _app().home
+    passphrase = _passphrase() if passphrase is None else passphrase
+
+    async def run() -> T:
+        async with await FieldReplica.open(home, passphrase) as replica:
+            return await work(replica)
+
+    return _run(run())
+
+
+def _ask(value: Any, text: str, **options: Any) -> Any:
+    """The flag's value, or the officer's answer when the flag was not given."""
+    if value not in (None, ""):
+        return value
+    return click.prompt(text, err=True, **options)
+
+
+def _ask_optional(value: Any, text: str) -> Any:
+    """Optional fields are offered to a person at a terminal; scripts just leave them out."""
+    if value is not None or not sys.stdin.isatty():
+        return value
+    answer = click.prompt(f"{text} (Enter to skip)", default="", show_default=False, err=True)
+    return answer or None
+
+
+def _read_json(source: str) -> dict[str, Any]:
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        _fail(f"--from-json: not valid JSON ({exc})")
+    if not isinstance(value, dict):
+        _fail("--from-json: the record must be a JSON object")
+    return value
+
+
+async def _resolve(replica: FieldReplica, prefix: str, record_type: str) -> dict[str, Any]:
+    """The record whose id starts with ``prefix`` (the lists show 8 characters)."""
+    matches = [d for d in await replica.list_records(record_type) if d["_id"].startswith(prefix)]
+    if not matches:
+        raise CouchError(f"No {record_type.replace('_', ' ')} with id {prefix!r} on this device.")
+    if len(matches) > 1:
+        raise CouchError(f"Several records start with {prefix!r}; type more of the id.")
+    return await replica.get_record(matches[0]["_id"])
+
+
+def _saved(record_type: str, result: tuple[str, str]) -> None:
+    app, (doc_id, rev) = _app(), result
+    if app.as_json:
+        render.emit_json(app.out, {"ok": True, "id": doc_id, "rev": rev, "type": record_type})
+    else:
+        app.out.print(
+            f"Saved {record_type.replace('_', ' ')} [cyan]{doc_id[: render.SHORT_ID]}[/cyan]"
+            f" (full id {doc_id}). It will be sent at the next `beatsync sync`."
+        )
+
+
+def _save(record: Mapping[str, Any], photos: Mapping[str, Photo] | None = None) -> None:
+    record_type = str(record.get("type"))
+    _saved(record_type, _with_replica(lambda r: r.save_record(record, photos=photos)))
+
+
+def _show_list(
+    record_type: str, keep: Callable[[Mapping[str, Any]], bool] = lambda d: True
+) -> None:
+    async def work(replica: FieldReplica) -> list[dict[str, Any]]:
+        return [d for d in await replica.list_records(record_type) if keep(d)]
+
+    docs, app = _with_replica(work), _app()
+    if app.as_json:
+        render.emit_json(app.out, docs)
+    else:
+        app.out.print(render.record_list(record_type, docs))
+
+
+def _from_json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--from-json",
+        "from_json",
+        metavar="FILE",
+        help="Take the record from a JSON file ('-' for stdin) instead of questions.",
+    )(func)
+
+
+class _RateColumn(ProgressColumn):
+    """Records (or changes) per second, once rich has measured a rate."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:,.0f}/s")
+
+
+def _progress_bar(app: _App) -> Progress:
+    """The bars of the long commands (sync, import): done / total and the rate, on stderr."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        console=app.err,
+        disable=app.as_json,
+        transient=True,  # gone when done, so the summary or the error is the last word
+    )
+
+
+# -- the group -----------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    envvar="BEATSYNC_HOME",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path.home() / ".beatsync",
+    show_default=True,
+    help="Folder of this device's BeatSync data (env BEATSYNC_HOME).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (for scripts).")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also show technical details (retries, errors)."
+)
+@click.pass_context
+def cli(ctx: click.Context, home: Path, as_json: bool, verbose: bool) -> None:
+    """BeatSync for beat officers: record complaints, visitors and verification
+    visits offline, encrypted on this device, and sync them when you have a signal.
+
+    Start with `beatsync init`. Every command asks for your passphrase
+    (scripts may set BEATSYNC_PASSPHRASE).
+    """
+    ctx.obj = _App(home=home, as_json=as_json, out=Console(), err=Console(stderr=True))
+    # The replicator logs each retry; an officer needs only the one-sentence outcome.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(message)s")
