@@ -16,8 +16,11 @@ as canonical JSON) and the gateway's Ed25519 signature over that hash.
 A chain is one gateway's: the embedded state keeps one per gateway key across
 restarts; over CouchDB each gateway process starts its own (several write the
 one audit database at once). Deleting the newest entries of a chain leaves no
-gap behind them; ``verify`` prints each chain's length and head so an
-operator can compare with the figures of an earlier run.
+gap behind them: the embedded state therefore also keeps the chain's head,
+signed, written in the same transaction as the entries, and ``verify``
+reports a chain that ends before it. Over CouchDB (no transaction across
+documents) ``verify`` prints each chain's length and head so an operator can
+compare with the figures of an earlier run.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ __all__ = [
     "ChainReport",
     "ChainedEntry",
     "entry_hash",
+    "head_setting",
     "key_setting",
     "public_key_b64",
     "verify_chains",
@@ -76,6 +80,16 @@ KEY_FILE = "audit-signing.key"
 def key_setting(fingerprint: str) -> str:
     """The state setting holding the public key of the gateway key ``fingerprint``."""
     return f"audit_key:{fingerprint}"
+
+
+def head_setting(chain: str) -> str:
+    """The state setting holding a chain's signed head (embedded state only)."""
+    return f"audit_head:{chain}"
+
+
+def _head_message(chain: str, head: str) -> bytes:
+    # Not an entry hash: an entry's signature cannot pass for a head's.
+    return f"head\n{chain}\n{head}".encode()
 
 
 def entry_hash(fields: Mapping[str, Any], *, chain: str, prev: str | None) -> str:
@@ -116,7 +130,14 @@ class AuditSigner:
         return cls(key)
 
     def sign(self, digest: str) -> str:
-        return base64.b64encode(self._key.sign(digest.encode("ascii"))).decode("ascii")
+        return self._sign(digest.encode("ascii"))
+
+    def _sign(self, message: bytes) -> str:
+        return base64.b64encode(self._key.sign(message)).decode("ascii")
+
+    def seal_head(self, chain: str, head: str) -> str:
+        """The value of :func:`head_setting`: the head and the gateway's signature over it."""
+        return f"{head} {self._sign(_head_message(chain, head))}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +157,9 @@ class ChainHead:
         self._signer = signer
         self.chain = chain
         self.head = head
+
+    def sealed_head(self) -> str | None:
+        return None if self.head is None else self._signer.seal_head(self.chain, self.head)
 
     def link(self, fields: Mapping[str, Any]) -> ChainLink:
         digest = entry_hash(fields, chain=self.chain, prev=self.head)
@@ -180,18 +204,35 @@ class ChainReport:
         return not self.problems
 
 
-def _signature_ok(link: ChainLink, keys: Mapping[str, Ed25519PublicKey]) -> bool:
-    key = keys.get(link.chain.split(".", 1)[0])
+def _verifies(chain: str, sig: str, message: bytes, keys: Mapping[str, Ed25519PublicKey]) -> bool:
+    key = keys.get(chain.split(".", 1)[0])
     if key is None:
         return False
     try:
-        key.verify(base64.b64decode(link.sig, validate=True), link.hash.encode("ascii"))
+        key.verify(base64.b64decode(sig, validate=True), message)
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
 
 
-def _walk(chain: str, entries: list[ChainedEntry], report: ChainReport) -> None:
+def _signature_ok(link: ChainLink, keys: Mapping[str, Ed25519PublicKey]) -> bool:
+    return _verifies(link.chain, link.sig, link.hash.encode("ascii"), keys)
+
+
+def _check_head(
+    chain: str, sealed: str, hashes: set[str], keys: Mapping[str, Ed25519PublicKey]
+) -> str | None:
+    """What is wrong with a chain against its recorded head, if anything."""
+    head, _, sig = sealed.partition(" ")
+    if not _verifies(chain, sig, _head_message(chain, head), keys):
+        return "forged: the recorded head is not signed by the gateway"
+    if head not in hashes:
+        return "its recorded head is missing: the newest entries were deleted"
+    return None
+
+
+def _walk(chain: str, entries: list[ChainedEntry], report: ChainReport) -> set[str]:
+    """Report gaps and forks, the chain's length and head; its entries' hashes."""
     links = [(entry, entry.link) for entry in entries if entry.link is not None]
     by_hash = {link.hash: entry for entry, link in links}
     after: dict[str | None, list[ChainedEntry]] = defaultdict(list)
@@ -216,12 +257,16 @@ def _walk(chain: str, entries: list[ChainedEntry], report: ChainReport) -> None:
         length, head = length + 1, step.hash
         current = after.get(step.hash, [])
     report.chains[chain] = (length, head)
+    return set(by_hash)
 
 
 def verify_chains(
-    entries: Iterable[ChainedEntry], keys: Mapping[str, Ed25519PublicKey]
+    entries: Iterable[ChainedEntry],
+    keys: Mapping[str, Ed25519PublicKey],
+    heads: Mapping[str, str] | None = None,
 ) -> ChainReport:
-    """Check every entry and every chain; ``keys``: gateway public keys by fingerprint."""
+    """Check every entry and every chain; ``keys``: gateway public keys by
+    fingerprint; ``heads``: the recorded (sealed) head of each chain that has one."""
     report = ChainReport()
     by_chain: dict[str, list[ChainedEntry]] = defaultdict(list)
     unlinked: list[ChainedEntry] = []
@@ -241,9 +286,7 @@ def verify_chains(
             )
         elif not _signature_ok(link, keys):
             report.problems.append(
-                Problem(
-                    entry.where, link.chain, "forged: the gateway's signature does not verify"
-                )
+                Problem(entry.where, link.chain, "forged: the gateway's signature does not verify")
             )
     first_linked = min((e.order for group in by_chain.values() for e in group), default=None)
     for entry in unlinked:
@@ -254,5 +297,10 @@ def verify_chains(
         else:
             report.unchained += 1
     for chain in sorted(by_chain):
-        _walk(chain, by_chain[chain], report)
+        hashes = _walk(chain, by_chain[chain], report)
+        sealed = (heads or {}).get(chain)
+        if sealed is not None:
+            wrong = _check_head(chain, sealed, hashes, keys)
+            if wrong is not None:
+                report.problems.append(Problem("the chain's head", chain, wrong))
     return report

@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from server.state.audit_chain import ChainedEntry, ChainReport, key_setting, verify_chains
+from server.state.audit_chain import (
+    ChainedEntry,
+    ChainReport,
+    head_setting,
+    key_setting,
+    verify_chains,
+)
 from server.state.interface import GatewayState
 from sync.signing import public_key_from_b64
 
@@ -34,4 +40,9 @@ async def verify_audit(
         if published is not None:
             with contextlib.suppress(ValueError):
                 keys[fingerprint] = public_key_from_b64(published)
-    return verify_chains(entries, keys)
+    heads: dict[str, str] = {}
+    for chain in sorted({e.link.chain for e in entries if e.link is not None}):
+        sealed = await state.get_setting(head_setting(chain))
+        if sealed is not None:
+            heads[chain] = sealed
+    return verify_chains(entries, keys, heads)

@@ -107,7 +107,6 @@ class IdentityRepo(abc.ABC):
         """The stored SHA-256 of a device's token, for station hubs that must
         authenticate the station's devices while offline (server/hub/)."""
 
-
     async def require_place(self, station_id: str | None, beat_id: str | None = None) -> None:
         """``NotFound`` unless the station (and the beat in it) exist: checked
         before a beat or an officer is added to them."""

@@ -25,6 +25,7 @@ from server.state.audit_chain import (
     ChainedEntry,
     ChainHead,
     ChainLink,
+    head_setting,
     key_setting,
     public_key_b64,
 )
@@ -388,6 +389,13 @@ class SQLiteGatewayState(GatewayState):
                     " chain, prev, hash, sig) VALUES"
                     f" ({', '.join('?' * (len(_STORED_FIELDS) + 6))})",
                     rows,
+                )
+                # The head moves with the entries, in their transaction: deleting
+                # the newest entries later leaves a chain shorter than its head.
+                await self._conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (head_setting(chain.chain), chain.sealed_head()),
                 )
                 await self._conn.commit()
             except BaseException:

@@ -25,7 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.cli import main
 from server.couch.state import AUDIT_DB
-from server.state.audit_chain import ChainReport, entry_hash, key_setting, public_key_b64
+from server.state.audit_chain import (
+    ChainReport,
+    entry_hash,
+    head_setting,
+    key_setting,
+    public_key_b64,
+)
 from server.state.audit_verify import verify_audit
 from server.state.interface import GatewayState
 from server.state.models import NewAuditEntry
@@ -271,3 +277,32 @@ async def test_the_key_stays_outside_the_state(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.from_private_bytes(key_file.read_bytes())
     assert published == public_key_b64(key.public_key())
     assert key_file.read_bytes() not in (tmp_path / "gateway.sqlite").read_bytes()
+
+
+async def test_deleting_the_newest_entries_shows_on_the_embedded_state(tmp_path: Path) -> None:
+    # No gap is left behind the newest entry, but the head recorded with it is gone.
+    path = tmp_path / "gateway.sqlite"
+    state = await SQLiteGatewayState.open(path)
+    try:
+        chain = await _written(state)
+        conn = sqlite3.connect(path)
+        conn.execute("DROP TRIGGER audit_no_delete")
+        conn.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)")
+        conn.commit()
+        conn.close()
+        assert _problems(await verify_audit(state), chain) == [
+            "its recorded head is missing: the newest entries were deleted"
+        ]
+        # Moving the recorded head back needs the gateway's key.
+        conn = sqlite3.connect(path)
+        (head,) = conn.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        conn.execute(
+            "UPDATE settings SET value = ? WHERE key = ?", (f"{head} AAAA", head_setting(chain))
+        )
+        conn.commit()
+        conn.close()
+        assert _problems(await verify_audit(state), chain) == [
+            "forged: the recorded head is not signed by the gateway"
+        ]
+    finally:
+        await state.close()
