@@ -41,8 +41,7 @@ from server.state.audit_chain import (
     AuditSigner,
     ChainedEntry,
     ChainHead,
-    key_setting,
-    public_key_b64,
+    LazyChain,
 )
 from server.state.interface import DocRev, GatewayState
 from server.state.models import (
@@ -108,7 +107,7 @@ class CouchGatewayState(GatewayState):
         self._pending_seq: dict[str, Any] = {}  # device -> seq pulled, not yet written
         self._device_cache: dict[str, tuple[float, Device | None]] = {}
         self._audit_key = audit_key
-        self._chain: ChainHead | None = None  # made at the first append
+        self._chain = LazyChain(self._open_chain)
         self._append_lock = asyncio.Lock()
 
     @classmethod
@@ -434,23 +433,21 @@ class CouchGatewayState(GatewayState):
         self._last_audit_seq = max(time.time_ns() // 1000, self._last_audit_seq + 1)
         return self._last_audit_seq
 
-    async def _chain_head(self) -> ChainHead:
+    async def _open_chain(self) -> ChainHead:
         """This process's chain (several gateways write the one audit database)."""
-        if self._chain is None:
-            signer = (
-                AuditSigner.load_or_create(self._audit_key)
-                if self._audit_key is not None
-                else AuditSigner(Ed25519PrivateKey.generate())
-            )
-            await self.set_setting(key_setting(signer.fingerprint), public_key_b64(signer.public))
-            self._chain = ChainHead(signer, f"{signer.fingerprint}.{self._gateway_tag}", None)
-        return self._chain
+        signer = (
+            AuditSigner.load_or_create(self._audit_key)
+            if self._audit_key is not None
+            else AuditSigner(Ed25519PrivateKey.generate())
+        )
+        await self.set_setting(*signer.published_key())
+        return ChainHead(signer, f"{signer.fingerprint}.{self._gateway_tag}", None)
 
     async def append(self, entries: Sequence[NewAuditEntry]) -> None:
         if not entries:
             return
         now = utc_now()
-        chain = await self._chain_head()
+        chain = await self._chain.get()
         # Linked and written one batch at a time: a batch that fails to be
         # written must not leave the next one pointing at it.
         async with self._append_lock:

@@ -25,11 +25,12 @@ compare with the figures of an earlier run.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ __all__ = [
     "ChainLink",
     "ChainReport",
     "ChainedEntry",
+    "LazyChain",
     "entry_hash",
     "head_setting",
     "key_setting",
@@ -119,15 +121,20 @@ class AuditSigner:
 
         Kept beside the state, not in it: whoever can edit the audit log in
         the database cannot re-sign it."""
-        if path.exists():
-            return cls(Ed25519PrivateKey.from_private_bytes(path.read_bytes()))
         key = Ed25519PrivateKey.generate()
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made before, or by another process just now
+            return cls(Ed25519PrivateKey.from_private_bytes(path.read_bytes()))
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
         return cls(key)
+
+    def published_key(self) -> tuple[str, str]:
+        """The state setting (key, value) that publishes this key for ``verify``."""
+        return key_setting(self.fingerprint), public_key_b64(self.public)
 
     def sign(self, digest: str) -> str:
         return self._sign(digest.encode("ascii"))
@@ -166,6 +173,23 @@ class ChainHead:
         link = ChainLink(self.chain, self.head, digest, self._signer.sign(digest))
         self.head = digest
         return link
+
+
+class LazyChain:
+    """The chain a state appends to, opened at the first append. Concurrent
+    first appends wait for the one opening: two heads for one chain would fork it."""
+
+    def __init__(self, open_chain: Callable[[], Awaitable[ChainHead]]) -> None:
+        self._open_chain = open_chain
+        self._chain: ChainHead | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> ChainHead:
+        if self._chain is None:
+            async with self._lock:
+                if self._chain is None:
+                    self._chain = await self._open_chain()
+        return self._chain
 
 
 @dataclass(frozen=True, slots=True)

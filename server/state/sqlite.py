@@ -25,9 +25,8 @@ from server.state.audit_chain import (
     ChainedEntry,
     ChainHead,
     ChainLink,
+    LazyChain,
     head_setting,
-    key_setting,
-    public_key_b64,
 )
 from server.state.interface import DocRev, GatewayState
 from server.state.models import (
@@ -114,7 +113,7 @@ class SQLiteGatewayState(GatewayState):
         self._conn = conn
         self._write_lock = asyncio.Lock()
         self._audit_key = audit_key
-        self._chain: ChainHead | None = None  # made at the first append
+        self._chain = LazyChain(self._open_chain)
 
     @classmethod
     async def open(cls, path: Path, *, audit_key: Path | None = None) -> SQLiteGatewayState:
@@ -348,23 +347,21 @@ class SQLiteGatewayState(GatewayState):
 
     # -- audit ---------------------------------------------------------------------
 
-    async def _chain_head(self) -> ChainHead:
+    async def _open_chain(self) -> ChainHead:
         """This gateway's chain, continued from its newest entry (one chain per key)."""
-        if self._chain is None:
-            signer = AuditSigner.load_or_create(self._audit_key)
-            await self.set_setting(key_setting(signer.fingerprint), public_key_b64(signer.public))
-            row = await self._one(
-                "SELECT hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-                (signer.fingerprint,),
-            )
-            self._chain = ChainHead(signer, signer.fingerprint, row["hash"] if row else None)
-        return self._chain
+        signer = AuditSigner.load_or_create(self._audit_key)
+        await self.set_setting(*signer.published_key())
+        row = await self._one(
+            "SELECT hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+            (signer.fingerprint,),
+        )
+        return ChainHead(signer, signer.fingerprint, row["hash"] if row else None)
 
     async def append(self, entries: Sequence[NewAuditEntry]) -> None:
         if not entries:
             return
         now = utc_now()
-        chain = await self._chain_head()
+        chain = await self._chain.get()
         async with self._write_lock:
             rows = []
             head = chain.head

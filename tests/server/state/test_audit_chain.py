@@ -306,3 +306,27 @@ async def test_deleting_the_newest_entries_shows_on_the_embedded_state(tmp_path:
         ]
     finally:
         await state.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "couch"])
+async def test_concurrent_first_appends_make_one_chain(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The chain is opened at the first append; requests arriving together must
+    # share it (two heads of one chain would fork it at its start).
+    if kind == "sqlite":
+        state: GatewayState = await SQLiteGatewayState.open(tmp_path / "gateway.sqlite")
+    else:
+        url = request.getfixturevalue("couch_url")
+        await provision(url)
+        state = central_state(url)
+    try:
+        db = f"station-{uuid4().hex[:8]}"
+        batches = [_entries(2, f"{db}-{n}") for n in range(5)]
+        await asyncio.gather(*(state.append(batch) for batch in batches))
+        report = await verify_audit(state)
+        (chain,) = [c for c in report.chains if c.endswith(_tag(state))] or list(report.chains)
+        assert _problems(report, chain) == []
+        assert report.chains[chain][0] == 10
+    finally:
+        await state.close()
