@@ -110,9 +110,14 @@ def _scoped_tombstone(doc: Doc, old: Doc | None) -> Doc:
     return {**{k: old[k] for k in _SCOPE_FIELDS if k in old}, **doc}
 
 
-def _check_deletion(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> None:
-    if "station_id" in doc and doc["station_id"] != scope.station.id:
+def _check_station(doc: Doc, scope: DbScope) -> None:
+    if doc.get("station_id") != scope.station.id:
         raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
+
+
+def _check_deletion(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> None:
+    if "station_id" in doc:  # a bare tombstone names none
+        _check_station(doc, scope)
     if old is None or old.get("_deleted"):
         return  # nothing this station holds is being removed
     if not scope.visible(old):
@@ -166,8 +171,7 @@ def _check_authorship(doc: Doc, live_old: Doc | None, author: Author) -> None:
 
 def _check_record(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> None:
     schemas.validate(doc)
-    if doc.get("station_id") != scope.station.id:
-        raise Forbidden(f"station_id must be {scope.station.id!r} in this database.")
+    _check_station(doc, scope)
     live_old = old if old is not None and not old.get("_deleted") else None
     if old is not None and live_old is None:
         _check_recreation(doc, old)
