@@ -20,11 +20,12 @@ from rich.table import Table
 
 from schemas.identity import Role, check_slug
 from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
-from server.gateway.app import create_app, open_state
+from server.gateway.app import open_state
 from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
 from server.policy import admin
 from server.policy.district import DistrictSettings
+from server.site import create_site
 from server.state.interface import GatewayState
 from sync.errors import CouchError, PeerUnreachable
 
@@ -178,7 +179,7 @@ def serve(
         except CouchError as exc:  # no hub.json, or another station's
             raise click.ClickException(exc.reason) from None
     else:
-        app = create_app(config)
+        app = create_site(config)
     if demo:
         district = _with_state(data_dir, admin.provision_demo)
         click.echo(f"Demo district ready; every password is {district.password}", err=True)

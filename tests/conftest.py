@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from tests import peers
+from tests.browser import open_browser  # noqa: F401  (the browser fixture, for every test package)
 
 
 @pytest.fixture(scope="session")

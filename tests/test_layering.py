@@ -48,11 +48,13 @@ SERVER_RANKS: Mapping[str, int] = {
     "policy": 2,
     "couch": 2,
     "gateway": 3,
+    "web": 3,
     "hub": 4,
     "office": 4,
     "portal": 4,
-    "cli": 5,
-    "__main__": 6,
+    "site": 5,
+    "cli": 6,
+    "__main__": 7,
 }
 
 # sync/sqlite/<module> -> rank, by the same rule.

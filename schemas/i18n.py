@@ -1,0 +1,83 @@
+"""The one message catalogue of the people's faces: English and Hindi.
+
+Every label, message and error the portal, the office and the officer's app
+show is an English msgid translated in ``schemas/locale/hi/*.po``. The files
+are one catalogue split by face (``common.po``, ``portal.po``, ...) so that
+work on two faces does not edit one file; a msgid lives in exactly one of
+them (a test holds it). English is the msgid itself.
+
+The ``.po`` files are read with Babel at first use and compiled in memory:
+nothing binary is committed, and ``tests/schemas/test_i18n.py`` checks that
+every string a template or face module marks for translation is translated.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "catalog",
+    "negotiate",
+    "translations",
+]
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# The order is the switch's order on every page.
+LANGUAGES = ("hi", "en")
+DEFAULT_LANGUAGE = "en"
+
+
+def catalog_files(language: str) -> list[Path]:
+    return sorted((LOCALE_DIR / language).glob("*.po"))
+
+
+@functools.cache
+def catalog(language: str) -> Catalog:
+    """All of one language's ``.po`` files as one Babel catalogue."""
+    merged = Catalog(locale=language)
+    for path in catalog_files(language):
+        with path.open("rb") as fileobj:
+            part = read_po(fileobj, locale=language)
+        for message in part:
+            if message.id:
+                merged[message.id] = message
+    return merged
+
+
+@functools.cache
+def translations(language: str) -> gettext.NullTranslations:
+    """A gettext object for ``language``; English (the msgids) needs no file."""
+    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
+        return gettext.NullTranslations()
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog(language))
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The language a browser asks for first among ours (RFC 9110 q-values);
+    English when it asks for neither."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
