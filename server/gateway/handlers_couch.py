@@ -26,6 +26,7 @@ from server.gateway.request import (
 from server.policy.access import DbScope, resolve_scope
 from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, audited_revs_diff, raise_for_result, write_docs
+from sync.attachments import parse_atts_since
 from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
 from sync.revs_map import check_revs_map
@@ -189,6 +190,7 @@ async def bulk_get(request: web.Request) -> web.Response:
         check_record_id(item.get("id"))
         if "rev" in item:
             parse_rev(item["rev"])
+        parse_atts_since(item.get("atts_since"))
     results = await store.bulk_get(
         wanted,
         revs=bool_param(request, "revs", True),
