@@ -20,10 +20,13 @@ import orjson
 import pytest
 
 from sync.errors import NotFound
+from sync.http import HttpDatabase
+from sync.replication import replicate
 from sync.revid import new_rev
 from sync.revtree import MAX_GENERATION
+from sync.sqlite import SQLiteDatabase
 from tests.server import conftest as fixtures
-from tests.server.conftest import basic, bulk_docs, record, store_of
+from tests.server.conftest import basic, bulk_docs, record, signed, store_of
 
 DB = "/station-alpha"
 JSON = {"Content-Type": "application/json"}
@@ -164,3 +167,40 @@ async def test_a_new_edit_must_name_a_current_leaf(client: Any, district: Any) -
     (third,) = await bulk_docs(client, [{**doc, "_rev": second["rev"], "purpose": "3rd"}], headers)
     assert third["ok"] is True
 
+
+async def test_a_push_through_the_gateway_isolates_the_refused_documents_and_offers_them_again(
+    client: Any, district: Any, tmp_path: Any
+) -> None:
+    """A real target refusing inside a batch, both ways: an id the gateway does
+    not take fails the whole ``_revs_diff`` (400), a record of another station
+    is refused by itself (403). The other records go through; both refusals
+    are reported with their reasons and offered again by the next push."""
+    device = await SQLiteDatabase.open(tmp_path / "device.sqlite3")
+    gateway = HttpDatabase(
+        str(client.make_url(DB)), auth=district.tokens["dev-so-alpha"], request_timeout=10
+    )
+    try:
+        good = [signed(record(seed), district, "dev-so-alpha") for seed in range(10, 16)]
+        odd_id = signed({**record(20), "_id": "an id with spaces"}, district, "dev-so-alpha")
+        elsewhere = signed(record(21, station="bravo", beat="bravo-one"), district, "dev-so-alpha")
+        await device.bulk_docs([*good[:3], odd_id, *good[3:], elsewhere])
+
+        result = await replicate(device, gateway, batch_size=20)
+
+        assert result.ok
+        assert result.docs_written == len(good)
+        refused = {r["id"]: r for r in result.rejected}
+        assert set(refused) == {odd_id["_id"], elsewhere["_id"]}
+        assert refused[odd_id["_id"]]["error"] == "illegal_docid"
+        assert refused[elsewhere["_id"]]["error"] == "forbidden"
+        assert "station_id" in refused[elsewhere["_id"]]["reason"]
+        store = await store_of(client)
+        for doc in good:
+            assert (await store.get(doc["_id"]))["_id"] == doc["_id"]
+
+        again = await replicate(device, gateway)
+        assert again.missing_checked == 2  # only the two refused are offered again
+        assert {r["id"] for r in again.rejected} == set(refused)
+    finally:
+        await gateway.close()
+        await device.close()
