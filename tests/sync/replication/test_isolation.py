@@ -17,6 +17,7 @@ import pytest
 from sync.http import HttpDatabase
 from sync.replication import replicate
 from sync.replication.replication_id import checkpoint_doc_id
+from tests.peers import CouchPeer
 from tests.sync.replication.support import all_ids, docs_of, open_sqlite
 
 pytestmark = pytest.mark.pouchdb
@@ -25,9 +26,9 @@ POISON_REV = f"{10**23}-{'a' * 32}"
 
 
 async def test_a_poison_revision_is_isolated_reported_and_offered_again(
-    tmp_path: Path, pouchdb_server_url: str, unique_db_name: str
+    tmp_path: Path, couch_peer: CouchPeer, unique_db_name: str
 ) -> None:
-    source = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    source = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     target = await open_sqlite(tmp_path / "device.sqlite")
     try:
         await source.create()
