@@ -174,7 +174,8 @@ def _remove_new(url: str, before: dict[str, dict[str, str]]) -> None:
         for doc_id, rev in sorted(after.get(name, {}).items()):
             if doc_id not in before.get(name, {}):
                 # Deleting a _replicator document cancels its replication (CouchDB's scheduler).
-                _couch_json("DELETE", f"{url}/{name}/{urllib.parse.quote(doc_id, safe='')}?rev={rev}")
+                quoted = urllib.parse.quote(doc_id, safe="")
+                _couch_json("DELETE", f"{url}/{name}/{quoted}?rev={rev}")
     for db in sorted(set(after[""]) - set(before[""])):
         _couch_json("DELETE", f"{url}/{urllib.parse.quote(db, safe='')}")
 
