@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
@@ -56,7 +57,9 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     if app.as_json:
         app.out.file.write(orjson.dumps({"error": message, "exit_code": code}).decode() + "\n")
     else:
-        app.err.print(f"[red]Error:[/red] {message}", highlight=False)
+        # Messages carry servers' words, e.g. '{"ids": [string, ...]}': escaped,
+        # or rich reads "[string, ...]" as markup and drops it (issue 14).
+        app.err.print(f"[red]Error:[/red] {escape(message)}", highlight=False)
     sys.exit(code)
 
 

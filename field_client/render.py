@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from field_client.importing import Problem
@@ -126,14 +127,22 @@ def status_table(status: Status) -> Table:
             )
     else:
         table.add_row("Conflicts", "none")
+    for refused in status.refused:
+        # The server's words, escaped: "[string, ...]" is not console markup.
+        table.add_row(
+            "[red]Refused by the server[/red]",
+            escape(f"{refused.record_id[:SHORT_ID]} ({refused.error}): {refused.reason}"
+                   f" (at {refused.at}; offered again at every sync)"),
+        )
     return table
 
 
 def sync_summary(report: SyncReport) -> str:
+    """One line of console markup; the servers' words in it are escaped."""
     text = f"Synced: sent {report.pushed}, received {report.pulled} change(s)."
     if report.refused:
         reasons = "; ".join(f"{r.get('id')}: {r.get('reason')}" for r in report.refused[:5])
-        text += f" The server refused {len(report.refused)}: {reasons}"
+        text += f" The server refused {len(report.refused)}: {escape(reasons)}"
     return text
 
 

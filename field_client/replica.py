@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import schemas
-from field_client import keys
+from field_client import keys, refusals
 from field_client.errors import (
     AlreadyInitialised,
     DeviceRevoked,
@@ -462,6 +462,7 @@ class FieldReplica:
             pending_journal=journal_rows,
             last_sync_at=s.last_sync_at,
             conflicts=tuple(conflicts),
+            refused=await refusals.recall(self.db),
         )
 
     def remote(self) -> Database:
@@ -499,8 +500,9 @@ class FieldReplica:
             if own:
                 await target.close()
         at = now_stamp()
-        refused = (*push.errors, *pull.errors)
-        if not push.doc_write_failures:
+        refused = (*push.rejected, *pull.rejected)
+        await refusals.remember(self.db, refused, at)
+        if not push.rejected:
             # Everything local up to here is now on the server: pushed, or pulled from it.
             info = await self.db.info()
             self._save_settings(

@@ -7,7 +7,7 @@ from typing import Any
 
 import schemas
 
-__all__ = ["Conflicted", "SaveReport", "Status", "SyncReport"]
+__all__ = ["Conflicted", "Refused", "SaveReport", "Status", "SyncReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,17 @@ class Conflicted:
     record_type: str | None
     winner: str
     others: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A revision the server refused at the last sync (``at``); every sync offers it again."""
+
+    record_id: str
+    rev: str
+    error: str
+    reason: str
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +41,7 @@ class Status:
     pending_journal: int
     last_sync_at: str | None
     conflicts: tuple[Conflicted, ...]
+    refused: tuple[Refused, ...] = ()
 
 
 @dataclass(slots=True)
@@ -50,5 +62,7 @@ class SaveReport:
 class SyncReport:
     pushed: int
     pulled: int
+    # Revisions still refused after this sync ({"id", "rev", "error", "reason"}),
+    # in either direction; the next sync offers them again.
     refused: tuple[dict[str, Any], ...] = field(default=())
     at: str = ""

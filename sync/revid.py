@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from sync.revtree import generation
+from sync.errors import InvalidRev
+from sync.revtree import MAX_GENERATION, generation
 
 __all__ = ["canonical_json", "new_rev", "user_fields"]
 
@@ -38,6 +39,8 @@ def new_rev(
 ) -> str:
     """``N-<32 hex>`` for an edit of ``parent`` (``None`` for a document's first revision)."""
     gen = 1 if parent is None else generation(parent) + 1
+    if gen > MAX_GENERATION:
+        raise InvalidRev(f"{parent} has the highest generation a revision may have")
     material = canonical_json([parent, deleted, user_fields(body), sorted(attachment_digests)])
     # MD5 gives CouchDB's 32-hex rev shape; it names content, it guards no secret.
     return f"{gen}-{hashlib.md5(material, usedforsecurity=False).hexdigest()}"

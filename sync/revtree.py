@@ -32,6 +32,7 @@ from sync.errors import InvalidRev
 
 __all__ = [
     "DEFAULT_REVS_LIMIT",
+    "MAX_GENERATION",
     "RevInfo",
     "RevTree",
     "add_edit",
@@ -56,6 +57,17 @@ __all__ = [
 
 # CouchDB's default `_revs_limit`: how many ancestors each leaf keeps.
 DEFAULT_REVS_LIMIT = 1000
+# The highest generation a rev may have. Every edit adds one, so 2^31 - 1 is an
+# edit a second for 68 years: no real document gets near it. CouchDB stores any
+# integer, but orjson reads integers past 64 bits as floats and JavaScript loses
+# precision past 2^53: a stored "100000000000000000000000-..." came back as
+# ``{"start": 1e+23}``, PouchDB sent "1e+23-..." back, and every device of the
+# station failed to sync until the document was purged (issue 14). So every
+# door (the gateway, the embedded store, the replicator) refuses such revs.
+MAX_GENERATION = 2**31 - 1
+# Digits of MAX_GENERATION: a longer generation is refused before int() reads
+# it (Python refuses to convert strings of more than 4,300 digits with a 500).
+_MAX_GENERATION_DIGITS = len(str(MAX_GENERATION))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +80,28 @@ RevTree = Mapping[str, RevInfo]
 
 
 def parse_rev(rev: object) -> tuple[int, str]:
-    """Split ``"N-hash"`` into ``(N, hash)``; anything else is :class:`InvalidRev`."""
+    """Split ``"N-hash"`` into ``(N, hash)``; anything else, and a generation
+    above :data:`MAX_GENERATION`, is :class:`InvalidRev`.
+
+    The one parse of a rev: every rev a request names (``_rev``, ``?rev=``,
+    ``_revisions``, ``_revs_diff``, ``open_revs``, ``atts_since``) goes through it.
+    """
     if not isinstance(rev, str):
-        raise InvalidRev(f"Invalid rev format: {rev!r}")
+        raise InvalidRev(f"Invalid rev format: {_shown(rev)}")
     gen, sep, rev_hash = rev.partition("-")
-    if not sep or not gen.isdigit() or not rev_hash or gen.startswith("0"):
-        raise InvalidRev(f"Invalid rev format: {rev!r}")
+    if not sep or not gen.isascii() or not gen.isdigit() or not rev_hash or gen.startswith("0"):
+        raise InvalidRev(f"Invalid rev format: {_shown(rev)}")
     if not rev_hash.isascii() or not rev_hash.isalnum():
-        raise InvalidRev(f"Invalid rev format: {rev!r}")
+        raise InvalidRev(f"Invalid rev format: {_shown(rev)}")
+    if len(gen) > _MAX_GENERATION_DIGITS or int(gen) > MAX_GENERATION:
+        raise InvalidRev(f"Invalid rev format: a generation is at most {MAX_GENERATION}")
     return int(gen), rev_hash
+
+
+def _shown(value: object) -> str:
+    # A rev is short; a hostile one may be megabytes, which the error must not echo.
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def generation(rev: str) -> int:
@@ -89,6 +114,8 @@ def path_from_revisions(revisions: Mapping[str, Any]) -> list[str]:
     ids = revisions.get("ids")
     if not isinstance(start, int) or isinstance(start, bool) or not isinstance(ids, list):
         raise InvalidRev("_revisions must be {\"start\": integer, \"ids\": [string, ...]}")
+    if start > MAX_GENERATION:
+        raise InvalidRev(f"_revisions.start must be at most {MAX_GENERATION}")
     if not ids or start - len(ids) < 0:
         raise InvalidRev("_revisions.start is smaller than the number of ids")
     path = [f"{start - i}-{rev_hash}" for i, rev_hash in enumerate(ids)]

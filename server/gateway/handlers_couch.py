@@ -26,10 +26,11 @@ from server.gateway.request import (
 from server.policy.access import DbScope, resolve_scope
 from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, audited_revs_diff, raise_for_result, write_docs
+from sync.attachments import parse_atts_since
 from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
 from sync.revs_map import check_revs_map
-from sync.revtree import parse_rev
+from sync.revtree import parse_rev, path_from_revisions
 
 __all__ = ["add_couch_routes"]
 
@@ -189,6 +190,7 @@ async def bulk_get(request: web.Request) -> web.Response:
         check_record_id(item.get("id"))
         if "rev" in item:
             parse_rev(item["rev"])
+        parse_atts_since(item.get("atts_since"))
     results = await store.bulk_get(
         wanted,
         revs=bool_param(request, "revs", True),
@@ -320,10 +322,11 @@ async def get_doc(request: web.Request) -> web.Response:
     rev = request.query.get("rev")
     if rev is not None:
         parse_rev(rev)
+    revs_info = bool_param(request, "revs_info")
     doc = await store.get(
         doc_id,
         rev=rev,
-        revs=revs,
+        revs=revs or revs_info,
         conflicts=bool_param(request, "conflicts"),
         deleted_conflicts=bool_param(request, "deleted_conflicts"),
         attachments=attachments,
@@ -331,7 +334,28 @@ async def get_doc(request: web.Request) -> web.Response:
     )
     if not scope.visible(doc):
         raise Forbidden("This record belongs to another beat.")
+    if revs_info:
+        doc = await _with_revs_info(store, doc, keep_revisions=revs)
     return json_response(doc)
+
+
+async def _with_revs_info(store: Database, doc: Doc, *, keep_revisions: bool) -> Doc:
+    """``doc`` with CouchDB's ``_revs_info``: each rev of its history, newest
+    first, ``available`` (its body is kept), ``deleted`` or ``missing``
+    (compacted away, as every superseded body is in the embedded store)."""
+    path = path_from_revisions(doc["_revisions"])
+    kept = {
+        item["ok"]["_rev"]: item["ok"]
+        for item in await store.open_revs(doc["_id"], path, include_revisions=False)
+        if "ok" in item
+    }
+    info = [
+        {"rev": rev, "status": "missing" if rev not in kept
+         else "deleted" if kept[rev].get("_deleted") else "available"}
+        for rev in path
+    ]
+    out = {k: v for k, v in doc.items() if keep_revisions or k != "_revisions"}
+    return {**out, "_revs_info": info}
 
 
 async def _write_one(
@@ -342,8 +366,16 @@ async def _write_one(
     for result in results:
         raise_for_result(result)
     await _note_contact(request, scope)
-    rev = results[0]["rev"] if results else doc["_rev"]
-    return json_response({"ok": True, "id": doc["_id"], "rev": rev}, status=status)
+    if not results:  # new_edits=false answers nothing for a stored revision
+        return json_response({"ok": True, "id": doc["_id"], "rev": doc["_rev"]}, status=status)
+    return json_response({"ok": True, "id": results[0]["id"], "rev": results[0]["rev"]},
+                         status=status)
+
+
+async def post_doc(request: web.Request) -> web.Response:
+    """``POST /{db}`` (PouchDB's ``post()``): a new document, its id random
+    unless the body names one; the write policy is PUT's (one write path)."""
+    return await _write_one(request, await read_json_object(request), new_edits=True)
 
 
 async def put_doc(request: web.Request) -> web.Response:
@@ -374,6 +406,7 @@ def add_couch_routes(app: web.Application) -> None:
     r.add_get("/_up", up)
     db = "/{db:[a-z][a-z0-9_$()+-]*}"
     r.add_get(db, db_info)
+    r.add_post(db, post_doc)
     r.add_get(db + "/", db_info)
     r.add_post(db + "/_ensure_full_commit", ensure_full_commit)
     r.add_route("GET", db + "/_changes", changes)

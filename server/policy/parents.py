@@ -40,20 +40,28 @@ def edited_rev(doc: Doc, *, new_edits: bool) -> str | None:
 _Key = tuple[str, str | None]  # (doc id, rev); rev None asks for the current winner
 
 
-async def _fetch(store: Database, keys: Sequence[_Key]) -> dict[_Key, Doc]:
+async def _fetch(store: Database, keys: Sequence[_Key], *, leaves: bool = False) -> dict[_Key, Doc]:
     """The stored bodies of ``keys`` in ONE ``_bulk_get``: over the CouchDB
-    backend each store call is a round trip, so a batch must not cost one per doc."""
+    backend each store call is a round trip, so a batch must not cost one per doc.
+
+    ``leaves``: only revs that are current leaves are found. ``latest=true``
+    answers a leaf with itself and an older rev with the leaves after it, so
+    the same request tells the two apart (ask it only for revs that exist, see
+    :func:`_current_leaves`)."""
     if not keys:
         return {}
     answers = await store.bulk_get(
         [{"id": doc_id} if rev is None else {"id": doc_id, "rev": rev} for doc_id, rev in keys],
         revs=False,
+        latest=leaves,
     )
     found: dict[_Key, Doc] = {}
     deleted: list[str] = []
     for key, answer in zip(keys, answers, strict=True):
         entries = answer.get("docs", [])
         bodies = [entry["ok"] for entry in entries if "ok" in entry]
+        if leaves and key[1] is not None:
+            bodies = [body for body in bodies if body.get("_rev") == key[1]]
         if bodies:
             found[key] = bodies[0]  # for a winner, possibly a tombstone (the embedded store)
         elif key[1] is None and not any(
@@ -82,6 +90,21 @@ async def _winning_tombstone(store: Database, doc_id: str) -> Doc | None:
     return max(leaves, key=lambda leaf: (generation(leaf["_rev"]), leaf["_rev"]))
 
 
+async def _current_leaves(store: Database, found: dict[_Key, Doc]) -> dict[_Key, Doc]:
+    """``found`` without the revs that are not current leaves of their document.
+
+    A new edit must name a current leaf (CouchDB answers 409 otherwise). An
+    unknown rev is already absent from ``found``; an older one may still have
+    its body (until compaction), so the revs found are asked again with
+    ``latest=true``, only those: pouchdb-server 4.2 dies on ``latest=true`` for
+    a rev it does not know. Then write_docs refuses the stale edit itself, and
+    no backend is asked to store it.
+    """
+    named = [key for key in found if key[1] is not None]
+    leaves = await _fetch(store, named, leaves=True)
+    return {key: doc for key, doc in found.items() if key[1] is None or key in leaves}
+
+
 ArchivedBodies = Callable[[Collection[tuple[str, str]]], Awaitable[dict[tuple[str, str], Doc]]]
 
 
@@ -105,7 +128,9 @@ async def parent_bodies(
     the record either), unless it is in ``stored`` (the store has it: the
     winner is itself or its descendant, not what it edited). A new record
     (``new_edits``, no ``_rev``) is judged against the tombstone it re-creates,
-    if the id was deleted: the id stays with its station and beat.
+    if the id was deleted: the id stays with its station and beat. A new edit
+    of a ``_rev`` that is not a current leaf of its document (an older or an
+    unknown rev) has no parent: ``None``, a stale edit.
 
     One ``_bulk_get`` for the whole batch; then one archive lookup for edits of
     compacted revisions, and one more ``_bulk_get`` only for replicated edits
@@ -121,13 +146,15 @@ async def parent_bodies(
         if not revs and winner:
             wanted[(doc["_id"], None)] = None
     found = await _fetch(store, list(wanted))
+    if new_edits:
+        found = await _current_leaves(store, found)
     compacted = {
         (doc["_id"], rev)
         for doc, revs in zip(docs, histories, strict=True)
         if not any((doc["_id"], r) in found for r in revs)
         for rev in revs
     }
-    if compacted and archived is not None:
+    if compacted and archived is not None and not new_edits:  # leaves are never compacted
         for key, body in (await archived(compacted)).items():
             found[key] = body
     late = [

@@ -240,5 +240,6 @@ async def check_revision(
 
 
 def forbidden_result(doc: Mapping[str, Any], exc: CouchError) -> Doc:
-    """CouchDB's per-document error entry in a ``_bulk_docs`` answer."""
+    """CouchDB's per-document error entry in a ``_bulk_docs`` answer (``forbidden``,
+    ``conflict``: whatever ``exc`` names)."""
     return {"id": doc.get("_id"), "error": exc.error_name, "reason": exc.reason}

@@ -25,7 +25,7 @@ from server.policy.write_policy import (
 from server.state.interface import AuditLog, DocRev, IdentityRepo
 from server.state.models import NewAuditEntry
 from sync.database import Database, Doc
-from sync.errors import Forbidden, error_from_result
+from sync.errors import Conflict, Forbidden, error_from_result
 
 __all__ = ["WriteDeps", "audited_revs_diff", "raise_for_result", "write_docs"]
 
@@ -64,6 +64,12 @@ async def write_docs(
     )
     for (index, doc), old in zip(to_check, parents, strict=True):
         stored_already = (doc["_id"], doc.get("_rev")) in unaudited
+        if new_edits and old is None and "_rev" in doc:
+            # CouchDB's 409 for an edit of a rev that is not a current leaf, given
+            # here so no backend is asked to store one (an unknown rev of any
+            # generation would otherwise reach it).
+            results[index] = forbidden_result(doc, Conflict())
+            continue
         try:
             verdict = await check_revision(
                 doc,

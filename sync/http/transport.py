@@ -30,6 +30,7 @@ from yarl import URL
 
 from sync.errors import (
     BadPeerResponse,
+    BadRequest,
     CouchError,
     PeerUnreachable,
     TooManyRequests,
@@ -274,7 +275,12 @@ class Transport:
         return headers
 
     def _encode_body(self, body: Any, headers: dict[str, str]) -> bytes:
-        data = orjson.dumps(body)
+        try:
+            data = orjson.dumps(body)
+        except TypeError as exc:  # orjson.JSONEncodeError: an integer past 64 bits, a set...
+            # The same 400 the embedded store gives a value JSON cannot hold, so
+            # the replicator isolates the one document at fault (issue 14).
+            raise BadRequest(f"Document is not valid JSON: {exc}", error="doc_validation") from None
         headers["Content-Type"] = _JSON
         if self.compress_requests and len(data) >= COMPRESS_MIN_BYTES:
             data = gzip.compress(data, compresslevel=6, mtime=0)

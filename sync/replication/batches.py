@@ -13,18 +13,25 @@ was edited). Should the target lack one after all (412 ``missing_stub``:
 the ancestor was superseded in between, or a peer resolves stubs
 differently), the document is fetched again with everything inline and
 written again, as ``couch_replicator_worker`` does.
+
+One document must not stop a sync (issue 14: one revision of generation
+10^23 failed every device of a station). CouchDB fails a whole request for
+one malformed document or rev (400), one too large (413) or one missing stub
+(412): such a request is halved until the one item that answers for it is
+found (:func:`isolating`), the rest goes through, and that item is reported
+as a refusal ``{"id", "rev", "error", "reason"}`` like a per-document one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sync.database import Database, Doc
-from sync.errors import PreconditionFailed, RequestTooLarge
+from sync.errors import BadRequest, CouchError, PreconditionFailed, RequestTooLarge
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -34,6 +41,8 @@ __all__ = [
     "by_upload_size",
     "fetch_missing",
     "find_missing",
+    "isolating",
+    "refusal",
     "upload_size",
     "write_docs",
     "write_fetched",
@@ -53,12 +62,60 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 _BODY_ESTIMATE_BYTES = 4 * 1024
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+# A refused revision, as CouchDB lists one in a _bulk_docs answer.
+Refusal = dict[str, Any]
+# Longest reason kept for a refusal: they travel in checkpoints (see replicator).
+_REASON_CHARS = 300
+
+
+def refusal(doc_id: object, rev: object, exc: CouchError) -> Refusal:
+    """``{"id", "rev", "error", "reason"}`` for a revision refused with ``exc``."""
+    return {"id": doc_id, "rev": rev, "error": exc.error_name, "reason": exc.reason[:_REASON_CHARS]}
+
+
+def _one_item_can_cause(exc: CouchError) -> bool:
+    if isinstance(exc, PreconditionFailed):
+        # CouchDB fails a whole replicated batch with 412 missing_stub (it throws
+        # from prep_and_validate_replicated_updates); other 412s are not a doc's.
+        return exc.error_name == "missing_stub"
+    return isinstance(exc, BadRequest | RequestTooLarge)
+
+
+async def isolating(
+    items: Sequence[T],
+    call: Callable[[Sequence[T]], Awaitable[list[R]]],
+    refused: Callable[[T, CouchError], Refusal],
+) -> tuple[list[R], list[Refusal]]:
+    """``call(items)``'s results; if the whole request is refused for something one
+    item can cause (400, 413, 412 ``missing_stub``), the results of both halves,
+    down to the single items that are refused: their ``refused(item, exc)``.
+
+    One bad item among n costs about 2·log2(n) requests more; a good batch, none.
+    """
+    try:
+        return await call(items), []
+    except CouchError as exc:
+        if not _one_item_can_cause(exc) or not items:
+            raise
+        if len(items) == 1:
+            log.warning("target refused one item: %s %s", exc.error_name, exc.reason[:200])
+            return [], [refused(items[0], exc)]
+    half = len(items) // 2
+    first, first_refused = await isolating(items[:half], call, refused)
+    second, second_refused = await isolating(items[half:], call, refused)
+    return first + second, first_refused + second_refused
+
+
 @dataclass(frozen=True)
 class Missing:
     checked: int  # revisions offered to _revs_diff
     revs: dict[str, list[str]]  # doc id -> revs the target lacks
     # doc id -> the target's possible_ancestors: what it has to build on
     ancestors: dict[str, list[str]] = field(default_factory=dict)
+    # revs whose _revs_diff the target refused (a rev or id it cannot take)
+    refused: list[Refusal] = field(default_factory=list)
 
     @property
     def found(self) -> int:
@@ -72,7 +129,10 @@ class Missing:
         kept = {doc_id: [rev for rev in revs if (doc_id, rev) not in skip]
                 for doc_id, revs in self.revs.items()}
         return Missing(
-            self.checked, {doc_id: revs for doc_id, revs in kept.items() if revs}, self.ancestors
+            self.checked,
+            {doc_id: revs for doc_id, revs in kept.items() if revs},
+            self.ancestors,
+            self.refused,
         )
 
 
@@ -97,16 +157,26 @@ async def find_missing(target: Database, rows: Sequence[Doc]) -> Missing:
     for row in rows:
         revs = offered.setdefault(row["id"], [])
         revs.extend(change["rev"] for change in row.get("changes", ()) if change["rev"] not in revs)
-    checked = sum(len(revs) for revs in offered.values())
-    if not checked:
+    pairs = [(doc_id, rev) for doc_id, revs in offered.items() for rev in revs]
+    if not pairs:
         return Missing(0, {})
-    diff = await target.revs_diff(offered)
-    found = {doc_id: d for doc_id, d in diff.items() if d.get("missing")}
+
+    async def diff_of(part: Sequence[tuple[str, str]]) -> list[dict[str, Doc]]:
+        asked: dict[str, list[str]] = {}
+        for doc_id, rev in part:
+            asked.setdefault(doc_id, []).append(rev)
+        return [await target.revs_diff(asked)]
+
+    diffs, refused = await isolating(
+        pairs, diff_of, lambda pair, exc: refusal(pair[0], pair[1], exc)
+    )
+    found = {doc_id: d for diff in diffs for doc_id, d in diff.items() if d.get("missing")}
     return Missing(
-        checked,
+        len(pairs),
         {doc_id: list(d["missing"]) for doc_id, d in found.items()},
         {doc_id: list(d["possible_ancestors"]) for doc_id, d in found.items()
          if d.get("possible_ancestors")},
+        refused,
     )
 
 
@@ -180,31 +250,37 @@ async def write_docs(target: Database, docs: Sequence[Doc]) -> WriteOutcome:
 
 
 async def _write_run(target: Database, docs: Sequence[Doc]) -> WriteOutcome:
-    """One ``_bulk_docs`` request; on 413 split it in halves (couch_replicator does)."""
+    """One ``_bulk_docs`` request, or as many as isolate the document a whole
+    request was refused for (413 halves a batch too, as couch_replicator does)."""
     if not docs:
         return WriteOutcome(0, [])
-    try:
-        answer = await target.bulk_docs(list(docs), new_edits=False)
-    except (RequestTooLarge, PreconditionFailed) as exc:
-        # CouchDB fails a whole replicated batch with 412 missing_stub (it
-        # throws from prep_and_validate_replicated_updates): halve it too, down
-        # to the one document that answers for it.
-        if isinstance(exc, PreconditionFailed) and exc.error_name != "missing_stub":
-            raise
-        if len(docs) == 1:
-            doc = docs[0]
-            log.warning("target refused %s@%s: %s", doc.get("_id"), doc.get("_rev"), exc.error_name)
-            failure = {"id": doc.get("_id"), "rev": doc.get("_rev"),
-                       "error": exc.error_name, "reason": exc.reason}
-            return WriteOutcome(0, [failure])
-        half = len(docs) // 2
-        first = await _write_run(target, docs[:half])
-        second = await _write_run(target, docs[half:])
-        return WriteOutcome(first.written + second.written, first.failures + second.failures)
-    # CouchDB answers [] to a fully accepted new_edits=false batch; some peers
-    # list successes too, so keep only the entries that carry an error.
-    failures = [dict(r) for r in answer if "error" in r]
+
+    async def write(part: Sequence[Doc]) -> list[Refusal]:
+        # CouchDB answers [] to a fully accepted new_edits=false batch; some peers
+        # list successes too, so keep only the entries that carry an error.
+        answer = await target.bulk_docs(list(part), new_edits=False)
+        return _with_revs([dict(r) for r in answer if "error" in r], part)
+
+    answered, isolated = await isolating(
+        docs, write, lambda doc, exc: refusal(doc.get("_id"), doc.get("_rev"), exc)
+    )
+    failures = answered + isolated
     return WriteOutcome(len(docs) - len(failures), failures)
+
+
+def _with_revs(failures: list[Refusal], docs: Sequence[Doc]) -> list[Refusal]:
+    """Per-doc failures each naming the rev refused: a peer that answers by id
+    alone (the gateway, pouchdb-server) gets one per rev of that id it was sent."""
+    revs: dict[Any, list[Any]] = {}
+    for doc in docs:
+        revs.setdefault(doc.get("_id"), []).append(doc.get("_rev"))
+    out: list[Refusal] = []
+    for failure in failures:
+        if failure.get("rev") is not None:
+            out.append(failure)
+        else:
+            out += [{**failure, "rev": rev} for rev in revs.get(failure.get("id"), [None])]
+    return out
 
 
 def _has_stubs(doc: Doc) -> bool:

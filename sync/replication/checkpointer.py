@@ -7,6 +7,12 @@ here reads like one CouchDB or PouchDB wrote. A checkpoint is written to
 both sides because either may lose it (a restored backup, a wiped device):
 resuming needs both to agree on a session, else replication starts over,
 which is slower but never wrong.
+
+Ours adds one member CouchDB's replicator ignores: ``rejected``, the
+revisions the target refused (``{"id", "rev", "error", "reason"}``). A
+checkpoint names the seq up to which every change was *handled*; a refused
+revision is handled by being remembered here, and every later session offers
+it again first, so moving past it skips nothing silently.
 """
 
 from __future__ import annotations
@@ -86,6 +92,9 @@ class Checkpointer:
     _base_history: list[dict[str, Any]] = field(default_factory=list)
     _revs: dict[str, str | None] = field(default_factory=dict)  # "source"/"target" -> _rev
     _recorded: Seq | None = None
+    _recorded_rejected: list[dict[str, Any]] = field(default_factory=list)
+    # What the checkpoints on either side remembered as refused (see module doc).
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def doc_id(self) -> str:
@@ -98,6 +107,14 @@ class Checkpointer:
         )
         self.start_seq, self._base_history = compare_replication_logs(source_log, target_log)
         self._recorded = self.start_seq
+        # Both sides' lists: offering a rev again that the target took since is
+        # one _revs_diff entry, and a side may have missed the last checkpoint.
+        known: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for log in (source_log, target_log):
+            for item in (log or {}).get("rejected", ()):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    known.setdefault((item["id"], item.get("rev")), dict(item))
+        self.rejected = self._recorded_rejected = list(known.values())
         return self.start_seq
 
     async def _read(self, db: Database, side: str) -> Doc | None:
@@ -109,11 +126,14 @@ class Checkpointer:
         self._revs[side] = doc.get("_rev")
         return doc
 
-    def needs_save(self, seq: Seq) -> bool:
-        return seq != self._recorded
+    def needs_save(self, seq: Seq, rejected: Sequence[dict[str, Any]] = ()) -> bool:
+        return seq != self._recorded or list(rejected) != self._recorded_rejected
 
-    async def save(self, seq: Seq, counters: Counters) -> None:
-        """Record that everything up to ``seq`` is on the target (call only after writing it)."""
+    async def save(
+        self, seq: Seq, counters: Counters, rejected: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """Record that every change up to ``seq`` is on the target or in ``rejected``
+        (call only after writing it)."""
         entry = {
             "session_id": self.session_id,
             "start_time": _http_date(self.start_time),
@@ -133,12 +153,15 @@ class Checkpointer:
             "replication_id_version": REPLICATION_ID_VERSION,
             "history": [entry, *self._base_history][:HISTORY_LIMIT],
         }
+        if rejected:
+            body["rejected"] = list(rejected)
         # Both sides at once: a round trip less per checkpoint on slow links. If
         # only one lands, the next load still resumes correctly (see module doc).
         await asyncio.gather(
             self._write(self.source, "source", body), self._write(self.target, "target", body)
         )
         self._recorded = seq
+        self._recorded_rejected = list(rejected)
 
     async def _write(self, db: Database, side: str, body: Doc) -> None:
         doc = {"_id": self.doc_id, **body}

@@ -8,6 +8,16 @@ batch (and every batch before it) is written. A transient failure backs off and
 restarts the pipeline from the last written seq; a permanent one ends the run
 with a :class:`ReplicationError` that says what failed, where (``side``) and
 why (``cause``).
+
+A revision the target refuses (per document, or isolated from a refused
+request: :func:`~sync.replication.batches.isolating`) does not stop the run.
+It is listed in the result's ``errors`` and ``rejected`` and remembered in the
+checkpoint (``rejected``), and every later session offers the remembered ones
+again before reading new changes: so the checkpoint moves on, the rest of the
+database keeps syncing, and nothing refused is skipped silently; a revision
+refused for a passing reason goes through on a later sync. It leaves the list
+when the target has it (written, or replicated from elsewhere) or the source
+no longer does.
 """
 
 from __future__ import annotations
@@ -24,7 +34,14 @@ from typing import Any, TypeVar
 from sync.database import Database, Seq
 from sync.errors import CouchError, Forbidden, NotFound, Unauthorized
 from sync.replication.backoff import RetryPolicy, is_transient
-from sync.replication.batches import Fetched, Missing, fetch_missing, find_missing, write_fetched
+from sync.replication.batches import (
+    Fetched,
+    Missing,
+    WriteOutcome,
+    fetch_missing,
+    find_missing,
+    write_fetched,
+)
 from sync.replication.changes_reader import DEFAULT_LONGPOLL_TIMEOUT, ChangesBatch, ChangesReader
 from sync.replication.checkpointer import Checkpointer
 from sync.replication.replication_id import replication_id
@@ -171,6 +188,7 @@ class _Replication:
     async def run(self) -> ReplicationResult:
         try:
             await self._retrying(self._start)
+            await self._retrying(self._offer_rejected)
             await self._retrying(self._pipeline)
             await self._retrying(self._checkpoint)
             self._enter(Phase.STOPPED if self._stopping() else Phase.COMPLETED)
@@ -202,9 +220,33 @@ class _Replication:
         if self.options.since is not None:
             start = self._checkpointer.start_seq = self.options.since
         self.state.start_seq = self.state.written_seq = start
+        self.state.rejected = {
+            (item["id"], item.get("rev")): item for item in self._checkpointer.rejected
+        }
         self._last_checkpoint = time.monotonic()
         log.info("replication %s resumes from %r", self.state.replication_id, start)
         self._enter(Phase.RUNNING)
+
+    async def _offer_rejected(self) -> None:
+        """Offer again what earlier sessions had refused (see the module doc)."""
+        if not self.state.rejected:
+            return
+        rows = [
+            {"id": doc_id, "changes": [{"rev": rev}]}
+            for doc_id, rev in self.state.rejected
+            if isinstance(doc_id, str) and isinstance(rev, str)
+        ]
+        # Each is refused again, or leaves the list: written, on the target
+        # already, or gone from the source.
+        self.state.rejected = {}
+        with blame(Side.TARGET):
+            missing = await find_missing(self.target, rows)
+        with blame(Side.SOURCE):
+            fetched = await fetch_missing(self.source, missing)
+        with blame(Side.TARGET):
+            outcome = await write_fetched(self.source, self.target, fetched.docs)
+        self._record(missing, fetched, outcome)
+        await self._checkpoint()
 
     async def _pipeline(self) -> None:
         """Read → (diff, fetch) → (write, checkpoint), from the last written seq.
@@ -273,16 +315,8 @@ class _Replication:
             with blame(Side.TARGET):
                 outcome = await write_fetched(self.source, self.target, fetched.docs)
             self._in_flight.difference_update(missing.keys() | fetched.keys())
-            counters = self.state.counters
-            counters.missing_checked += missing.checked
-            counters.missing_found += missing.found
-            counters.docs_read += len(fetched.docs)
-            counters.docs_written += outcome.written
-            counters.doc_write_failures += len(outcome.failures)
-            counters.docs_refetched += outcome.refetched
-            self.state.errors.extend(outcome.failures)
-            self.state.errors.extend(fetched.errors)
-            # Only now is everything up to batch.last_seq on the target.
+            self._record(missing, fetched, outcome)
+            # Only now is everything up to batch.last_seq on the target (or rejected).
             self.state.written_seq = batch.last_seq
             self.state.pending = batch.pending
             self.state.retries = 0
@@ -291,12 +325,31 @@ class _Replication:
                 await self._checkpoint()
             self._enter(Phase.WAITING_FOR_CHANGES if idle else Phase.RUNNING, always=True)
 
+    def _record(self, missing: Missing, fetched: Fetched, outcome: WriteOutcome) -> None:
+        """Count what a batch did; remember what the target refused, forget what it took."""
+        counters = self.state.counters
+        refused = [*missing.refused, *outcome.failures]
+        counters.missing_checked += missing.checked
+        counters.missing_found += missing.found
+        counters.docs_read += len(fetched.docs)
+        counters.docs_written += outcome.written
+        counters.doc_write_failures += len(refused)
+        counters.docs_refetched += outcome.refetched
+        self.state.errors.extend(refused)
+        self.state.errors.extend(fetched.errors)
+        rejected = self.state.rejected
+        for doc in fetched.docs:
+            rejected.pop((doc["_id"], doc["_rev"]), None)
+        for item in refused:
+            rejected[(item.get("id"), item.get("rev"))] = item
+
     async def _checkpoint(self) -> None:
         checkpointer = self._checkpointer
-        if checkpointer is None or not checkpointer.needs_save(self.state.written_seq):
+        rejected = list(self.state.rejected.values())
+        if checkpointer is None or not checkpointer.needs_save(self.state.written_seq, rejected):
             return
         with blame(Side.CHECKPOINT):
-            await checkpointer.save(self.state.written_seq, self.state.counters)
+            await checkpointer.save(self.state.written_seq, self.state.counters, rejected)
         self._last_checkpoint = time.monotonic()
 
     async def _checkpoint_quietly(self) -> None:

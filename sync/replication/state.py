@@ -64,6 +64,10 @@ class ReplicationState:
     counters: Counters = field(default_factory=Counters)
     errors: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0  # transient failures since the last successful batch
+    # (doc id, rev) -> refusal: revisions the target refused that are not on it
+    # yet. Kept in the checkpoint and offered again by every later session, so
+    # the checkpoint moving past them skips nothing (see the replicator).
+    rejected: dict[tuple[Any, Any], dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,10 @@ class ReplicationResult:
     """What ``replicate`` returns, shaped like CouchDB's ``POST /_replicate`` answer.
 
     ``ok`` is CouchDB's: the replication ran to its end (or to ``stop``);
-    documents the target refused are counted in ``doc_write_failures`` and
-    listed in ``errors`` (``{"id", "rev"?, "error", "reason"}``), not retried.
+    documents the target refused this session are counted in
+    ``doc_write_failures`` and listed in ``errors`` (``{"id", "rev"?, "error",
+    "reason"}``). ``rejected`` lists every revision still refused, from this
+    session or earlier ones: each later session offers them again.
     """
 
     ok: bool
@@ -114,6 +120,7 @@ class ReplicationResult:
     state: Phase
     errors: tuple[dict[str, Any], ...] = ()
     docs_refetched: int = 0  # see Counters.docs_refetched
+    rejected: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(cls, state: ReplicationState) -> ReplicationResult:
@@ -132,6 +139,7 @@ class ReplicationResult:
             state=state.phase,
             errors=tuple(state.errors),
             docs_refetched=c.docs_refetched,
+            rejected=tuple(state.rejected.values()),
         )
 
 

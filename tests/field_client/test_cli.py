@@ -21,6 +21,7 @@ from field_client.cli import EXIT_OFFLINE, cli
 from sync.http import HttpDatabase
 from tests import peers
 from tests.field_client.support import ENV, beatsync, beatsync_json, init_offline
+from tests.peers import CouchPeer
 
 
 def test_help_everywhere() -> None:
@@ -177,10 +178,10 @@ def test_wrong_passphrase_and_missing_replica_are_clear(tmp_path: Path) -> None:
 
 @pytest.mark.pouchdb
 def test_sync_with_a_couchdb_peer_edits_on_both_sides_and_the_conflict_in_status(
-    tmp_path: Path, pouchdb_server_url: str, unique_db_name: str
+    tmp_path: Path, couch_peer: CouchPeer, unique_db_name: str
 ) -> None:
-    peers.require(bool(pouchdb_server_url), "pouchdb-server")
-    home, url = tmp_path / "device", f"{pouchdb_server_url}/{unique_db_name}"
+    peers.require(bool(couch_peer.url), "pouchdb-server")
+    home, url = tmp_path / "device", f"{couch_peer.url}/{unique_db_name}"
     asyncio.run(_create(url))
     init_offline(home)
     saved = beatsync_json(
@@ -233,11 +234,11 @@ def test_no_network_says_so_keeps_everything_and_exits_non_zero(tmp_path: Path) 
 
 @pytest.mark.pouchdb
 def test_sync_with_a_missing_database_says_what_to_do(
-    tmp_path: Path, pouchdb_server_url: str, unique_db_name: str
+    tmp_path: Path, couch_peer: CouchPeer, unique_db_name: str
 ) -> None:
     home = tmp_path / "device"
     init_offline(home)
-    result = beatsync(home, "sync", "--url", f"{pouchdb_server_url}/{unique_db_name}")
+    result = beatsync(home, "sync", "--url", f"{couch_peer.url}/{unique_db_name}")
     assert result.exit_code == 1
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.output

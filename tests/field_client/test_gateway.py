@@ -17,11 +17,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
+from rich.console import Console
 
-from field_client import keys
+from field_client import keys, render
 from field_client.cli import EXIT_REVOKED, cli
 from field_client.errors import DeviceRevoked, NoReplica
 from field_client.replica import UNASSIGNED, FieldReplica
+from field_client.reports import SyncReport
 from schemas.identity import Role
 from server.config import GatewayConfig
 from server.gateway.app import create_app, open_state
@@ -65,6 +67,19 @@ async def gateway(
 
 def _url(server: TestServer) -> str:
     return str(server.make_url("")).rstrip("/")
+
+
+async def _enrolled(gateway: TestServer, home: Path, device_name: str) -> FieldReplica:
+    """A beat officer's new replica in ``home``, enrolled with ``gateway``."""
+    replica = await FieldReplica.create(
+        home, PASSPHRASE, officer_id="si.sharma", station_id="unassigned", beat_id="unassigned"
+    )
+    try:
+        await replica.enrol(_url(gateway), password=PASSWORD, device_name=device_name)
+    except BaseException:
+        await replica.close()
+        raise
+    return replica
 
 
 async def test_enrol_sync_and_revocation_through_the_gateway(
@@ -129,13 +144,9 @@ async def test_photographed_visits_and_their_edits_are_accepted_signed(
 ) -> None:
     # The signature covers attachment digests; the gateway refuses what does not
     # verify, so every revision below must reach the centre intact and signed.
-    replica = await FieldReplica.create(
-        tmp_path / "device", PASSPHRASE, officer_id="si.sharma",
-        station_id="unassigned", beat_id="unassigned",
-    )
+    replica = await _enrolled(gateway, tmp_path / "device", "tablet 8")
     door, gate = b"\xff\xd8 door photo", b"\xff\xd8 gate photo"
     try:
-        await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 8")
         doc_id, _ = await replica.save_record(visit(), photos={"door.jpg": ("image/jpeg", door)})
         assert (await replica.sync()).refused == ()
         old = await replica.get_record(doc_id)
@@ -272,3 +283,45 @@ async def test_offline_device_enrols_later_and_enrols_again_with_a_fresh_chain(
         [(first["device_id"], 1), (second["device_id"], 1)]
     )
     assert journal.verify_chain(entries) == []
+
+
+async def test_a_record_the_gateway_refuses_is_in_status_with_its_reason_and_offered_again(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    replica = await _enrolled(gateway, tmp_path / "device", "tablet 9")
+    try:
+        doc_id, _ = await replica.save_record(complaint())
+        # A record that never went through this device's checks (put straight
+        # into its store, as an older version or a bad import might have): the
+        # gateway refuses it, and must not hold back the officer's records.
+        stray = await replica.db.put({"_id": "stray-record", "type": "visitor_entry",
+                                      "station_id": "elsewhere"})
+        report = await replica.sync()
+        assert [(r["id"], r["rev"]) for r in report.refused] == [("stray-record", stray["rev"])]
+        store = await gateway.app[STORES].get("kotwali")
+        assert (await store.get(doc_id))["_id"] == doc_id  # the rest went through
+
+        (refused,) = (await replica.status()).refused
+        assert (refused.record_id, refused.error) == ("stray-record", "forbidden")
+        assert refused.reason == report.refused[0]["reason"]
+        assert "signature" in refused.reason
+        console = Console(record=True, width=400)
+        console.print(render.status_table(await replica.status()))
+        assert f"stray-re (forbidden): {refused.reason}" in console.export_text()
+
+        again = await replica.sync()  # offered again, refused again
+        assert [r["id"] for r in again.refused] == ["stray-record"]
+        # Its (unsigned) deletion supersedes it: the newest leaf is what is refused now.
+        gone = await replica.db.put({"_id": "stray-record", "_rev": stray["rev"],
+                                     "_deleted": True})
+        await replica.sync()
+        assert [r.rev for r in (await replica.status()).refused] == [gone["rev"]]
+    finally:
+        await replica.close()
+
+
+def test_the_servers_words_are_shown_whole_not_read_as_console_markup() -> None:
+    reason = '_revisions must be {"start": integer, "ids": [string, ...]}'
+    console = Console(record=True, width=400)
+    console.print(render.sync_summary(SyncReport(1, 0, ({"id": "abc", "reason": reason},))))
+    assert reason in console.export_text()

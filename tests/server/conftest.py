@@ -126,8 +126,9 @@ async def client(
 # Tests that take ``client`` and ``district`` run on both backends when their
 # module imports these three fixtures (``from tests.server.conftest import
 # backend, client_on_both as client, district_on_both as district``). The
-# CouchDB is a pouchdb-server of the test's own: every test starts from an
-# empty district, as with the embedded backend.
+# CouchDB is a pouchdb-server of the test's own, or $BEATSYNC_TEST_COUCHDB with
+# what the test created removed afterwards: every test starts from an empty
+# district, as with the embedded backend.
 
 
 @pytest.fixture(params=["embedded", "couch"])
@@ -141,7 +142,7 @@ async def couch_district(tmp_path: Path) -> AsyncIterator[tuple[District, Gatewa
     from tests import peers
     from tests.server.couch_support import GATEWAY_PASSWORD, GATEWAY_USER, gateway_couch_url
 
-    with peers.pouchdb_server(tmp_path / "couch") as url:
+    with peers.couch_server(tmp_path / "couch") as url:
         await asyncio.to_thread(
             bootstrap,
             url,

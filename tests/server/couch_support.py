@@ -10,10 +10,9 @@ a gateway through :class:`HttpDatabase` with the bearer token from
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,26 +70,10 @@ GATEWAY_USER = "beatsync-gateway"
 GATEWAY_PASSWORD = "gateway-secret-pw"
 
 
-# Run these tests against a real Apache CouchDB 3 instead of pouchdb-server:
-# BEATSYNC_TEST_COUCHDB=http://admin:password@127.0.0.1:5984 (a server admin).
-EXTERNAL_COUCHDB_ENV = "BEATSYNC_TEST_COUCHDB"
-
-
-def external_couchdb() -> str | None:
-    url = os.environ.get(EXTERNAL_COUCHDB_ENV)
-    return url.rstrip("/") if url else None
-
-
-@contextmanager
-def couch_server(workdir: Path) -> Iterator[str]:
-    """The admin URL of the CouchDB the tests use: $BEATSYNC_TEST_COUCHDB, or a
-    pouchdb-server of its own on loopback (stopped afterwards)."""
-    external = external_couchdb()
-    if external is not None:
-        yield external
-        return
-    with peers.pouchdb_server(workdir) as url:
-        yield url
+# $BEATSYNC_TEST_COUCHDB switches these tests to a real CouchDB (tests/README.md).
+EXTERNAL_COUCHDB_ENV = peers.EXTERNAL_COUCHDB_ENV
+external_couchdb = peers.external_couchdb
+couch_server = peers.couch_server
 
 
 def as_user(couch_url: str, user: str, password: str) -> str:

@@ -6,7 +6,11 @@ database of that kind, closed (and for HTTP, deleted) at teardown:
 * ``sqlite``: :class:`sync.sqlite.store.SQLiteDatabase` in ``tmp_path``;
 * ``http``: :class:`sync.http.remote.HttpDatabase` on the session's
   pouchdb-server (a CouchDB-compatible peer, not the specification: tests
-  restrict themselves with ``make_db.kind`` where it deviates).
+  restrict themselves with ``make_db.kind`` where it deviates), or on the
+  real Apache CouchDB 3 named by $BEATSYNC_TEST_COUCHDB (``make_db.couchdb3``;
+  its databases have 2 shards, so ``_changes`` is ordered only within a
+  shard). ``make_db.like_couchdb3`` says whether a behaviour CouchDB 3
+  documents can be checked: on our store and on CouchDB 3, not pouchdb-server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sync.database import Database
 from sync.errors import CouchError
 from sync.http import HttpDatabase
 from sync.sqlite import SQLiteDatabase
+from tests import peers
 
 # The http param needs npm pouchdb-server; its fixture fails under CI=true without it.
 STORE_KINDS = ("sqlite", pytest.param("http", marks=pytest.mark.pouchdb))
@@ -35,12 +40,22 @@ class MakeDb:
         self._tmp_path = tmp_path
         self._opened: list[Database] = []
 
+    @property
+    def couchdb3(self) -> bool:
+        """The store is a real Apache CouchDB 3 ($BEATSYNC_TEST_COUCHDB)."""
+        return self.kind == "http" and peers.external_couchdb() is not None
+
+    @property
+    def like_couchdb3(self) -> bool:
+        """CouchDB 3's documented behaviour can be checked here (not on pouchdb-server)."""
+        return self.kind == "sqlite" or self.couchdb3
+
     async def __call__(self) -> Database:
         db: Database
         if self.kind == "sqlite":
             db = await SQLiteDatabase.open(self._tmp_path / f"db{len(self._opened)}.sqlite3")
         else:
-            base = self._request.getfixturevalue("pouchdb_server_url")
+            base = self._request.getfixturevalue("couch_peer").url
             name = self._request.getfixturevalue("unique_db_name")
             remote = HttpDatabase(f"{base}/{name}-{len(self._opened)}")
             await remote.create()

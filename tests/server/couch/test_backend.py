@@ -107,7 +107,7 @@ async def _status_as(url: str, name: str, password: str) -> int:
 
 
 async def test_bootstrap_twice_creates_once_then_changes_nothing(tmp_path: Path) -> None:
-    with peers.pouchdb_server(tmp_path / "fresh") as url:
+    with peers.couch_server(tmp_path / "fresh") as url:
 
         def run() -> BootstrapReport:
             return bootstrap(

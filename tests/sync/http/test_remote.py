@@ -32,6 +32,7 @@ from sync.errors import (
 )
 from sync.http import BadPeerResponse, HttpDatabase, PeerUnreachable, TooManyRequests
 from tests import peers
+from tests.peers import CouchPeer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -112,8 +113,9 @@ def proxy_to(upstream: str, *, refuse_bulk_get: bool) -> Handler:
 
 
 @pytest.fixture
-async def db(pouchdb_server_url: str, unique_db_name: str) -> AsyncIterator[HttpDatabase]:
-    database = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+async def db(couch_peer: CouchPeer, unique_db_name: str) -> AsyncIterator[HttpDatabase]:
+    """A fresh database on pouchdb-server, or on $BEATSYNC_TEST_COUCHDB's CouchDB 3."""
+    database = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     await database.create()
     yield database
     await database.delete_database()
@@ -218,10 +220,10 @@ async def test_request_bodies_are_plain_by_default_and_gzipped_on_request() -> N
 
 @pytest.mark.pouchdb
 async def test_gzipped_bulk_docs_are_accepted_by_pouchdb_server(
-    pouchdb_server_url: str, unique_db_name: str
+    couch_peer: CouchPeer, unique_db_name: str
 ) -> None:
     async with HttpDatabase(
-        f"{pouchdb_server_url}/{unique_db_name}", compress_requests=True
+        f"{couch_peer.url}/{unique_db_name}", compress_requests=True
     ) as db:
         await db.create()
         try:
@@ -263,11 +265,16 @@ async def test_awkward_doc_ids_round_trip_through_pouchdb_server(db: HttpDatabas
 
 
 @pytest.mark.pouchdb
-async def test_local_docs_with_awkward_ids(db: HttpDatabase) -> None:
+async def test_local_docs_with_awkward_ids(db: HttpDatabase, couch_peer: CouchPeer) -> None:
     first = await db.put_local({"_id": "_local/rep/a+b", "seq": 1})
     assert (await db.get_local("_local/rep/a+b"))["seq"] == 1
-    with pytest.raises(Conflict):
-        await db.put_local({"_id": "_local/rep/a+b", "seq": 2})  # no _rev: stale
+    if couch_peer.couchdb3:
+        # CouchDB 3's _local documents never conflict: no _rev gives the next one.
+        first = await db.put_local({"_id": "_local/rep/a+b", "seq": 2})
+        assert first["rev"] == "0-2"
+    else:
+        with pytest.raises(Conflict):  # pouchdb-server: no _rev is stale
+            await db.put_local({"_id": "_local/rep/a+b", "seq": 2})
     second = await db.put_local({"_id": "_local/rep/a+b", "_rev": first["rev"], "seq": 2})
     await db.delete_local("_local/rep/a+b", second["rev"])
     with pytest.raises(NotFound):
@@ -306,8 +313,8 @@ async def test_couchdb_errors_map_to_our_classes(db: HttpDatabase) -> None:
 
 
 @pytest.mark.pouchdb
-async def test_database_lifecycle(pouchdb_server_url: str, unique_db_name: str) -> None:
-    async with HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}") as db:
+async def test_database_lifecycle(couch_peer: CouchPeer, unique_db_name: str) -> None:
+    async with HttpDatabase(f"{couch_peer.url}/{unique_db_name}") as db:
         assert not await db.exists()
         with pytest.raises(NotFound):
             await db.info()
@@ -450,7 +457,7 @@ async def test_bulk_get_answers_in_couchdb_shape(db: HttpDatabase) -> None:
 @pytest.mark.pouchdb
 @pytest.mark.parametrize("latest", [False, True])
 async def test_bulk_get_fallback_gives_the_same_results(
-    db: HttpDatabase, pouchdb_server_url: str, latest: bool
+    db: HttpDatabase, couch_peer: CouchPeer, latest: bool
 ) -> None:
     requests = await _tree_with_conflicts(db)
     if latest:
@@ -458,7 +465,7 @@ async def test_bulk_get_fallback_gives_the_same_results(
         # latest revision") on latest=true with an unknown rev of a known doc.
         requests.remove({"id": "plain", "rev": "9-nothere"})
     expected = await db.bulk_get(requests, latest=latest)
-    proxy = proxy_to(pouchdb_server_url, refuse_bulk_get=True)
+    proxy = proxy_to(couch_peer.url, refuse_bulk_get=True)
     async with serve(proxy) as (base, seen):
         name = db.url.rsplit("/", 1)[1]
         async with HttpDatabase(f"{base}/{name}") as old_server:
@@ -473,9 +480,9 @@ async def test_bulk_get_fallback_gives_the_same_results(
 
 @pytest.mark.pouchdb
 async def test_bulk_get_on_a_missing_database_raises(
-    pouchdb_server_url: str, unique_db_name: str
+    couch_peer: CouchPeer, unique_db_name: str
 ) -> None:
-    async with HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}") as db:
+    async with HttpDatabase(f"{couch_peer.url}/{unique_db_name}") as db:
         with pytest.raises(NotFound):
             await db.bulk_get([{"id": "a", "rev": "1-a"}])
 
@@ -672,18 +679,18 @@ async def _leaves(db: HttpDatabase) -> dict[str, list[Any]]:
 @pytest.mark.pouchdb
 @pytest.mark.parametrize("source_has_bulk_get", [True, False])
 async def test_replicates_between_two_pouchdb_server_databases(
-    db: HttpDatabase, pouchdb_server_url: str, unique_db_name: str, source_has_bulk_get: bool
+    db: HttpDatabase, couch_peer: CouchPeer, unique_db_name: str, source_has_bulk_get: bool
 ) -> None:
     from sync.replication import replicate
 
     await _tree_with_conflicts(db)
     await db.bulk_docs([{"_id": f"r{i:03d}", "n": i} for i in range(120)])
     source_name = db.url.rsplit("/", 1)[1]
-    proxy = proxy_to(pouchdb_server_url, refuse_bulk_get=not source_has_bulk_get)
+    proxy = proxy_to(couch_peer.url, refuse_bulk_get=not source_has_bulk_get)
     async with (
         serve(proxy) as (base, seen),
         HttpDatabase(f"{base}/{source_name}") as source,
-        HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}-copy") as target,
+        HttpDatabase(f"{couch_peer.url}/{unique_db_name}-copy") as target,
     ):
         await target.create()
         try:

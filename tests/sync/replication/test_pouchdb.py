@@ -18,6 +18,7 @@ import pytest
 from sync.database import Database
 from sync.errors import NotFound
 from sync.replication import Phase, Progress, replicate, sync
+from tests.peers import CouchPeer
 from tests.sync.replication.support import all_ids, docs_of, sqlite_stores
 
 pytestmark = pytest.mark.pouchdb
@@ -48,11 +49,11 @@ async def _edit_all(db: Database, ids: list[str], side: str, delete_every: int) 
 
 
 async def test_conflicts_resolve_like_pouchdb_server(
-    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+    couch_peer: CouchPeer, unique_db_name: str, tmp_path: Path
 ) -> None:
     from sync.http import HttpDatabase
 
-    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    remote = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     try:
         await remote.create()
         await remote.bulk_docs(docs_of(N_DOCS, type="complaint"))
@@ -78,13 +79,13 @@ async def test_conflicts_resolve_like_pouchdb_server(
 
 
 async def test_continuous_pull_from_pouchdb_server_stops_on_request(
-    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+    couch_peer: CouchPeer, unique_db_name: str, tmp_path: Path
 ) -> None:
     # pouchdb-server keeps an idle longpoll open past its timeout: stop must
     # still end the replication promptly.
     from sync.http import HttpDatabase
 
-    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    remote = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     try:
         await remote.create()
         await remote.bulk_docs(docs_of(3))
@@ -115,12 +116,12 @@ async def test_continuous_pull_from_pouchdb_server_stops_on_request(
 
 
 async def test_attachments_round_trip_through_pouchdb_server(
-    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+    couch_peer: CouchPeer, unique_db_name: str, tmp_path: Path
 ) -> None:
     from sync.http import HttpDatabase
 
     photo = base64.b64encode(bytes(range(256)) * 40).decode()
-    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    remote = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     try:
         await remote.create()
         async with sqlite_stores(tmp_path, "device", "station") as (device, station):
@@ -137,11 +138,11 @@ async def test_attachments_round_trip_through_pouchdb_server(
 
 
 async def test_filtered_pull_from_pouchdb_server(
-    pouchdb_server_url: str, unique_db_name: str, tmp_path: Path
+    couch_peer: CouchPeer, unique_db_name: str, tmp_path: Path
 ) -> None:
     from sync.http import HttpDatabase
 
-    remote = HttpDatabase(f"{pouchdb_server_url}/{unique_db_name}")
+    remote = HttpDatabase(f"{couch_peer.url}/{unique_db_name}")
     try:
         await remote.create()
         await remote.bulk_docs(docs_of(30, prefix="complaint", type="complaint")
