@@ -13,6 +13,7 @@ from sync.errors import (
     PeerUnreachable,
     PreconditionFailed,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 from sync.replication import ReplicationError, Side
@@ -20,6 +21,7 @@ from sync.replication import ReplicationError, Side
 __all__ = [
     "AlreadyInitialised",
     "DeviceRevoked",
+    "LoginThrottled",
     "NoReplica",
     "NotEnrolled",
     "Offline",
@@ -82,6 +84,19 @@ class Offline(ServiceUnavailable):
             f"The BeatSync server is having trouble (HTTP {status}: {detail}). Everything"
             " you recorded is kept on this device; run `beatsync sync` again in a few"
             " minutes, and tell the district IT cell if it keeps happening."
+        )
+
+
+class LoginThrottled(TooManyRequests):
+    """The server is slowing password logins for this officer or from this network."""
+
+    @classmethod
+    def of(cls, exc: TooManyRequests) -> LoginThrottled:
+        seconds = max(1, round(exc.retry_after))
+        return cls(
+            "Too many wrong passwords for this officer or from this network; try again in"
+            f" {seconds} seconds. Nothing was changed on this device.",
+            retry_after=seconds,
         )
 
 

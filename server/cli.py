@@ -26,7 +26,7 @@ from server.logs import configure_logging
 from server.policy import admin
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
-from sync.errors import CouchError, PeerUnreachable
+from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
 
@@ -494,6 +494,12 @@ def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> 
                 f" hub ({exc.detail}). Check the --upstream address, this PC's network"
                 " connection, and that the central server is running; then run"
                 " `beatsync-server hub enrol` again. Nothing was saved."
+            ) from None
+        except TooManyRequests as exc:
+            raise click.ClickException(
+                "The district gateway is slowing password logins for this officer or from"
+                f" this address; try again in {max(1, round(exc.retry_after))} seconds."
+                " Nothing was saved."
             ) from None
 
     credential = _run(work())

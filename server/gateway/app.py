@@ -71,7 +71,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DISTRICT] = DistrictSettings(state)
     app[AUTHENTICATOR] = Authenticator(
         state,
-        LoginThrottle(config.max_login_failures, config.login_window_s),
+        LoginThrottle(config.login_limits),
         config.auth_cache_ttl_s,
         token_days=config.token_days,
         clock=app.get(CLOCK),

@@ -8,6 +8,7 @@ device talks to it over real HTTP with its bearer token, and the CLI's
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,22 @@ async def test_offline_device_enrols_later_and_enrols_again_with_a_fresh_chain(
         [(first["device_id"], 1), (second["device_id"], 1)]
     )
     assert journal.verify_chain(entries) == []
+
+
+async def test_cli_init_after_too_many_wrong_passwords_says_how_long_to_wait(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    def init(home: Path, password: str) -> Any:
+        env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": password}
+        args = ["--home", str(home), "init", "--server", _url(gateway), "--officer", "si.sharma"]
+        return CliRunner().invoke(cli, args, env=env)
+
+    for n in range(GatewayConfig().login_limits.officer_at_address.free):
+        refused = await asyncio.to_thread(init, tmp_path / f"try-{n}", "not-the-password")
+        assert "incorrect" in refused.output
+    waiting = await asyncio.to_thread(init, tmp_path / "device", PASSWORD)
+    assert waiting.exit_code == 1
+    said = " ".join(waiting.output.split())
+    assert re.search(r"try again in [1-9][0-9]* seconds", said), said
+    assert "Traceback" not in waiting.output
+    assert list((tmp_path / "device").iterdir()) == []  # nothing half set up
