@@ -1,7 +1,7 @@
 """``FieldReplica``: the officer's encrypted replica of the station database.
 
 One directory holds it: the SQLite database (every body and attachment sealed
-by :class:`~field_client.crypto.AesGcmCodec`), the key file
+by :class:`~sync.codec.AesGcmCodec`), the key file
 (:mod:`field_client.keys`) and the settings file (:mod:`field_client.settings`).
 Its ``db`` is a :class:`~sync.database.Database` like any other store, so it
 replicates with another replica, the gateway over HTTP or a CouchDB; on top
