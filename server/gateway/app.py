@@ -28,6 +28,7 @@ from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
 from server.state.sqlite import SQLiteGatewayState
 from server.state.stations import SQLiteStationStores, StationDatabases
+from sync.files import private_dir
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
 
@@ -42,7 +43,7 @@ async def open_state(config: GatewayConfig) -> GatewayState:
         from server.couch.state import CouchGatewayState
 
         return await CouchGatewayState.open(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
 
 

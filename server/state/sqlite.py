@@ -41,6 +41,7 @@ from server.state.models import (
 from server.state.timestamps import utc_now
 from sync.database import Doc
 from sync.errors import Conflict, NotFound
+from sync.files import sqlite_files
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 
@@ -120,7 +121,7 @@ class SQLiteGatewayState(GatewayState):
         """The state in the file at ``path``; ``audit_key`` is the gateway's audit
         signing key (default: ``audit-signing.key`` beside the file, made on first
         use)."""
-        conn = await aiosqlite.connect(path)
+        conn = await aiosqlite.connect(sqlite_files(path))
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA busy_timeout=10000")

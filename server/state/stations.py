@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from sync.database import Database
+from sync.files import private_dir
 
 __all__ = ["SQLiteStationStores", "StationDatabases"]
 
@@ -41,7 +42,7 @@ class SQLiteStationStores(StationDatabases):
             if store is None:
                 from sync.sqlite import SQLiteDatabase
 
-                self._root.mkdir(parents=True, exist_ok=True)
+                private_dir(self._root)
                 store = await SQLiteDatabase.open(self.path_of(station_id))
                 self._open[station_id] = store
         return store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 from field_client import forms
 from field_client.cli import cli
 from field_client.records import now_stamp
+from tests.at_rest import files_under, marker_hits
 
 __all__ = [
     "ENV",
@@ -102,28 +102,3 @@ def visit(findings: str = "The applicant lives here with his family.") -> dict[s
         neighbours=[{"name": "Imran Ansari", "statement": "He has lived here 5 years."}],
         at=now_stamp(),
     )
-
-
-def files_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
-
-
-def _forms(marker: str) -> list[bytes]:
-    """Every way the text could be written: UTF-8, UTF-16 both orders, JSON-escaped."""
-    return [
-        marker.encode("utf-8"),
-        marker.encode("utf-16-le"),
-        marker.encode("utf-16-be"),
-        json.dumps(marker).strip('"').encode("ascii"),
-    ]
-
-
-def marker_hits(root: Path, markers: dict[str, str]) -> list[tuple[str, str]]:
-    """``(file, marker name)`` for every marker text found in any file under ``root``."""
-    found = []
-    for path in files_under(root):
-        data = path.read_bytes()
-        for name, marker in markers.items():
-            if any(form in data for form in _forms(marker)):
-                found.append((str(path.relative_to(root)), name))
-    return found

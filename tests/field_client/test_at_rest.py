@@ -1,4 +1,5 @@
-"""No record text in the clear on disk: database, WAL, key and settings files, temp files."""
+"""No record text in the clear on disk: database, WAL, key and settings files, temp
+files; and nothing there that another account on the machine can read."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from field_client.replica import FieldReplica
 from sync.sqlite import SQLiteDatabase
+from tests.at_rest import loose_modes
 from tests.field_client.support import (
     PASSPHRASE,
     complaint,
@@ -109,6 +111,8 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
         assert status.pending_records == 0
         assert any(p.name.endswith("-wal") for p in files_under(tmp_path))
         assert marker_hits(tmp_path, m) == []  # while open: database, WAL, shm
+        # Owner-only, whatever the umask: replica.sqlite3 and its WAL were 0644.
+        assert loose_modes(tmp_path / "device") == loose_modes(tmp_path / "hub") == []
     finally:
         await device.close()
         await hub.close()
