@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync.codec import BodyCodec
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_LOGIN_LIMITS",
@@ -76,3 +78,7 @@ class GatewayConfig:
     couchdb_url: str | None = field(default=None, repr=False)
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
+    # Seals the embedded stores' bodies, attachments and audited bodies (a
+    # station hub always, the district with `serve --encrypt-at-rest`); the
+    # unlocked data key, held only here in memory (server.state.data_key).
+    at_rest: BodyCodec | None = field(default=None, repr=False, compare=False)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
 from pathlib import Path
 
-__all__ = ["files_under", "loose_modes", "marker_hits"]
+__all__ = ["files_under", "loose_modes", "marker_hits", "markers"]
 
 
 def files_under(root: Path) -> list[Path]:
@@ -47,3 +48,10 @@ def loose_modes(root: Path) -> list[tuple[str, str]]:
         if mode != wanted:
             loose.append((str(path.relative_to(root)), oct(mode)))
     return loose
+
+
+def markers(**prefixes: str) -> dict[str, str]:
+    """Marker texts to record and then look for: each prefix (Latin or Devanagari)
+    with one random tag, so no other test's text can be mistaken for them."""
+    tag = uuid.uuid4().hex[:8].upper()
+    return {name: f"{prefix}{tag}" for name, prefix in prefixes.items()}

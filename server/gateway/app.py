@@ -44,7 +44,7 @@ async def open_state(config: GatewayConfig) -> GatewayState:
 
         return await CouchGatewayState.open(config)
     private_dir(config.data_dir)
-    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
+    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE, codec=config.at_rest)
 
 
 def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDatabases:
@@ -55,7 +55,7 @@ def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDataba
 
         assert isinstance(state, CouchGatewayState)
         return CouchStationStores(state.server)
-    return SQLiteStationStores(config.data_dir / STATIONS_DIR)
+    return SQLiteStationStores(config.data_dir / STATIONS_DIR, codec=config.at_rest)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ import abc
 import asyncio
 from pathlib import Path
 
+from sync.codec import BodyCodec
 from sync.database import Database
 from sync.files import private_dir
 
@@ -24,8 +25,9 @@ class StationDatabases(abc.ABC):
 
 
 class SQLiteStationStores(StationDatabases):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, codec: BodyCodec | None = None) -> None:
         self._root = root
+        self._codec = codec
         self._open: dict[str, Database] = {}
         self._lock = asyncio.Lock()
 
@@ -43,7 +45,7 @@ class SQLiteStationStores(StationDatabases):
                 from sync.sqlite import SQLiteDatabase
 
                 private_dir(self._root)
-                store = await SQLiteDatabase.open(self.path_of(station_id))
+                store = await SQLiteDatabase.open(self.path_of(station_id), codec=self._codec)
                 self._open[station_id] = store
         return store
 

@@ -30,7 +30,13 @@ from server.gateway.keys import STATE, STORES
 from server.policy import admin
 from sync import journal, signing
 from sync.errors import BadRequest
-from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
+from tests.field_client.support import (
+    PASSPHRASE,
+    complaint,
+    unenrolled_replica,
+    visit,
+    visitor,
+)
 
 PASSWORD = "officer-password-1"
 
@@ -71,13 +77,7 @@ def _url(server: TestServer) -> str:
 async def test_enrol_sync_and_revocation_through_the_gateway(
     gateway: TestServer, tmp_path: Path
 ) -> None:
-    replica = await FieldReplica.create(
-        tmp_path / "device",
-        PASSPHRASE,
-        officer_id="si.sharma",
-        station_id="unassigned",
-        beat_id="unassigned",
-    )
+    replica = await unenrolled_replica(tmp_path / "device")
     try:
         await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 7")
         s = replica.settings
@@ -130,10 +130,7 @@ async def test_photographed_visits_and_their_edits_are_accepted_signed(
 ) -> None:
     # The signature covers attachment digests; the gateway refuses what does not
     # verify, so every revision below must reach the centre intact and signed.
-    replica = await FieldReplica.create(
-        tmp_path / "device", PASSPHRASE, officer_id="si.sharma",
-        station_id="unassigned", beat_id="unassigned",
-    )
+    replica = await unenrolled_replica(tmp_path / "device")
     door, gate = b"\xff\xd8 door photo", b"\xff\xd8 gate photo"
     try:
         await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 8")
