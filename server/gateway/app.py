@@ -27,13 +27,12 @@ from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
 from server.state.sqlite import SQLiteGatewayState
-from server.state.stations import SQLiteStationStores, StationDatabases
+from server.state.stations import STATIONS_DIR, SQLiteStationStores, StationDatabases
 from sync.files import private_dir
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
 
 STATE_FILE = "gateway.sqlite"
-STATIONS_DIR = "stations"
 
 
 async def open_state(config: GatewayConfig) -> GatewayState:

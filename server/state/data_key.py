@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from server.state.stations import STATIONS_DIR
 from sync.codec import AesGcmCodec, new_data_key
 from sync.errors import BadRequest, PreconditionFailed, SealBroken, Unauthorized
 from sync.files import private_dir, private_file
@@ -40,8 +41,6 @@ MIN_PASSPHRASE_LENGTH: Final = 12
 _FORMAT: Final = "beatsync-data-key"
 _CHECK_AAD: Final = b"beatsync\0data-key-check"
 _CHECK: Final = b"beatsync data key check"
-# Files of an embedded store that mean the folder already holds data in the clear.
-_PLAIN_DATA: Final = ("gateway.sqlite", "stations")
 
 
 def is_sealed(data_dir: Path) -> bool:
@@ -87,7 +86,9 @@ def unlock_data_key(
 def _create(
     data_dir: Path, path: Path, passphrase: str | None, key_file: Path | None
 ) -> AesGcmCodec:
-    if any((data_dir / name).exists() for name in _PLAIN_DATA):
+    # Station stores mean records in the clear; an identity-only gateway.sqlite
+    # (`station add`, `officer add` before the first start) holds none.
+    if any((data_dir / STATIONS_DIR).glob("*.sqlite")):
         raise PreconditionFailed(
             f"{data_dir} already holds data written in the clear; seal a new data folder"
             " and fill it by replication."

@@ -10,7 +10,10 @@ from sync.codec import BodyCodec
 from sync.database import Database
 from sync.files import private_dir
 
-__all__ = ["SQLiteStationStores", "StationDatabases"]
+__all__ = ["STATIONS_DIR", "SQLiteStationStores", "StationDatabases"]
+
+# The folder of the station stores under an embedded gateway's data folder.
+STATIONS_DIR = "stations"
 
 
 class StationDatabases(abc.ABC):

@@ -147,5 +147,6 @@ def test_a_hub_without_its_data_key_does_not_start(tmp_path: Path) -> None:
 
 def test_a_folder_of_clear_data_is_not_sealed_in_place(tmp_path: Path) -> None:
     (tmp_path / "old" / "stations").mkdir(parents=True)
+    (tmp_path / "old" / "stations" / "alpha.sqlite").write_bytes(b"")
     with pytest.raises(PreconditionFailed):
         unlock_data_key(tmp_path / "old", passphrase=HUB_PASSPHRASE)
