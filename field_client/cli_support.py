@@ -21,7 +21,7 @@ from rich.text import Text
 
 import schemas
 from field_client import render
-from field_client.errors import DeviceRevoked, Offline
+from field_client.errors import SEAL_BROKEN_ADVICE, DeviceRevoked, Offline, SealBroken
 from field_client.records import Photo
 from field_client.replica import FieldReplica
 from sync.errors import CouchError
@@ -74,6 +74,8 @@ def _run(coro: Awaitable[T]) -> T:
         _fail(exc.reason, EXIT_OFFLINE)
     except DeviceRevoked as exc:
         _fail(exc.reason, EXIT_REVOKED)
+    except SealBroken as exc:
+        _fail(f"{exc.reason} {SEAL_BROKEN_ADVICE}")
     except CouchError as exc:
         _fail(exc.reason)
     except ValueError as exc:

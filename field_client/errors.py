@@ -1,7 +1,9 @@
 """What can go wrong on the officer's device, as :mod:`sync.errors` classes.
 
 Each message is the one sentence the CLI shows, so it says what happened and
-what to do next.
+what to do next. ``SealBroken`` is the shared codec's (:mod:`sync.codec`),
+re-exported here; the CLI adds what the officer should do about it
+(:data:`SEAL_BROKEN_ADVICE`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from sync.errors import (
     NotFound,
     PeerUnreachable,
     PreconditionFailed,
+    SealBroken,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 from sync.replication import ReplicationError, Side
 
 __all__ = [
+    "SEAL_BROKEN_ADVICE",
     "AlreadyInitialised",
     "DeviceRevoked",
+    "LoginThrottled",
     "NoReplica",
     "NotEnrolled",
     "Offline",
@@ -27,6 +33,9 @@ __all__ = [
     "SyncStopped",
     "WrongPassphrase",
 ]
+
+
+SEAL_BROKEN_ADVICE = "Report this device to the district IT cell."
 
 
 class WrongPassphrase(Unauthorized):
@@ -45,17 +54,6 @@ class NoReplica(NotFound):
 class AlreadyInitialised(PreconditionFailed):
     error = "already_initialised"
     default_reason = "BeatSync is already set up here; use `beatsync wipe` first to start over."
-
-
-class SealBroken(CouchError):
-    """Stored data failed its AES-GCM check: altered, or moved from another row or device."""
-
-    status = 500
-    error = "sealed_data_corrupt"
-    default_reason = (
-        "Stored data does not open with this device's key: it was altered or copied"
-        " from elsewhere. Report this device to the district IT cell."
-    )
 
 
 class Offline(ServiceUnavailable):
@@ -82,6 +80,19 @@ class Offline(ServiceUnavailable):
             f"The BeatSync server is having trouble (HTTP {status}: {detail}). Everything"
             " you recorded is kept on this device; run `beatsync sync` again in a few"
             " minutes, and tell the district IT cell if it keeps happening."
+        )
+
+
+class LoginThrottled(TooManyRequests):
+    """The server is slowing password logins for this officer or from this network."""
+
+    @classmethod
+    def of(cls, exc: TooManyRequests) -> LoginThrottled:
+        seconds = max(1, round(exc.retry_after))
+        return cls(
+            "Too many wrong passwords for this officer or from this network; try again in"
+            f" {seconds} seconds. Nothing was changed on this device.",
+            retry_after=seconds,
         )
 
 

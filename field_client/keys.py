@@ -19,30 +19,24 @@ file edited to a cheaper cost no longer opens.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from field_client.crypto import KEY_BYTES, AesGcmCodec, new_data_key
 from field_client.errors import NoReplica, SealBroken, WrongPassphrase
 from field_client.files import atomic_write, shred
+from sync.codec import AesGcmCodec, new_data_key
 from sync.errors import BadRequest
-from sync.revid import canonical_json
+from sync.keywrap import SCRYPT_N, b64, new_kdf, unb64, unwrap_key, wrap_key
 from sync.signing import public_key_to_b64
 
 __all__ = [
     "MIN_PASSPHRASE_LENGTH",
     "SCRYPT_N",
-    "SCRYPT_P",
-    "SCRYPT_R",
     "Keyring",
     "change_passphrase",
     "create_keyfile",
@@ -52,25 +46,10 @@ __all__ = [
 
 FORMAT = "beatsync-keyfile"
 VERSION = 1
-SCRYPT_N = 2**15
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
 # Short enough to type on a tablet, long enough that scrypt makes guessing slow.
 MIN_PASSPHRASE_LENGTH = 8
 _DEVICE_KEY_AAD = b"beatsync\0device-key"
 _SECRET_AAD = b"beatsync\0secret\0"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: Any) -> bytes:
-    try:
-        return base64.b64decode(str(text), validate=True)
-    except (binascii.Error, ValueError):
-        raise SealBroken("The key file is damaged; restore it or re-enrol the device.") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,41 +65,16 @@ class Keyring:
 
     def seal_secret(self, name: str, value: str) -> str:
         """Seal a small secret (the device token) for the settings file."""
-        return _b64(self.codec.seal(_SECRET_AAD + name.encode(), value.encode()))
+        return b64(self.codec.seal(_SECRET_AAD + name.encode(), value.encode()))
 
     def open_secret(self, name: str, sealed: str) -> str:
-        return self.codec.open(_SECRET_AAD + name.encode(), _unb64(sealed)).decode()
+        return self.codec.open(_SECRET_AAD + name.encode(), unb64(sealed)).decode()
 
 
 def _check_passphrase(passphrase: str) -> bytes:
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise BadRequest(f"The passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters.")
     return passphrase.encode("utf-8")
-
-
-def _kek(passphrase: str, kdf: dict[str, Any]) -> AesGcmCodec:
-    derived = Scrypt(
-        salt=_unb64(kdf["salt"]),
-        length=KEY_BYTES,
-        n=int(kdf["n"]),
-        r=int(kdf["r"]),
-        p=int(kdf["p"]),
-    ).derive(passphrase.encode("utf-8"))
-    return AesGcmCodec(derived)
-
-
-def _wrap_aad(kdf: dict[str, Any]) -> bytes:
-    return b"beatsync\0wrapped-key\0" + canonical_json(kdf)
-
-
-def _new_kdf(n: int) -> dict[str, Any]:
-    return {
-        "name": "scrypt",
-        "n": n,
-        "r": SCRYPT_R,
-        "p": SCRYPT_P,
-        "salt": _b64(os.urandom(SALT_BYTES)),
-    }
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -141,9 +95,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 def _unwrap(data: dict[str, Any], passphrase: str) -> bytes:
     try:
-        return _kek(passphrase, data["kdf"]).open(
-            _wrap_aad(data["kdf"]), _unb64(data["wrapped_key"])
-        )
+        return unwrap_key(data["wrapped_key"], passphrase, data["kdf"])
     except SealBroken:
         # GCM cannot tell a wrong passphrase from an edited file; the first is what happens.
         raise WrongPassphrase() from None
@@ -156,15 +108,15 @@ def create_keyfile(path: Path, passphrase: str, *, scrypt_n: int = SCRYPT_N) -> 
     codec = AesGcmCodec(data_key)
     signing_key = Ed25519PrivateKey.generate()
     raw_private = signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    kdf = _new_kdf(scrypt_n)
+    kdf = new_kdf(scrypt_n)
     _write(
         path,
         {
             "format": FORMAT,
             "version": VERSION,
             "kdf": kdf,
-            "wrapped_key": _b64(_kek(secret, kdf).seal(_wrap_aad(kdf), data_key)),
-            "device_key": _b64(codec.seal(_DEVICE_KEY_AAD, raw_private)),
+            "wrapped_key": wrap_key(data_key, secret, kdf),
+            "device_key": b64(codec.seal(_DEVICE_KEY_AAD, raw_private)),
             "public_key": public_key_to_b64(signing_key),
         },
     )
@@ -175,7 +127,7 @@ def unlock(path: Path, passphrase: str) -> Keyring:
     """The keyring in ``path``; ``WrongPassphrase`` (nothing changed) if it does not open."""
     data = _read(path)
     codec = AesGcmCodec(_unwrap(data, passphrase))
-    raw_private = codec.open(_DEVICE_KEY_AAD, _unb64(data["device_key"]))
+    raw_private = codec.open(_DEVICE_KEY_AAD, unb64(data["device_key"]))
     return Keyring(codec, Ed25519PrivateKey.from_private_bytes(raw_private))
 
 
@@ -184,11 +136,8 @@ def change_passphrase(path: Path, old: str, new: str) -> None:
     secret = _check_passphrase(new).decode("utf-8")
     data = _read(path)
     data_key = _unwrap(data, old)
-    kdf = _new_kdf(int(data["kdf"]["n"]))
-    _write(
-        path,
-        {**data, "kdf": kdf, "wrapped_key": _b64(_kek(secret, kdf).seal(_wrap_aad(kdf), data_key))},
-    )
+    kdf = new_kdf(int(data["kdf"]["n"]))
+    _write(path, {**data, "kdf": kdf, "wrapped_key": wrap_key(data_key, secret, kdf)})
 
 
 def destroy_keyfile(path: Path) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from field_client.errors import Offline
-from sync.errors import BadRequest, CouchError, PeerUnreachable
+from field_client.errors import LoginThrottled, Offline
+from sync.errors import BadRequest, CouchError, PeerUnreachable, TooManyRequests
 from sync.http import HttpDatabase
 from sync.http import enrol as http_enrol
 from sync.replication import ReplicationError
@@ -64,7 +64,8 @@ def _base(server_url: str) -> str:
 async def enrol(
     server_url: str, *, officer_id: str, password: str, device_name: str, public_key: str
 ) -> Enrolment:
-    """Enrol this device; ``Offline`` when the server cannot be reached."""
+    """Enrol this device; ``Offline`` when the server cannot be reached,
+    ``LoginThrottled`` (how long to wait) after too many wrong passwords."""
     try:
         answer = await http_enrol.enrol(
             server_url,
@@ -76,6 +77,8 @@ async def enrol(
         )
     except PeerUnreachable as exc:
         raise Offline.enrolment(exc) from None
+    except TooManyRequests as exc:
+        raise LoginThrottled.of(exc) from None
     return Enrolment.of(answer)
 
 

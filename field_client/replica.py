@@ -1,7 +1,7 @@
 """``FieldReplica``: the officer's encrypted replica of the station database.
 
 One directory holds it: the SQLite database (every body and attachment sealed
-by :class:`~field_client.crypto.AesGcmCodec`), the key file
+by :class:`~sync.codec.AesGcmCodec`), the key file
 (:mod:`field_client.keys`) and the settings file (:mod:`field_client.settings`).
 Its ``db`` is a :class:`~sync.database.Database` like any other store, so it
 replicates with another replica, the gateway over HTTP or a CouchDB; on top
@@ -50,6 +50,7 @@ from schemas.identity import is_slug
 from sync import journal
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
+from sync.files import private_dir
 from sync.replication import (
     Progress,
     ReplicationError,
@@ -127,7 +128,7 @@ class FieldReplica:
             role=role,
         )
         _check_identity(settings)
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(home)
         remove_database_files(db_path)  # leftovers of a wiped replica hold nothing usable
         keyring = keys.create_keyfile(key_path, passphrase, scrypt_n=scrypt_n)
         save_settings(settings_path, settings)
@@ -143,6 +144,7 @@ class FieldReplica:
 
     @classmethod
     async def _opened(cls, home: Path, settings: Settings, keyring: keys.Keyring) -> FieldReplica:
+        private_dir(home)  # a folder an older version left 0755
         db = await SQLiteDatabase.open(
             replica_paths(home)[0], name=settings.db_name, codec=keyring.codec
         )

@@ -26,13 +26,16 @@ from server.logs import configure_logging
 from server.policy import admin
 from server.policy.district import DistrictSettings
 from server.site import create_site
+from server.state.data_key import is_sealed, unlock_data_key
 from server.state.interface import GatewayState
-from sync.errors import CouchError, PeerUnreachable
+from sync.codec import BodyCodec
+from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
 
 T = TypeVar("T")
 COUCHDB_ENV = "BEATSYNC_COUCHDB"
+DATA_PASSPHRASE_ENV = "BEATSYNC_DATA_PASSPHRASE"
 _data_option = click.option(
     "--data",
     "data_dir",
@@ -49,17 +52,54 @@ def _couchdb_env() -> str | None:
     return os.environ.get(COUCHDB_ENV) or None
 
 
-def _with_state(data_dir: Path, action: Callable[[GatewayState], Awaitable[T]]) -> T:
-    """Run one admin action against the data folder; errors become a clear message."""
+def _with_state(
+    data_dir: Path,
+    action: Callable[[GatewayState], Awaitable[T]],
+    *,
+    at_rest: BodyCodec | None = None,
+) -> T:
+    """Run one admin action against the data folder; errors become a clear message.
+    ``at_rest`` opens sealed audited bodies (only ``audit verify`` reads them)."""
 
     async def run() -> T:
-        state = await open_state(GatewayConfig(data_dir=data_dir, couchdb_url=_couchdb_env()))
+        config = GatewayConfig(data_dir=data_dir, couchdb_url=_couchdb_env(), at_rest=at_rest)
+        state = await open_state(config)
         try:
             return await action(state)
         finally:
             await state.close()
 
     return _run(run())
+
+
+def _unlock(data_dir: Path, key_file: Path | None, *, seal: bool) -> BodyCodec | None:
+    """The data key of a sealed folder (or of a new one when ``seal``); ``None`` for
+    a folder in the clear. Asks for the passphrase (hidden) unless ``key_file`` or
+    BEATSYNC_DATA_PASSPHRASE gives it; the key stays in this process's memory."""
+    sealed = is_sealed(data_dir)
+    if not (seal or sealed):
+        return None
+    try:
+        if key_file is not None:
+            return unlock_data_key(data_dir, key_file=key_file)
+        passphrase = os.environ.get(DATA_PASSPHRASE_ENV) or click.prompt(
+            "Passphrase of this data folder" if sealed else "Choose a passphrase for this data",
+            hide_input=True,
+            confirmation_prompt=not sealed,
+            err=True,
+        )
+        return unlock_data_key(data_dir, passphrase=passphrase)
+    except CouchError as exc:
+        raise click.ClickException(exc.reason) from None
+
+
+_key_file_option = click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="BEATSYNC_KEY_FILE",
+    help="Unlock the data with this key file (made on first use; keep it off this disk) "
+    "instead of a passphrase (asked for, or BEATSYNC_DATA_PASSPHRASE).",
+)
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -148,6 +188,14 @@ def main(ctx: click.Context) -> None:
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
 @click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
+@click.option(
+    "--encrypt-at-rest",
+    is_flag=True,
+    help="Seal the embedded stores' records, photos and audited bodies (AES-256-GCM) in a "
+    "new data folder; off by default, for disks already encrypted. A station hub, and a "
+    "folder sealed before, always are.",
+)
+@_key_file_option
 def serve(
     data_dir: Path = DEFAULT_DATA_DIR,
     host: str = "127.0.0.1",
@@ -158,11 +206,22 @@ def serve(
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
+    encrypt_at_rest: bool = False,
+    key_file: Path | None = None,
 ) -> None:
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
+    if couchdb_url and (encrypt_at_rest or key_file):
+        raise click.UsageError(
+            "--encrypt-at-rest seals the embedded store; with --couchdb, encrypt the CouchDB"
+            " nodes' disks."
+        )
+    at_rest = None if couchdb_url else _unlock(data_dir, key_file, seal=encrypt_at_rest or hub)
     config = GatewayConfig(
-        data_dir=data_dir, couchdb_url=couchdb_url or None, token_days=token_days
+        data_dir=data_dir,
+        couchdb_url=couchdb_url or None,
+        token_days=token_days,
+        at_rest=at_rest,
     )
     if demo and couchdb_url:
         raise click.UsageError(
@@ -496,6 +555,12 @@ def hub_enrol(data_dir: Path, upstream: str, officer_id: str, password: str) -> 
                 " connection, and that the central server is running; then run"
                 " `beatsync-server hub enrol` again. Nothing was saved."
             ) from None
+        except TooManyRequests as exc:
+            raise click.ClickException(
+                "The district gateway is slowing password logins for this officer or from"
+                f" this address; try again in {max(1, round(exc.retry_after))} seconds."
+                " Nothing was saved."
+            ) from None
 
     credential = _run(work())
     click.echo(
@@ -522,7 +587,8 @@ def audit() -> None:
 
 @audit.command("verify")
 @_data_option
-def audit_verify(data_dir: Path) -> None:
+@_key_file_option
+def audit_verify(data_dir: Path, key_file: Path | None) -> None:
     """Walk the audit log's hash chains and report any deleted, edited, forged or
     forked entry. Exit status 1 if anything is wrong.
 
@@ -535,7 +601,8 @@ def audit_verify(data_dir: Path) -> None:
     def progress(count: int) -> None:
         click.echo(f"  ... {count} entries read", err=True)
 
-    report = _with_state(data_dir, lambda s: verify_audit(s, progress))
+    at_rest = None if _couchdb_env() else _unlock(data_dir, key_file, seal=False)
+    report = _with_state(data_dir, lambda s: verify_audit(s, progress), at_rest=at_rest)
     for chain, (length, head) in sorted(report.chains.items()):
         click.echo(f"chain {chain}: {length} entries, head {head}")
     if report.unchained:

@@ -5,10 +5,49 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_TOKEN_DAYS", "GatewayConfig"]
+from sync.codec import BodyCodec
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_LOGIN_LIMITS",
+    "DEFAULT_TOKEN_DAYS",
+    "GatewayConfig",
+    "LoginLimit",
+    "LoginLimits",
+]
 
 DEFAULT_DATA_DIR = Path("beatsync-data")
 DEFAULT_TOKEN_DAYS = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimit:
+    """One key's throttle: ``free`` failures, then delays of ``base_s``, twice
+    that, ... up to ``max_s``."""
+
+    free: int
+    base_s: float
+    max_s: float
+    forget_s: float  # a key without failures for this long starts afresh
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """The three keys every failed password login counts against (server.policy.throttle)."""
+
+    # The guesser himself: slowed after a few typos, up to 5 minutes per attempt.
+    officer_at_address: LoginLimit = LoginLimit(free=3, base_s=1.0, max_s=300.0, forget_s=900.0)
+    # One officer guessed at from many addresses: a stranger can delay an
+    # officer by at most max_s per attempt, never lock him out.
+    officer: LoginLimit = LoginLimit(free=10, base_s=1.0, max_s=60.0, forget_s=900.0)
+    # Spraying from one address: a station NAT's officers mistyping now and
+    # then stay far below free.
+    address: LoginLimit = LoginLimit(free=30, base_s=1.0, max_s=60.0, forget_s=900.0)
+    # An officer's successful login makes its address known (skips `officer`) this long.
+    known_address_s: float = 30 * 86_400.0
+
+
+DEFAULT_LOGIN_LIMITS = LoginLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +58,9 @@ class GatewayConfig:
     # exhausting the gateway's memory. Larger bodies get 413 too_large, which
     # replicators answer by splitting the batch.
     max_body_bytes: int = 8 * 1024 * 1024
-    # Login throttling: this many failed logins per officer id or per client
-    # address within the window, then 429 until the window passes.
-    max_login_failures: int = 5
-    login_window_s: float = 300.0
+    # Password-login throttling: growing delays per officer, per address and
+    # per both (see server.policy.throttle).
+    login_limits: LoginLimits = DEFAULT_LOGIN_LIMITS
     # How long a verified Basic-auth header skips the KDF (replicators send it
     # on every request); the officer row is still read on every request.
     auth_cache_ttl_s: float = 60.0
@@ -40,3 +78,7 @@ class GatewayConfig:
     couchdb_url: str | None = field(default=None, repr=False)
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
+    # Seals the embedded stores' bodies, attachments and audited bodies (a
+    # station hub always, the district with `serve --encrypt-at-rest`); the
+    # unlocked data key, held only here in memory (server.state.data_key).
+    at_rest: BodyCodec | None = field(default=None, repr=False, compare=False)

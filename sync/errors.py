@@ -35,6 +35,7 @@ __all__ = [
     "PreconditionFailed",
     "RequestTooLarge",
     "RetryLater",
+    "SealBroken",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -232,6 +233,16 @@ class PeerUnreachable(ServiceUnavailable):
         self.url = url  # the server's URL, without credentials
         self.detail = detail or self.reason  # what went wrong, without the URL
         self.timed_out = timed_out
+
+
+class SealBroken(CouchError):
+    """Raised when sealed data fails its AES-GCM check: altered, or moved from
+    another row or machine (500 ``sealed_data_corrupt``; never read from an answer)."""
+
+    error = "sealed_data_corrupt"
+    default_reason = (
+        "Stored data does not open with this key: it was altered or copied from elsewhere."
+    )
 
 
 # The one table: the class each HTTP status and each CouchDB error name stands

@@ -27,12 +27,12 @@ from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
 from server.state.sqlite import SQLiteGatewayState
-from server.state.stations import SQLiteStationStores, StationDatabases
+from server.state.stations import STATIONS_DIR, SQLiteStationStores, StationDatabases
+from sync.files import private_dir
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
 
 STATE_FILE = "gateway.sqlite"
-STATIONS_DIR = "stations"
 
 
 async def open_state(config: GatewayConfig) -> GatewayState:
@@ -42,8 +42,8 @@ async def open_state(config: GatewayConfig) -> GatewayState:
         from server.couch.state import CouchGatewayState
 
         return await CouchGatewayState.open(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE)
+    private_dir(config.data_dir)
+    return await SQLiteGatewayState.open(config.data_dir / STATE_FILE, codec=config.at_rest)
 
 
 def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDatabases:
@@ -54,7 +54,7 @@ def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDataba
 
         assert isinstance(state, CouchGatewayState)
         return CouchStationStores(state.server)
-    return SQLiteStationStores(config.data_dir / STATIONS_DIR)
+    return SQLiteStationStores(config.data_dir / STATIONS_DIR, codec=config.at_rest)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -71,7 +71,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DISTRICT] = DistrictSettings(state)
     app[AUTHENTICATOR] = Authenticator(
         state,
-        LoginThrottle(config.max_login_failures, config.login_window_s),
+        LoginThrottle(config.login_limits),
         config.auth_cache_ttl_s,
         token_days=config.token_days,
         clock=app.get(CLOCK),

@@ -16,7 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from schemas.identity import Role
-from server.gateway.keys import AUTHENTICATOR, PRINCIPAL, SERVER_UUID, STATE, STORES
+from server.gateway.keys import (
+    AUTHENTICATOR,
+    LOGIN_ATTEMPT,
+    PRINCIPAL,
+    SERVER_UUID,
+    STATE,
+    STORES,
+)
 from server.gateway.request import int_param, json_response, read_json_object
 from server.policy.access import require_principal, require_role
 from server.policy.auth import new_token, token_expires_at, token_hash
@@ -41,6 +48,7 @@ def _string_field(body: dict[str, Any], name: str, max_len: int = 1000) -> str:
 async def enrol(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     officer_id = _string_field(body, "officer_id", 64)
+    request[LOGIN_ATTEMPT] = officer_id
     password = _string_field(body, "password", 1000)
     device_name = _string_field(body, "device_name", _MAX_DEVICE_NAME)
     public_key = _string_field(body, "public_key", 100)

@@ -17,6 +17,7 @@ __all__ = [
     "CONFIG",
     "DISTRICT",
     "GZIP_MIN_BYTES",
+    "LOGIN_ATTEMPT",
     "PRINCIPAL",
     "SERVER_UUID",
     "STATE",
@@ -34,3 +35,5 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
 # The authenticated caller of a request, or None.
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)
+# The officer id a password login (Basic auth, enrolment) named, for the access log.
+LOGIN_ATTEMPT = web.RequestKey("login_attempt", str)

@@ -16,12 +16,15 @@ import orjson
 from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
-from server.gateway.keys import AUTHENTICATOR, GZIP_MIN_BYTES, PRINCIPAL
+from server.gateway.keys import AUTHENTICATOR, GZIP_MIN_BYTES, LOGIN_ATTEMPT, PRINCIPAL
+from server.policy.auth import basic_officer_id
 from sync.errors import CouchError, RequestTooLarge, RetryLater, error_for_status
 
 __all__ = ["access_log", "authenticate", "compress", "errors"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Officer ids are short slugs; whatever a stranger sends is cut to this in the log.
+_MAX_LOGGED_ID = 64
 access_logger = logging.getLogger("beatsync.access")
 error_logger = logging.getLogger("beatsync.error")
 
@@ -44,7 +47,9 @@ def _couch_error(exc: web.HTTPException) -> CouchError:
 
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One JSON line per request: never the query string, credentials or record text."""
+    """One JSON line per request: never the query string, a password, a token or
+    record text. ``client`` (the peer address) and ``login`` (the officer id a
+    password login named, right or wrong) let an operator see who is guessing."""
     started = time.perf_counter()
     status = 500
     try:
@@ -53,6 +58,7 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
         return response
     finally:
         principal = request.get(PRINCIPAL)
+        attempted = request.get(LOGIN_ATTEMPT)
         access_logger.info(
             "request",
             extra={
@@ -63,6 +69,8 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "officer": principal.officer.id if principal else None,
                     "device": principal.device.id if principal and principal.device else None,
+                    "client": request.remote,
+                    "login": attempted[:_MAX_LOGGED_ID] if attempted is not None else None,
                 }
             },
         )
@@ -90,9 +98,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Every request with credentials is checked, whatever its route: a revoked
     device is refused (and told to wipe) on its very next request."""
     peer = request.remote or "unknown"
-    request[PRINCIPAL] = await request.app[AUTHENTICATOR].authenticate(
-        request.headers.get(hdrs.AUTHORIZATION), peer
-    )
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    attempted = basic_officer_id(header)
+    if attempted is not None:
+        request[LOGIN_ATTEMPT] = attempted
+    request[PRINCIPAL] = await request.app[AUTHENTICATOR].authenticate(header, peer)
     return await handler(request)
 
 

@@ -208,6 +208,12 @@ def create_hub_app(
 ) -> web.Application:
     """The gateway app of a station hub (see the module docstring)."""
     check_slug(station_id, "station id")
+    if config.at_rest is None:
+        # DESIGN: stations keep encrypted replicas, like the officers' devices.
+        raise BadRequest(
+            "A station hub seals its data: unlock it with the station officer's passphrase"
+            " or a key file (server.state.data_key)."
+        )
     credential = HubCredential.load(config.data_dir)
     if credential.station_id != station_id:
         raise BadRequest(

@@ -21,6 +21,7 @@ from server.gateway.handlers_hub import hub_setting
 from server.state.interface import IdentityRepo, Settings
 from sync import signing
 from sync.errors import BadRequest, Forbidden, NotFound
+from sync.files import private_dir, private_file
 from sync.http.enrol import enrol
 
 __all__ = ["HUB_FILE", "UPSTREAM_TIMEOUT_S", "HubCredential", "authorise_hub", "enrol_hub"]
@@ -40,10 +41,9 @@ class HubCredential:
     token: str = field(repr=False)
 
     def save(self, data_dir: Path) -> Path:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / HUB_FILE
-        # Created 0600 before anything is written: the token is a password.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        path = private_file(private_dir(data_dir) / HUB_FILE)
+        # Made 0600 before anything is written: the token is a password.
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w") as out:
             json.dump(asdict(self), out)
         return path

@@ -8,6 +8,7 @@ request, so a revocation made anywhere takes effect on the very next request.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from server.config import DEFAULT_TOKEN_DAYS
-from server.policy.passwords import verify_password_async
+from server.policy.passwords import dummy_hash, verify_password_async
 from server.policy.throttle import LoginThrottle
 from server.state.interface import IdentityRepo
 from server.state.models import Device, Officer, Principal
@@ -28,6 +29,7 @@ __all__ = [
     "TOKEN_EXPIRED_REASON",
     "Authenticator",
     "Clock",
+    "basic_officer_id",
     "new_token",
     "token_expires_at",
     "token_hash",
@@ -115,27 +117,37 @@ class Authenticator:
     async def login(
         self, officer_id: str, password: str, client: str, *, cache_key: str | None = None
     ) -> Officer:
-        """Check an officer's password (throttled); the officer, or ``Unauthorized``."""
-        keys = (f"officer:{officer_id}", f"addr:{client}")
-        self._throttle.check(*keys)
+        """Check an officer's password (throttled); the officer, or ``Unauthorized``.
+
+        Every refusal costs one KDF run: an unknown id is checked against a
+        dummy hash and a revoked officer's password against his own, so the
+        answer's timing tells no one which ids exist or are revoked.
+        """
         officer = await self._identities.get_officer(officer_id)
-        if officer is not None and not officer.revoked:
-            if cache_key is not None and self._cached(cache_key, officer):
-                return officer
-            if await verify_password_async(password, officer.password_hash):
-                self._throttle.succeeded(keys[0])
-                if cache_key is not None:
-                    self._remember(cache_key, officer)
-                return officer
-        self._throttle.failed(*keys)
-        if officer is not None and officer.revoked:
-            raise Unauthorized("This officer account was revoked by the district office.")
+        # A header verified moments ago is no guess: a replicator sending it on
+        # every request keeps syncing while its address is being throttled.
+        if officer is not None and not officer.revoked and self._cached(cache_key, officer):
+            return officer
+        self._throttle.check(officer_id, client)
+        # In a worker thread: the first call computes the dummy hash (one KDF run).
+        stored = officer.password_hash if officer else await asyncio.to_thread(dummy_hash)
+        if await verify_password_async(password, stored) and officer is not None:
+            if officer.revoked:
+                # Only the right password learns that the account was revoked.
+                raise Unauthorized("This officer account was revoked by the district office.")
+            self._throttle.succeeded(officer_id, client)
+            if cache_key is not None:
+                self._remember(cache_key, officer)
+            return officer
+        self._throttle.failed(officer_id, client)
         raise Unauthorized(_BAD_LOGIN)
 
     def _key(self, header: str, officer: Officer) -> str:
         return hashlib.sha256(f"{header}\0{officer.password_hash}".encode()).hexdigest()
 
-    def _cached(self, header: str, officer: Officer) -> bool:
+    def _cached(self, header: str | None, officer: Officer) -> bool:
+        if header is None:
+            return False
         expiry = self._verified.get(self._key(header, officer))
         return expiry is not None and expiry > time.monotonic()
 
@@ -144,6 +156,17 @@ class Authenticator:
         if len(self._verified) > 10_000:
             self._verified = {k: t for k, t in self._verified.items() if t > now}
         self._verified[self._key(header, officer)] = now + self._ttl
+
+
+def basic_officer_id(header: str | None) -> str | None:
+    """The officer id of a Basic ``Authorization`` header, never its password."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return _parse_basic(value.strip())[0]
+    except Unauthorized:
+        return None
 
 
 def _parse_basic(value: str) -> tuple[str, str]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "dummy_hash",
     "hash_password",
     "hash_password_async",
     "verify_password",
@@ -60,6 +62,13 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     # Constant-time comparison: timing must not reveal how much of the key matched.
     return hmac.compare_digest(actual, expected)
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of no one's password, for logins of unknown ids: verifying against
+    it costs the same KDF time as a real officer's hash (same parameters)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 async def hash_password_async(password: str) -> str:

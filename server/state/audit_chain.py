@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from sync.files import FILE_MODE, private_dir
 from sync.revid import canonical_json
 
 __all__ = [
@@ -123,10 +124,11 @@ class AuditSigner:
         the database cannot re-sign it."""
         key = Ed25519PrivateKey.generate()
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         except FileExistsError:  # made before, or by another process just now
+            os.chmod(path, FILE_MODE)  # an older install left it readable
             return cls(Ed25519PrivateKey.from_private_bytes(path.read_bytes()))
         with os.fdopen(fd, "wb") as out:
             out.write(raw)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import orjson
 
 from schemas.identity import Role
 from server.state.audit_chain import (
@@ -39,14 +40,21 @@ from server.state.models import (
     audit_fields,
 )
 from server.state.timestamps import utc_now
+from sync.codec import BodyCodec, PlainCodec, body_aad
 from sync.database import Doc
 from sync.errors import Conflict, NotFound
+from sync.files import sqlite_files
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 
 # Columns of an audit row that hold a chained field as is (``deleted`` is an
 # integer in SQLite, ``body`` JSON text).
 _STORED_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("deleted", "body"))
+def _audit_aad(db: str, doc_id: str, rev: str) -> bytes:
+    """An audited body is bound to its entry's database, document and revision."""
+    return b"audit\0" + db.encode() + b"\0" + body_aad(doc_id, rev)
+
+
 # Entries read per statement while verifying the chain.
 _CHAIN_PAGE = 2000
 
@@ -109,25 +117,30 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class SQLiteGatewayState(GatewayState):
-    def __init__(self, conn: aiosqlite.Connection, *, audit_key: Path) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, *, audit_key: Path, codec: BodyCodec | None = None
+    ) -> None:
         self._conn = conn
+        self._codec = codec or PlainCodec()
         self._write_lock = asyncio.Lock()
         self._audit_key = audit_key
         self._chain = LazyChain(self._open_chain)
 
     @classmethod
-    async def open(cls, path: Path, *, audit_key: Path | None = None) -> SQLiteGatewayState:
+    async def open(
+        cls, path: Path, *, audit_key: Path | None = None, codec: BodyCodec | None = None
+    ) -> SQLiteGatewayState:
         """The state in the file at ``path``; ``audit_key`` is the gateway's audit
         signing key (default: ``audit-signing.key`` beside the file, made on first
-        use)."""
-        conn = await aiosqlite.connect(path)
+        use); ``codec`` seals the audited record bodies (the only record text here)."""
+        conn = await aiosqlite.connect(sqlite_files(path))
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA busy_timeout=10000")
         await conn.execute("PRAGMA foreign_keys=ON")
         # synchronous=FULL: an acknowledged audit entry survives a power cut.
         await conn.execute("PRAGMA synchronous=FULL")
-        state = cls(conn, audit_key=audit_key or path.parent / KEY_FILE)
+        state = cls(conn, audit_key=audit_key or path.parent / KEY_FILE, codec=codec)
         await state._migrate()
         return state
 
@@ -368,7 +381,7 @@ class SQLiteGatewayState(GatewayState):
             for e in entries:
                 fields = audit_fields(e, now)
                 link = chain.link(fields)
-                body = json.dumps(e.body, separators=(",", ":")) if e.body is not None else None
+                body = self._seal_body(e.db, e.doc_id, e.rev, e.body)
                 rows.append(
                     (
                         *(fields[name] for name in _STORED_FIELDS),
@@ -409,7 +422,7 @@ class SQLiteGatewayState(GatewayState):
             for r in rows:
                 fields = {name: r[name] for name in _STORED_FIELDS}
                 fields["deleted"] = bool(r["deleted"])
-                fields["body"] = json.loads(r["body"]) if r["body"] is not None else None
+                fields["body"] = self._open_body(r["db"], r["doc_id"], r["rev"], r["body"])
                 link = (
                     ChainLink(r["chain"], r["prev"], r["hash"], r["sig"])
                     if r["hash"] is not None
@@ -468,8 +481,26 @@ class SQLiteGatewayState(GatewayState):
             (db, json.dumps(ids)),
         )
         return {
-            key: json.loads(r["body"]) for r in rows if (key := (r["doc_id"], r["rev"])) in wanted
+            key: self._open_body(db, *key, r["body"])
+            for r in rows
+            if (key := (r["doc_id"], r["rev"])) in wanted
         }
+
+    # -- audited bodies: sealed like the station stores' ------------------------------
+
+    def _seal_body(
+        self, db: str, doc_id: str, rev: str, body: Mapping[str, Any] | None
+    ) -> bytes | None:
+        if body is None:
+            return None
+        return self._codec.seal(_audit_aad(db, doc_id, rev), orjson.dumps(dict(body)))
+
+    def _open_body(self, db: str, doc_id: str, rev: str, stored: bytes | str | None) -> Any:
+        if stored is None:
+            return None
+        if isinstance(stored, str):  # written as JSON text before bodies were sealed
+            return json.loads(stored)
+        return orjson.loads(self._codec.open(_audit_aad(db, doc_id, rev), stored))
 
     # -- settings ------------------------------------------------------------------
 

@@ -6,9 +6,14 @@ import abc
 import asyncio
 from pathlib import Path
 
+from sync.codec import BodyCodec
 from sync.database import Database
+from sync.files import private_dir
 
-__all__ = ["SQLiteStationStores", "StationDatabases"]
+__all__ = ["STATIONS_DIR", "SQLiteStationStores", "StationDatabases"]
+
+# The folder of the station stores under an embedded gateway's data folder.
+STATIONS_DIR = "stations"
 
 
 class StationDatabases(abc.ABC):
@@ -23,8 +28,9 @@ class StationDatabases(abc.ABC):
 
 
 class SQLiteStationStores(StationDatabases):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, codec: BodyCodec | None = None) -> None:
         self._root = root
+        self._codec = codec
         self._open: dict[str, Database] = {}
         self._lock = asyncio.Lock()
 
@@ -41,8 +47,8 @@ class SQLiteStationStores(StationDatabases):
             if store is None:
                 from sync.sqlite import SQLiteDatabase
 
-                self._root.mkdir(parents=True, exist_ok=True)
-                store = await SQLiteDatabase.open(self.path_of(station_id))
+                private_dir(self._root)
+                store = await SQLiteDatabase.open(self.path_of(station_id), codec=self._codec)
                 self._open[station_id] = store
         return store
 

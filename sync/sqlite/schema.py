@@ -32,6 +32,7 @@ from pathlib import Path
 import aiosqlite
 
 from sync.errors import PreconditionFailed
+from sync.files import sqlite_files
 from sync.revtree import DEFAULT_REVS_LIMIT
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "get_meta_int", "migrate", "set_meta"]
@@ -61,7 +62,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
-    """A connection to the file at ``path`` with the settings every store connection uses."""
+    """A connection to the file at ``path`` with the settings every store connection uses;
+    the file and its ``-wal``/``-shm`` are owner-only (:mod:`sync.files`)."""
+    if str(path) != ":memory:":
+        sqlite_files(path)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:

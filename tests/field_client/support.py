@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,8 @@ from click.testing import CliRunner, Result
 from field_client import forms
 from field_client.cli import cli
 from field_client.records import now_stamp
+from field_client.replica import UNASSIGNED, FieldReplica
+from tests.at_rest import files_under, marker_hits
 
 __all__ = [
     "ENV",
@@ -22,6 +23,7 @@ __all__ = [
     "files_under",
     "init_offline",
     "marker_hits",
+    "unenrolled_replica",
     "visit",
     "visitor",
 ]
@@ -42,6 +44,13 @@ def beatsync_json(home: Path, *args: str, input: str | None = None) -> Any:
     return orjson.loads(result.stdout)
 
 
+async def unenrolled_replica(home: Path, officer_id: str = "si.sharma") -> FieldReplica:
+    """An officer's new device, its station and beat to come from enrolment."""
+    return await FieldReplica.create(
+        home, PASSPHRASE, officer_id=officer_id, station_id=UNASSIGNED, beat_id=UNASSIGNED
+    )
+
+
 def init_offline(home: Path) -> None:
     """An officer's device set up with no server: si.sharma, station kotwali, beat-3."""
     result = beatsync(
@@ -60,7 +69,10 @@ def init_offline(home: Path) -> None:
 
 
 def complaint(
-    text: str = "The phone was snatched near the bus stand.", **changes: Any
+    text: str = "The phone was snatched near the bus stand.",
+    *,
+    officer_id: str = "si.sharma",
+    **changes: Any,
 ) -> dict[str, Any]:
     record = forms.complaint(
         name="राम कुमार सिंह",
@@ -71,7 +83,7 @@ def complaint(
         place="मीठापुर बस स्टैंड",
         incident_time="2026-11-28T18:30:00+05:30",
         gps={"lat": 25.6, "lon": 85.14},
-        officer_id="si.sharma",
+        officer_id=officer_id,
         at=now_stamp(),
     )
     return {**record, **changes}
@@ -102,28 +114,3 @@ def visit(findings: str = "The applicant lives here with his family.") -> dict[s
         neighbours=[{"name": "Imran Ansari", "statement": "He has lived here 5 years."}],
         at=now_stamp(),
     )
-
-
-def files_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
-
-
-def _forms(marker: str) -> list[bytes]:
-    """Every way the text could be written: UTF-8, UTF-16 both orders, JSON-escaped."""
-    return [
-        marker.encode("utf-8"),
-        marker.encode("utf-16-le"),
-        marker.encode("utf-16-be"),
-        json.dumps(marker).strip('"').encode("ascii"),
-    ]
-
-
-def marker_hits(root: Path, markers: dict[str, str]) -> list[tuple[str, str]]:
-    """``(file, marker name)`` for every marker text found in any file under ``root``."""
-    found = []
-    for path in files_under(root):
-        data = path.read_bytes()
-        for name, marker in markers.items():
-            if any(form in data for form in _forms(marker)):
-                found.append((str(path.relative_to(root)), name))
-    return found

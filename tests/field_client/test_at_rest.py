@@ -1,16 +1,17 @@
-"""No record text in the clear on disk: database, WAL, key and settings files, temp files."""
+"""No record text in the clear on disk: database, WAL, key and settings files, temp
+files; and nothing there that another account on the machine can read."""
 
 from __future__ import annotations
 
 import base64
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 
 from field_client.replica import FieldReplica
 from sync.sqlite import SQLiteDatabase
+from tests.at_rest import loose_modes, markers
 from tests.field_client.support import (
     PASSPHRASE,
     complaint,
@@ -22,19 +23,18 @@ from tests.field_client.support import (
 
 
 def _markers() -> dict[str, str]:
-    tag = uuid.uuid4().hex[:8].upper()
-    return {
-        "complaint_en": f"QZXCOMPLAINT{tag}",
-        "complaint_hi": f"गुप्तशिकायत{tag}",
-        "visitor_en": f"QZXVISITOR{tag}",
-        "visitor_hi": f"गुप्तआगंतुक{tag}",
-        "visit_en": f"QZXVISIT{tag}",
-        "visit_hi": f"गुप्तसत्यापन{tag}",
-        "edit_en": f"QZXEDITED{tag}",
-        "edit_hi": f"गुप्तसंशोधन{tag}",
-        "photo_en": f"QZXPHOTO{tag}",
-        "photo_hi": f"गुप्तचित्र{tag}",
-    }
+    return markers(
+        complaint_en="QZXCOMPLAINT",
+        complaint_hi="गुप्तशिकायत",
+        visitor_en="QZXVISITOR",
+        visitor_hi="गुप्तआगंतुक",
+        visit_en="QZXVISIT",
+        visit_hi="गुप्तसत्यापन",
+        edit_en="QZXEDITED",
+        edit_hi="गुप्तसंशोधन",
+        photo_en="QZXPHOTO",
+        photo_hi="गुप्तचित्र",
+    )
 
 
 def test_the_scan_finds_markers_in_plain_files(tmp_path: Path) -> None:
@@ -109,6 +109,8 @@ async def test_no_marker_text_on_disk_after_records_sync_and_edits(
         assert status.pending_records == 0
         assert any(p.name.endswith("-wal") for p in files_under(tmp_path))
         assert marker_hits(tmp_path, m) == []  # while open: database, WAL, shm
+        # Owner-only, whatever the umask: replica.sqlite3 and its WAL were 0644.
+        assert loose_modes(tmp_path / "device") == loose_modes(tmp_path / "hub") == []
     finally:
         await device.close()
         await hub.close()

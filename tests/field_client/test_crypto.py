@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from field_client import keys
-from field_client.crypto import NONCE_BYTES, AesGcmCodec, new_data_key
 from field_client.errors import NoReplica, SealBroken, WrongPassphrase
+from sync.codec import NONCE_BYTES, AesGcmCodec, new_data_key
 from sync.errors import BadRequest
 from tests.field_client.support import PASSPHRASE
 

@@ -8,6 +8,7 @@ device talks to it over real HTTP with its bearer token, and the CLI's
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ from server.gateway.keys import STATE, STORES
 from server.policy import admin
 from sync import journal, signing
 from sync.errors import BadRequest
-from tests.field_client.support import PASSPHRASE, complaint, visit, visitor
+from tests.field_client.support import (
+    PASSPHRASE,
+    complaint,
+    unenrolled_replica,
+    visit,
+    visitor,
+)
 
 PASSWORD = "officer-password-1"
 
@@ -71,9 +78,7 @@ def _url(server: TestServer) -> str:
 
 async def _enrolled(gateway: TestServer, home: Path, device_name: str) -> FieldReplica:
     """A beat officer's new replica in ``home``, enrolled with ``gateway``."""
-    replica = await FieldReplica.create(
-        home, PASSPHRASE, officer_id="si.sharma", station_id="unassigned", beat_id="unassigned"
-    )
+    replica = await unenrolled_replica(home)
     try:
         await replica.enrol(_url(gateway), password=PASSWORD, device_name=device_name)
     except BaseException:
@@ -85,13 +90,7 @@ async def _enrolled(gateway: TestServer, home: Path, device_name: str) -> FieldR
 async def test_enrol_sync_and_revocation_through_the_gateway(
     gateway: TestServer, tmp_path: Path
 ) -> None:
-    replica = await FieldReplica.create(
-        tmp_path / "device",
-        PASSPHRASE,
-        officer_id="si.sharma",
-        station_id="unassigned",
-        beat_id="unassigned",
-    )
+    replica = await unenrolled_replica(tmp_path / "device")
     try:
         await replica.enrol(_url(gateway), password=PASSWORD, device_name="tablet 7")
         s = replica.settings
@@ -162,8 +161,13 @@ async def test_photographed_visits_and_their_edits_are_accepted_signed(
         assert central["findings"] == "Confirmed again."
         assert sorted(central["_attachments"]) == ["door.jpg", "gate.jpg"]
         assert signing.verify(central, signing.public_key_from_b64(replica.public_key_b64))
-        swapped = {**central, "_attachments": {**central["_attachments"],
-                                               "door.jpg": central["_attachments"]["gate.jpg"]}}
+        swapped = {
+            **central,
+            "_attachments": {
+                **central["_attachments"],
+                "door.jpg": central["_attachments"]["gate.jpg"],
+            },
+        }
         assert not signing.verify(swapped, signing.public_key_from_b64(replica.public_key_b64))
     finally:
         await replica.close()
@@ -294,8 +298,9 @@ async def test_a_record_the_gateway_refuses_is_in_status_with_its_reason_and_off
         # A record that never went through this device's checks (put straight
         # into its store, as an older version or a bad import might have): the
         # gateway refuses it, and must not hold back the officer's records.
-        stray = await replica.db.put({"_id": "stray-record", "type": "visitor_entry",
-                                      "station_id": "elsewhere"})
+        stray = await replica.db.put(
+            {"_id": "stray-record", "type": "visitor_entry", "station_id": "elsewhere"}
+        )
         report = await replica.sync()
         assert [(r["id"], r["rev"]) for r in report.refused] == [("stray-record", stray["rev"])]
         store = await gateway.app[STORES].get("kotwali")
@@ -312,8 +317,7 @@ async def test_a_record_the_gateway_refuses_is_in_status_with_its_reason_and_off
         again = await replica.sync()  # offered again, refused again
         assert [r["id"] for r in again.refused] == ["stray-record"]
         # Its (unsigned) deletion supersedes it: the newest leaf is what is refused now.
-        gone = await replica.db.put({"_id": "stray-record", "_rev": stray["rev"],
-                                     "_deleted": True})
+        gone = await replica.db.put({"_id": "stray-record", "_rev": stray["rev"], "_deleted": True})
         await replica.sync()
         assert [r.rev for r in (await replica.status()).refused] == [gone["rev"]]
     finally:
@@ -325,3 +329,22 @@ def test_the_servers_words_are_shown_whole_not_read_as_console_markup() -> None:
     console = Console(record=True, width=400)
     console.print(render.sync_summary(SyncReport(1, 0, ({"id": "abc", "reason": reason},))))
     assert reason in console.export_text()
+
+
+async def test_cli_init_after_too_many_wrong_passwords_says_how_long_to_wait(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    def init(home: Path, password: str) -> Any:
+        env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": password}
+        args = ["--home", str(home), "init", "--server", _url(gateway), "--officer", "si.sharma"]
+        return CliRunner().invoke(cli, args, env=env)
+
+    for n in range(GatewayConfig().login_limits.officer_at_address.free):
+        refused = await asyncio.to_thread(init, tmp_path / f"try-{n}", "not-the-password")
+        assert "incorrect" in refused.output
+    waiting = await asyncio.to_thread(init, tmp_path / "device", PASSWORD)
+    assert waiting.exit_code == 1
+    said = " ".join(waiting.output.split())
+    assert re.search(r"try again in [1-9][0-9]* seconds", said), said
+    assert "Traceback" not in waiting.output
+    assert list((tmp_path / "device").iterdir()) == []  # nothing half set up

@@ -29,6 +29,7 @@ from server.couch.bootstrap import BootstrapReport, bootstrap
 from server.couch.state import CouchGatewayState
 from server.gateway.app import create_app
 from server.policy import admin
+from server.state.data_key import unlock_data_key
 from server.state.models import station_db_name
 from sync import signing
 from sync.database import Database, Doc
@@ -159,6 +160,17 @@ async def couch_gateway(
     )
     async with running(create_app(config)) as url:
         yield url
+
+
+HUB_PASSPHRASE = "station officer's passphrase"
+
+
+def hub_config(hub_dir: Path) -> GatewayConfig:
+    """A station hub's settings, its data key unlocked (made on first use) as
+    `serve --hub` does with the station officer's passphrase."""
+    return GatewayConfig(
+        data_dir=hub_dir, at_rest=unlock_data_key(hub_dir, passphrase=HUB_PASSPHRASE)
+    )
 
 
 async def open_sqlite(path: Path) -> Database:

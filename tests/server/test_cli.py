@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
 
+from schemas.identity import Role
 from server.cli import main
+from server.config import GatewayConfig
+from server.gateway.app import create_app, open_state
+from server.policy import admin
 
 README = resources.files("server").joinpath("README.md").read_text()
 
@@ -159,3 +166,37 @@ def test_hub_enrol_at_an_unreachable_district_prints_no_traceback(tmp_path: Path
     assert result.returncode == 1, result.stderr
     _assert_unreachable_hub_message(result.stderr)
     assert "Traceback" not in result.stdout
+
+
+async def test_hub_enrol_after_too_many_wrong_passwords_says_how_long_to_wait(
+    tmp_path: Path, aiohttp_server: Any
+) -> None:
+    data = tmp_path / "district"
+    await _provision_station_officer(data)
+    gateway = await aiohttp_server(create_app(GatewayConfig(data_dir=data)))
+    upstream = str(gateway.make_url("")).rstrip("/")
+
+    def enrol(password: str) -> Any:
+        args = ["hub", "enrol", "--upstream", upstream, "--officer", "sho-kotwali"]
+        return CliRunner().invoke(
+            main, [*args, "--data", str(tmp_path / "hub"), "--password", password]
+        )
+
+    for _ in range(GatewayConfig().login_limits.officer_at_address.free):
+        assert "incorrect" in (await asyncio.to_thread(enrol, "wrong-pass-123")).output
+    waiting = await asyncio.to_thread(enrol, "demo-pass-123")
+    assert waiting.exit_code == 1
+    assert re.search(r"try again in [1-9][0-9]* seconds", _said(waiting.output)), waiting.output
+    assert not (tmp_path / "hub" / "hub.json").exists()
+
+
+async def _provision_station_officer(data: Path) -> None:
+    state = await open_state(GatewayConfig(data_dir=data))
+    try:
+        await state.add_station("kotwali", "Kotwali police station")
+        await admin.add_officer(
+            state, "sho-kotwali", "SHO", Role.STATION_OFFICER, "demo-pass-123",
+            station_id="kotwali",
+        )
+    finally:
+        await state.close()

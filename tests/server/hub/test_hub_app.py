@@ -34,6 +34,7 @@ from tests.server.couch_support import (
     couch_gateway,
     couch_server,
     doc_ids,
+    hub_config,
     provision,
     running,
     wait_for,
@@ -172,7 +173,7 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                 await device.enrol(gateway)  # devices enrol at the district
                 await lost.enrol(gateway)
                 hub_app = create_hub_app(
-                    GatewayConfig(data_dir=hub_dir), plan.station_id, link.url, options=FAST_HUB
+                    hub_config(hub_dir), plan.station_id, link.url, options=FAST_HUB
                 )
                 async with running(hub_app) as hub:
                     # The hub learns the station's devices from the centre.
@@ -232,7 +233,7 @@ async def test_multi_hop_with_the_hub_link_cut_and_restored_converges_everywhere
                 # The station PC restarts while the link is still down: the cached
                 # identities (revocations included) and the records are on its disk.
                 hub_app = create_hub_app(
-                    GatewayConfig(data_dir=hub_dir), plan.station_id, link.url, options=FAST_HUB
+                    hub_config(hub_dir), plan.station_id, link.url, options=FAST_HUB
                 )
                 async with running(hub_app) as hub:
                     status, body = await _status(hub, lost.token, "/_beatsync/whoami")
@@ -306,7 +307,7 @@ async def test_a_revoked_hub_stops_serving_without_telling_devices_to_wipe(
             await device.enrol(gateway)
 
             def hub_app(upstream: str) -> Any:
-                config = GatewayConfig(data_dir=hub_dir)
+                config = hub_config(hub_dir)
                 return create_hub_app(config, plan.station_id, upstream, options=FAST_HUB)
 
             async with running(hub_app(gateway)) as hub:

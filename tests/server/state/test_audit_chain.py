@@ -187,7 +187,8 @@ def _rehashed(row: dict[str, Any]) -> dict[str, Any]:
 
 def _body(row: dict[str, Any]) -> Any:
     body = row.get("body")
-    return json.loads(body) if isinstance(body, str) else body
+    # JSON text (entries from before sealing) or bytes (through the PlainCodec).
+    return json.loads(body) if isinstance(body, str | bytes) else body
 
 
 async def test_an_untouched_log_verifies(backend: tuple[GatewayState, str, Tamper]) -> None:

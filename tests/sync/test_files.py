@@ -1,0 +1,72 @@
+"""Owner-only folders and files (sync.files), and the embedded store's database,
+WAL and shared-memory files made 0600 whatever the umask."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.files import private_dir, private_file
+from sync.sqlite import SQLiteDatabase
+from tests.at_rest import loose_modes
+
+
+@pytest.fixture(autouse=True)
+def usual_umask() -> Iterator[None]:
+    """The default umask of most systems, which leaves new files readable by all."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_the_check_sees_loose_modes(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "open.txt").write_text("x")
+    (root / "sub").mkdir()
+    assert loose_modes(root) == [(".", "0o755"), ("open.txt", "0o644"), ("sub", "0o755")]
+
+
+def test_private_dir_and_file_create_and_tighten(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir(mode=0o755)
+    (root / "old.key").write_bytes(b"secret")
+    os.chmod(root / "old.key", 0o644)
+    private_dir(root)
+    private_file(root / "old.key")
+    private_file(private_dir(root / "new" / "deeper") / "fresh")
+    assert (root / "old.key").read_bytes() == b"secret"  # tightened, not truncated
+    assert loose_modes(root) == []
+
+
+async def test_a_new_store_and_its_wal_and_shm_are_owner_only(tmp_path: Path) -> None:
+    root = private_dir(tmp_path / "data")
+    db = await SQLiteDatabase.open(root / "station.sqlite")
+    try:
+        await db.put({"_id": "a", "text": "x" * 10_000})
+        assert {p.name for p in root.iterdir()} >= {"station.sqlite-wal", "station.sqlite-shm"}
+        assert loose_modes(root) == []
+    finally:
+        await db.close()
+
+
+async def test_a_store_an_older_version_left_readable_is_tightened_at_open(
+    tmp_path: Path,
+) -> None:
+    root = private_dir(tmp_path / "data")
+    db = await SQLiteDatabase.open(root / "station.sqlite")
+    await db.put({"_id": "a"})
+    await db.close()
+    os.chmod(root / "station.sqlite", 0o644)
+    db = await SQLiteDatabase.open(root / "station.sqlite")
+    try:
+        await db.put({"_id": "b"})
+        assert (await db.get("a"))["_id"] == "a"
+        assert loose_modes(root) == []
+    finally:
+        await db.close()
