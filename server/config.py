@@ -38,5 +38,13 @@ class GatewayConfig:
     # BEATSYNC_COUCHDB_USER / BEATSYNC_COUCHDB_PASSWORD); None keeps the
     # embedded SQLite store. repr=False: the URL may carry a password.
     couchdb_url: str | None = field(default=None, repr=False)
+    # Slow clients (slowloris): a connection must finish a request's headers this
+    # long after it opens or goes idle, else it is closed; a body must keep
+    # arriving (no gap over body_timeout_s) at min_body_bytes_per_s on average
+    # after its first body_timeout_s, else 408. 2G links move ~5-20 KB/s, so an
+    # honest device is far above the floor while a trickle is cut off.
+    header_timeout_s: float = 15.0
+    body_timeout_s: float = 30.0
+    min_body_bytes_per_s: float = 1024.0
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0

@@ -33,6 +33,7 @@ __all__ = [
     "NotFound",
     "PeerUnreachable",
     "PreconditionFailed",
+    "RequestTimeout",
     "RequestTooLarge",
     "RetryLater",
     "ServiceUnavailable",
@@ -141,6 +142,15 @@ class PreconditionFailed(CouchError):
     default_reason = "The database could not be created, the file already exists."
 
 
+class RequestTimeout(CouchError):
+    """Raised when a client sends its request body too slowly (408); transient,
+    so a device on a bad link retries."""
+
+    status = 408
+    error = "request_timeout"
+    default_reason = "The request body did not arrive in time."
+
+
 class RequestTooLarge(CouchError):
     """Raised when a request body (or one document in it) is over the size limit (413)."""
 
@@ -244,6 +254,7 @@ TABLE: Final[tuple[type[CouchError], ...]] = (
     NotFound,
     MethodNotAllowed,
     Conflict,
+    RequestTimeout,
     PreconditionFailed,
     RequestTooLarge,
     UnsupportedMediaType,
