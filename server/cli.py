@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.identity import Role, check_slug
-from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
+from server.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_DATA_DIR,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MIN_BODY_BYTES_PER_S,
+    DEFAULT_TOKEN_DAYS,
+    GatewayConfig,
+)
 from server.gateway.app import create_app, open_state
 from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
@@ -144,6 +151,29 @@ def main(ctx: click.Context) -> None:
     help="Device tokens expire this many days after enrolment; the device then enrols "
     "again with the officer's password (beatsync enrol).",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_HEADER_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a connection has to send a request's headers (after it opens or "
+    "goes idle) before it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_BODY_TIMEOUT_S,
+    show_default=True,
+    help="Longest pause in a request body, and the grace before --min-body-rate "
+    "applies; slower bodies get 408.",
+)
+@click.option(
+    "--min-body-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_MIN_BODY_BYTES_PER_S,
+    show_default=True,
+    help="Bytes per second a request body must average after --body-timeout.",
+)
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
 @click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
@@ -154,6 +184,9 @@ def serve(
     demo: bool = False,
     couchdb_url: str | None = None,
     token_days: float = DEFAULT_TOKEN_DAYS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_S,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_S,
+    min_body_rate: float = DEFAULT_MIN_BODY_BYTES_PER_S,
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
@@ -161,7 +194,12 @@ def serve(
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
     config = GatewayConfig(
-        data_dir=data_dir, couchdb_url=couchdb_url or None, token_days=token_days
+        data_dir=data_dir,
+        couchdb_url=couchdb_url or None,
+        token_days=token_days,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        min_body_bytes_per_s=min_body_rate,
     )
     if demo and couchdb_url:
         raise click.UsageError(

@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_TOKEN_DAYS", "GatewayConfig"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT_S",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_HEADER_TIMEOUT_S",
+    "DEFAULT_MIN_BODY_BYTES_PER_S",
+    "DEFAULT_TOKEN_DAYS",
+    "GatewayConfig",
+]
 
 DEFAULT_DATA_DIR = Path("beatsync-data")
 DEFAULT_TOKEN_DAYS = 90.0
+DEFAULT_HEADER_TIMEOUT_S = 15.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_MIN_BODY_BYTES_PER_S = 1024.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +53,8 @@ class GatewayConfig:
     # arriving (no gap over body_timeout_s) at min_body_bytes_per_s on average
     # after its first body_timeout_s, else 408. 2G links move ~5-20 KB/s, so an
     # honest device is far above the floor while a trickle is cut off.
-    header_timeout_s: float = 15.0
-    body_timeout_s: float = 30.0
-    min_body_bytes_per_s: float = 1024.0
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    min_body_bytes_per_s: float = DEFAULT_MIN_BODY_BYTES_PER_S
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
