@@ -38,6 +38,7 @@ from sync.errors import CouchError, PeerUnreachable
 __all__ = ["main"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 COUCHDB_ENV = "BEATSYNC_COUCHDB"
 _data_option = click.option(
     "--data",
@@ -120,6 +121,17 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(serve)
 
 
+def _positive_option(flag: str, default: float, help_text: str) -> Callable[[F], F]:
+    """A ``serve`` setting that is a positive number (days, seconds, bytes per second)."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command()
 @_data_option
 @click.option(
@@ -143,36 +155,28 @@ def main(ctx: click.Context) -> None:
     help="Keep station databases, identities and audit in this central CouchDB "
     "(credentials in the URL or BEATSYNC_COUCHDB_USER/_PASSWORD; never logged).",
 )
-@click.option(
+@_positive_option(
     "--token-days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TOKEN_DAYS,
-    show_default=True,
-    help="Device tokens expire this many days after enrolment; the device then enrols "
+    DEFAULT_TOKEN_DAYS,
+    "Device tokens expire this many days after enrolment; the device then enrols "
     "again with the officer's password (beatsync enrol).",
 )
-@click.option(
+@_positive_option(
     "--header-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_HEADER_TIMEOUT_S,
-    show_default=True,
-    help="Seconds a connection has to send a request's headers (after it opens or "
+    DEFAULT_HEADER_TIMEOUT_S,
+    "Seconds a connection has to send a request's headers (after it opens or "
     "goes idle) before it is closed.",
 )
-@click.option(
+@_positive_option(
     "--body-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_BODY_TIMEOUT_S,
-    show_default=True,
-    help="Longest pause in a request body, and the grace before --min-body-rate "
+    DEFAULT_BODY_TIMEOUT_S,
+    "Longest pause in a request body, and the grace before --min-body-rate "
     "applies; slower bodies get 408.",
 )
-@click.option(
+@_positive_option(
     "--min-body-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_MIN_BODY_BYTES_PER_S,
-    show_default=True,
-    help="Bytes per second a request body must average after --body-timeout.",
+    DEFAULT_MIN_BODY_BYTES_PER_S,
+    "Bytes per second a request body must average after --body-timeout.",
 )
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
