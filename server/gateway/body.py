@@ -60,7 +60,7 @@ def inflate_capped(raw: bytes, wbits: int, limit: int) -> bytes:
         raise BadRequest("The compressed body is not valid", error="bad_request") from None
 
 
-async def _read_raw(request: web.Request, config: GatewayConfig) -> bytes:
+async def _read_raw(request: web.Request, config: GatewayConfig, limit: int) -> bytes:
     """The body as sent, refused once over the cap or when it comes too slowly: no
     gap longer than ``body_timeout_s``, and after that grace at least
     ``min_body_bytes_per_s`` on average (a trickle of a byte a second holds a
@@ -79,18 +79,22 @@ async def _read_raw(request: web.Request, config: GatewayConfig) -> bytes:
         if not chunk:
             return bytes(body)
         body += chunk
-        if len(body) > config.max_body_bytes:
+        if len(body) > limit:
             raise RequestTooLarge()
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, max_bytes: int | None = None) -> bytes:
     """The request body, decompressed per its Content-Encoding, at most
-    ``max_body_bytes`` both as sent and inflated."""
+    ``max_bytes`` (default ``max_body_bytes``) both as sent and inflated.
+
+    Routes open to anyone (enrolment) pass a small ``max_bytes``: what an
+    anonymous client can make the gateway inflate is then a few KB, not 8 MiB."""
     config = request.app[CONFIG]
-    raw = await _read_raw(request, config)
+    limit = config.max_body_bytes if max_bytes is None else min(max_bytes, config.max_body_bytes)
+    raw = await _read_raw(request, config, limit)
     encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
     if encoding in _IDENTITY:
         return raw
     wbits = _wbits(encoding, raw)
     # Off the loop: even capped, inflating 8 MiB takes tens of milliseconds.
-    return await asyncio.to_thread(inflate_capped, raw, wbits, config.max_body_bytes)
+    return await asyncio.to_thread(inflate_capped, raw, wbits, limit)

@@ -43,19 +43,19 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-async def read_json(request: web.Request) -> Any:
+async def read_json(request: web.Request, max_bytes: int | None = None) -> Any:
     # CouchDB answers 415 bad_content_type to a body that is not declared JSON.
     if request.content_type != "application/json":
         raise UnsupportedMediaType()
-    raw = await read_body(request)  # max_body_bytes applies, inflated too: 413 beyond it
+    raw = await read_body(request, max_bytes)  # inflated too: 413 beyond the cap
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("invalid UTF-8 JSON", error="bad_request") from None
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    body = await read_json(request)
+async def read_json_object(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
+    body = await read_json(request, max_bytes)
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
     return body
