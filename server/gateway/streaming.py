@@ -13,6 +13,7 @@ error, never a partial answer taken for whole) and retries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -21,8 +22,11 @@ from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
 from sync.database import Doc
+from sync.errors import CouchError
 
 __all__ = ["stream_rows"]
+
+error_logger = logging.getLogger("beatsync.error")
 
 
 def _members(values: Mapping[str, Any]) -> bytes:
@@ -42,18 +46,25 @@ async def stream_rows(
     if "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower():
         response.enable_compression(ContentCoding.gzip)
     await response.prepare(request)
-    await response.write(b"{" + orjson.dumps(key) + b":[")
-    separator = b""
-    page = first
-    while True:
-        if page:
-            await response.write(separator + b",".join(orjson.dumps(row) for row in page))
-            separator = b","
-        next_page = await anext(pages, None)
-        if next_page is None:
-            break
-        page = next_page
-    members = _members(tail())
-    await response.write(b"]" + (b"," + members[:-1] if members else b"") + b"}")
-    await response.write_eof()
+    try:
+        await response.write(b"{" + orjson.dumps(key) + b":[")
+        separator = b""
+        page = first
+        while True:
+            if page:
+                await response.write(separator + b",".join(orjson.dumps(row) for row in page))
+                separator = b","
+            next_page = await anext(pages, None)
+            if next_page is None:
+                break
+            page = next_page
+        members = _members(tail())
+        await response.write(b"]" + (b"," + members[:-1] if members else b"") + b"}")
+        await response.write_eof()
+    except CouchError as exc:
+        # 200 is already sent: cutting the connection is the one honest signal left
+        # (the client's JSON parser fails and its replicator retries).
+        error_logger.warning("%s answer cut short: %s", request.path, exc.reason)
+        if request.transport is not None:
+            request.transport.abort()
     return response

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
@@ -107,6 +108,19 @@ async def test_a_gzip_bomb_is_refused_without_inflating_it(
         assert (await answer.json())["error"] == "too_large"
     assert stall[0] < STALL_BOUND_S, f"the loop froze {stall[0]:.2f} s"
     assert cpu < 0.5, f"{cpu:.2f} s of CPU for one refused body"
+
+
+async def test_an_anonymous_enrolment_body_is_capped_far_below_the_body_limit(client) -> None:
+    """Anyone may enrol, so anyone could make the gateway inflate 8 MiB per request:
+    an enrolment (four short strings) is refused past 16 KiB, inflated or not."""
+    padded = orjson.dumps({"officer_id": "so-alpha", "password": "x", "pad": " " * 20_000})
+    for body, headers in (
+        (padded, JSON),
+        (zlib.compress(padded, wbits=31), {**JSON, "Content-Encoding": "gzip"}),
+    ):
+        answer = await client.post("/_beatsync/enrol", data=body, headers=headers)
+        assert answer.status == 413, await answer.text()
+        assert (await answer.json())["error"] == "too_large"
 
 
 async def test_a_gzip_body_under_the_limit_is_still_read(client, district) -> None:
@@ -381,3 +395,32 @@ async def test_a_client_that_disconnects_is_logged_as_499_not_500(
         await asyncio.sleep(0.05)
     assert [r.fields["status"] for r in access] == [499]  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_store_failure_mid_stream_cuts_the_answer_short(
+    client, district, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once 200 is sent a failure cannot become an error answer: the connection is
+    cut, so the client never takes a partial feed for the whole one."""
+    from server.gateway import pages
+    from sync.errors import ServiceUnavailable
+
+    await bulk_docs(client, [record(s) for s in range(200, 212)], basic("so-alpha"))
+    monkeypatch.setattr(pages, "ROWS_PAGE", 5)
+    store = await store_of(client)
+    calls = 0
+    real_changes = store.changes
+
+    async def failing_second_page(**options: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise ServiceUnavailable("the database went away")
+        return await real_changes(**options)
+
+    monkeypatch.setattr(store, "changes", failing_second_page)
+    answer = await client.get(f"{DB}/_changes", headers=basic("so-alpha"))
+    assert answer.status == 200
+    with pytest.raises(aiohttp.ClientError):
+        await answer.read()
+    assert any("cut short" in r.getMessage() for r in caplog.records)
