@@ -23,6 +23,7 @@ from tests.peers import ROOT, free_port
 __all__ = [
     "LOAD_CHUNK",
     "Row",
+    "gateway_process",
     "load",
     "pouchdb_pull",
     "print_rows",
@@ -90,10 +91,12 @@ async def pouchdb_pull(url: str, proxy: CountingProxy, batch_size: int) -> Row:
 
 
 @asynccontextmanager
-async def serve_gateway(
-    data_dir: Path, *extra: str, log: Path | None = None
-) -> AsyncIterator[str]:
-    """``beatsync-server serve`` as its own process on loopback; yields its URL."""
+async def gateway_process(
+    data_dir: Path, *extra: str, log: Path | None = None, root: Path = ROOT
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """``beatsync-server serve`` as its own process on loopback, run from the source
+    tree ``root`` (another checkout, for before/after figures); yields its URL and
+    the process (whose pid tells its memory)."""
     port = free_port()
     with open(log or os.devnull, "ab") as sink:  # noqa: ASYNC230 - before serving
         process = await asyncio.create_subprocess_exec(
@@ -106,10 +109,10 @@ async def serve_gateway(
             "--port",
             str(port),
             *extra,
-            cwd=ROOT,
+            cwd=root,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=sink,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(root)},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -124,10 +127,19 @@ async def serve_gateway(
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the gateway did not start")
-        yield url
+        yield url, process
     finally:
         process.terminate()
         await process.wait()
+
+
+@asynccontextmanager
+async def serve_gateway(
+    data_dir: Path, *extra: str, log: Path | None = None
+) -> AsyncIterator[str]:
+    """``beatsync-server serve`` as its own process on loopback; yields its URL."""
+    async with gateway_process(data_dir, *extra, log=log) as (url, _process):
+        yield url
 
 
 def print_rows(rows: list[Row], reference: Row | None) -> None:

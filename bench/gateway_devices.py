@@ -159,7 +159,7 @@ async def sync_once(
                 raise RuntimeError(f"{method} {url.rsplit('/', 1)[-1]}: {answer.status} {body}")
             return body
 
-    await call("GET", checkpoint, (200, 404))
+    previous = await call("GET", checkpoint, (200, 404))
     missing = await call(
         "POST", f"{db}/_revs_diff", (200,), json={d["_id"]: [d["_rev"]] for d in docs}
     )
@@ -169,7 +169,9 @@ async def sync_once(
     )
     if failures:
         raise RuntimeError(f"bulk_docs refused: {failures[:2]}")
-    await call("PUT", checkpoint, (201,), json={"last_seq": len(docs)})
+    # A replicator updates its checkpoint by its rev (a device syncing again).
+    rev = {"_rev": previous["_rev"]} if "_rev" in previous else {}
+    await call("PUT", checkpoint, (201,), json={"last_seq": len(docs), **rev})
     changes = await call("GET", f"{db}/_changes?style=all_docs&since=0&limit=100", (200,))
     wanted = [{"id": r["id"], "rev": c["rev"]} for r in changes["results"] for c in r["changes"]]
     if wanted:

@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.identity import Role, check_slug
-from server.config import DEFAULT_DATA_DIR, DEFAULT_TOKEN_DAYS, GatewayConfig
+from server.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_DATA_DIR,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MIN_BODY_BYTES_PER_S,
+    DEFAULT_TOKEN_DAYS,
+    GatewayConfig,
+)
 from server.gateway.app import open_state
 from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
@@ -34,6 +41,7 @@ from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 __all__ = ["main"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 COUCHDB_ENV = "BEATSYNC_COUCHDB"
 DATA_PASSPHRASE_ENV = "BEATSYNC_DATA_PASSPHRASE"
 _data_option = click.option(
@@ -154,6 +162,17 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(serve)
 
 
+def _positive_option(flag: str, default: float, help_text: str) -> Callable[[F], F]:
+    """A ``serve`` setting that is a positive number (days, seconds, bytes per second)."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command()
 @_data_option
 @click.option(
@@ -177,13 +196,28 @@ def main(ctx: click.Context) -> None:
     help="Keep station databases, identities and audit in this central CouchDB "
     "(credentials in the URL or BEATSYNC_COUCHDB_USER/_PASSWORD; never logged).",
 )
-@click.option(
+@_positive_option(
     "--token-days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_TOKEN_DAYS,
-    show_default=True,
-    help="Device tokens expire this many days after enrolment; the device then enrols "
+    DEFAULT_TOKEN_DAYS,
+    "Device tokens expire this many days after enrolment; the device then enrols "
     "again with the officer's password (beatsync enrol).",
+)
+@_positive_option(
+    "--header-timeout",
+    DEFAULT_HEADER_TIMEOUT_S,
+    "Seconds a connection has to send a request's headers (after it opens or "
+    "goes idle) before it is closed.",
+)
+@_positive_option(
+    "--body-timeout",
+    DEFAULT_BODY_TIMEOUT_S,
+    "Longest pause in a request body, and the grace before --min-body-rate "
+    "applies; slower bodies get 408.",
+)
+@_positive_option(
+    "--min-body-rate",
+    DEFAULT_MIN_BODY_BYTES_PER_S,
+    "Bytes per second a request body must average after --body-timeout.",
 )
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
@@ -203,6 +237,9 @@ def serve(
     demo: bool = False,
     couchdb_url: str | None = None,
     token_days: float = DEFAULT_TOKEN_DAYS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_S,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_S,
+    min_body_rate: float = DEFAULT_MIN_BODY_BYTES_PER_S,
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
@@ -222,6 +259,9 @@ def serve(
         couchdb_url=couchdb_url or None,
         token_days=token_days,
         at_rest=at_rest,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        min_body_bytes_per_s=min_body_rate,
     )
     if demo and couchdb_url:
         raise click.UsageError(

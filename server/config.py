@@ -8,8 +8,11 @@ from pathlib import Path
 from sync.codec import BodyCodec
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT_S",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_HEADER_TIMEOUT_S",
     "DEFAULT_LOGIN_LIMITS",
+    "DEFAULT_MIN_BODY_BYTES_PER_S",
     "DEFAULT_TOKEN_DAYS",
     "GatewayConfig",
     "LoginLimit",
@@ -18,6 +21,9 @@ __all__ = [
 
 DEFAULT_DATA_DIR = Path("beatsync-data")
 DEFAULT_TOKEN_DAYS = 90.0
+DEFAULT_HEADER_TIMEOUT_S = 15.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_MIN_BODY_BYTES_PER_S = 1024.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,14 @@ class GatewayConfig:
     # BEATSYNC_COUCHDB_USER / BEATSYNC_COUCHDB_PASSWORD); None keeps the
     # embedded SQLite store. repr=False: the URL may carry a password.
     couchdb_url: str | None = field(default=None, repr=False)
+    # Slow clients (slowloris): a connection must finish a request's headers this
+    # long after it opens or goes idle, else it is closed; a body must keep
+    # arriving (no gap over body_timeout_s) at min_body_bytes_per_s on average
+    # after its first body_timeout_s, else 408. 2G links move ~5-20 KB/s, so an
+    # honest device is far above the floor while a trickle is cut off.
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    min_body_bytes_per_s: float = DEFAULT_MIN_BODY_BYTES_PER_S
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
     # Seals the embedded stores' bodies, attachments and audited bodies (a

@@ -33,6 +33,7 @@ __all__ = [
     "NotFound",
     "PeerUnreachable",
     "PreconditionFailed",
+    "RequestTimeout",
     "RequestTooLarge",
     "RetryLater",
     "SealBroken",
@@ -140,6 +141,15 @@ class PreconditionFailed(CouchError):
     error = "file_exists"
     also_named = ("missing_stub", "precondition_failed")
     default_reason = "The database could not be created, the file already exists."
+
+
+class RequestTimeout(CouchError):
+    """Raised when a client sends its request body too slowly (408); transient,
+    so a device on a bad link retries."""
+
+    status = 408
+    error = "request_timeout"
+    default_reason = "The request body did not arrive in time."
 
 
 class RequestTooLarge(CouchError):
@@ -255,6 +265,7 @@ TABLE: Final[tuple[type[CouchError], ...]] = (
     NotFound,
     MethodNotAllowed,
     Conflict,
+    RequestTimeout,
     PreconditionFailed,
     RequestTooLarge,
     UnsupportedMediaType,

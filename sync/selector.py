@@ -15,17 +15,45 @@ selector. The semantics follow CouchDB 3's ``mango_selector:match``:
   here, where CouchDB uses ICU (they differ only on case and accents);
 * an invalid selector raises :class:`~sync.errors.BadRequest`, like CouchDB's
   400 ``invalid_selector`` answers.
+
+A selector comes from any officer, so matching it must cost time linear in
+the document (issue 14: ``^(a|aa)+$`` held the gateway 3 s on a 36-character
+id): ``$regex`` runs on RE2 (no backtracking; backreferences and lookaround,
+which CouchDB's PCRE has, are refused as invalid), and a selector is bounded
+in depth (:data:`MAX_DEPTH`), size (:data:`MAX_NODES`) and regex length
+(:data:`MAX_REGEX_LENGTH`) before anything is compiled, so a deep one is a 400,
+not a ``RecursionError``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
+
+import re2
 
 from sync.errors import BadRequest
 
-__all__ = ["Predicate", "collate", "compile_selector", "matches"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_REGEX_LENGTH",
+    "Predicate",
+    "check_bounds",
+    "collate",
+    "compile_selector",
+    "matches",
+]
+
+# Real selectors (a replication filter, an office query) nest a handful of
+# levels and name tens of values; these bounds leave room for a generous
+# $in list while keeping one document's match at a bounded cost.
+MAX_DEPTH: Final = 32
+MAX_NODES: Final = 2000
+MAX_REGEX_LENGTH: Final = 1000
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the client's 400, not our stderr
 
 Predicate = Callable[[Any], bool]
 _MISSING = object()
@@ -206,10 +234,13 @@ def _compile_condition(op: str, arg: Any) -> Predicate:
     if op == "$regex":
         if not isinstance(arg, str):
             raise _invalid("$regex needs a string")
+        if len(arg) > MAX_REGEX_LENGTH:
+            raise _invalid(f"$regex is longer than {MAX_REGEX_LENGTH} characters")
         try:
-            pattern = re.compile(arg)
-        except re.error as exc:
-            raise _invalid(f"Invalid $regex: {exc}") from None
+            pattern = re2.compile(arg, _RE2_OPTIONS)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise _invalid(f"Invalid $regex (RE2 syntax): {reason}") from None
         return lambda v: isinstance(v, str) and pattern.search(v) is not None
     if op == "$mod":
         if (
@@ -279,10 +310,29 @@ def _nin(args: list[Any]) -> Predicate:
     return pred
 
 
+def check_bounds(selector: Any) -> None:
+    """``BadRequest`` for a selector deeper than :data:`MAX_DEPTH` or with more than
+    :data:`MAX_NODES` values; iterative, so no depth can exhaust the stack."""
+    nodes = 0
+    pending: list[tuple[Any, int]] = [(selector, 1)]
+    while pending:
+        value, depth = pending.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise _invalid(f"A selector may hold at most {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            raise _invalid(f"A selector may nest at most {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+
+
 def compile_selector(selector: Mapping[str, Any]) -> Predicate:
     """A predicate over documents; raises ``BadRequest`` for an invalid selector."""
     if not isinstance(selector, Mapping):
         raise _invalid("A selector must be a JSON object")
+    check_bounds(selector)
     return _compile_doc(dict(selector))
 
 

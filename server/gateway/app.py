@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.config import GatewayConfig
+from server.gateway.connections import handler_args
 from server.gateway.handlers_beatsync import add_beatsync_routes
 from server.gateway.handlers_couch import add_couch_routes
 from server.gateway.handlers_hub import add_hub_routes
@@ -93,6 +94,7 @@ def create_app(
     app = web.Application(
         middlewares=[access_log, compress, errors, authenticate],
         client_max_size=config.max_body_bytes,
+        handler_args=handler_args(config),
     )
     app[CONFIG] = config
     if clock is not None:

@@ -36,6 +36,9 @@ from sync.errors import BadRequest, NotFound
 __all__ = ["add_beatsync_routes", "seq_number"]
 
 _MAX_DEVICE_NAME = 100
+# An enrolment is four short strings; anyone may send one, so anyone could
+# otherwise make the gateway inflate max_body_bytes of a gzip bomb.
+_MAX_ENROL_BYTES = 16 * 1024
 
 
 def _string_field(body: dict[str, Any], name: str, max_len: int = 1000) -> str:
@@ -46,7 +49,7 @@ def _string_field(body: dict[str, Any], name: str, max_len: int = 1000) -> str:
 
 
 async def enrol(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
+    body = await read_json_object(request, _MAX_ENROL_BYTES)
     officer_id = _string_field(body, "officer_id", 64)
     request[LOGIN_ATTEMPT] = officer_id
     password = _string_field(body, "password", 1000)

@@ -16,13 +16,17 @@ from typing import Any, Literal
 from aiohttp import web
 
 from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, STATE, STORES
+from server.gateway.pages import all_docs_pages, bulk_get_pages, changes_pages, distinct_entries
 from server.gateway.request import (
+    MAX_INTEGER,
     bool_param,
     int_param,
     json_param,
     json_response,
+    parse_integer,
     read_json_object,
 )
+from server.gateway.streaming import stream_rows
 from server.policy.access import DbScope, resolve_scope
 from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, audited_revs_diff, raise_for_result, write_docs
@@ -31,6 +35,7 @@ from sync.database import Database, Doc, Seq
 from sync.errors import BadRequest, Conflict, Forbidden
 from sync.revs_map import check_revs_map
 from sync.revtree import parse_rev, path_from_revisions
+from sync.selector import compile_selector
 
 __all__ = ["add_couch_routes"]
 
@@ -38,6 +43,8 @@ __all__ = ["add_couch_routes"]
 _LOCAL_ID = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
 # CouchDB 3 sequences of a large cluster run to a few hundred characters.
 _MAX_SEQ_LENGTH = 4096
+# CouchDB 3's sequence: "<number>-<base64url of the shard positions>".
+_OPAQUE_SEQ = re.compile(r"[0-9]+-[A-Za-z0-9_-]+")
 
 
 async def _scope(request: web.Request) -> tuple[DbScope, Database]:
@@ -85,10 +92,15 @@ def _since(value: str | None) -> Seq | Literal["now"]:
         return 0
     if value == "now":
         return "now"
-    if value.isdigit():
-        return int(value)
+    number = parse_integer(value)
+    if number is not None:
+        if not 0 <= number <= MAX_INTEGER:
+            raise BadRequest("since is out of range", error="query_parse_error")
+        return number
     if len(value) > _MAX_SEQ_LENGTH:
         raise BadRequest("since is too long", error="query_parse_error")
+    if not _OPAQUE_SEQ.fullmatch(value):
+        raise BadRequest("Malformed since", error="query_parse_error")
     # Opaque otherwise (CouchDB 3's "N-g1AAA..."): the store accepts or refuses it.
     return value
 
@@ -96,6 +108,8 @@ def _since(value: str | None) -> Seq | Literal["now"]:
 def _beat_selector(scope: DbScope, selector: Any) -> Mapping[str, Any] | None:
     if selector is not None and not isinstance(selector, dict):
         raise BadRequest("selector must be a JSON object")
+    if selector is not None:
+        compile_selector(selector)  # bounds and RE2 syntax, before any backend sees it
     if scope.beat_id is None:
         return selector
     own_beat = {"beat_id": {"$eq": scope.beat_id}}
@@ -108,7 +122,7 @@ def _doc_ids(value: Any) -> list[str]:
     return value
 
 
-async def changes(request: web.Request) -> web.Response:
+async def changes(request: web.Request) -> web.StreamResponse:
     scope, store = await _scope(request)
     body = await read_json_object(request) if request.method == "POST" else {}
     feed = request.query.get("feed", "normal")
@@ -131,20 +145,24 @@ async def changes(request: web.Request) -> web.Response:
             raise BadRequest(f"Unsupported filter: {other}", error="query_parse_error")
     timeout_ms = int_param(request, "timeout")
     max_wait = request.app[CONFIG].max_longpoll_s
-    result = await store.changes(
+    tail: dict[str, Any] = {}
+    pages = changes_pages(
+        store,
+        tail,
         since=_since(request.query.get("since")),
         limit=int_param(request, "limit"),
         include_docs=bool_param(request, "include_docs"),
-        style=style,  # type: ignore[arg-type]
+        style=style,
         doc_ids=doc_ids,
         selector=_beat_selector(scope, selector),
-        feed=feed,  # type: ignore[arg-type]
+        feed=feed,
         timeout=max_wait if timeout_ms is None else min(timeout_ms / 1000, max_wait),
         descending=bool_param(request, "descending"),
         conflicts=bool_param(request, "conflicts"),
     )
-    await _note_contact(request, scope, last_seq=result.get("last_seq"))
-    return json_response(result)
+    response = await stream_rows(request, "results", pages, lambda: tail)
+    await _note_contact(request, scope, last_seq=tail.get("last_seq"))
+    return response
 
 
 async def revs_diff(request: web.Request) -> web.Response:
@@ -178,7 +196,7 @@ def _hide_other_beats(scope: DbScope, found: list[Doc]) -> list[Doc]:
     return out
 
 
-async def bulk_get(request: web.Request) -> web.Response:
+async def bulk_get(request: web.Request) -> web.StreamResponse:
     scope, store = await _scope(request)
     body = await read_json_object(request)
     wanted = body.get("docs")
@@ -191,15 +209,17 @@ async def bulk_get(request: web.Request) -> web.Response:
         if "rev" in item:
             parse_rev(item["rev"])
         parse_atts_since(item.get("atts_since"))
-    results = await store.bulk_get(
-        wanted,
+    pages = bulk_get_pages(
+        store,
+        distinct_entries(wanted),
+        lambda results: [
+            {**r, "docs": _hide_other_beats(scope, r.get("docs", []))} for r in results
+        ],
         revs=bool_param(request, "revs", True),
         attachments=bool_param(request, "attachments"),
         latest=bool_param(request, "latest"),
     )
-    return json_response(
-        {"results": [{**r, "docs": _hide_other_beats(scope, r.get("docs", []))} for r in results]}
-    )
+    return await stream_rows(request, "results", pages, dict)
 
 
 def _write_deps(request: web.Request, refuse_unsigned: bool) -> WriteDeps:
@@ -224,7 +244,7 @@ async def bulk_docs(request: web.Request) -> web.Response:
     return json_response(results, status=201)
 
 
-async def all_docs(request: web.Request) -> web.Response:
+async def all_docs(request: web.Request) -> web.StreamResponse:
     scope, store = await _scope(request)
     body = await read_json_object(request) if request.method == "POST" else {}
     keys = body.get("keys", json_param(request, "keys"))
@@ -238,23 +258,32 @@ async def all_docs(request: web.Request) -> web.Response:
             raise BadRequest(f"{name} must be a JSON string", error="query_parse_error")
         bounds[name] = value
     include_docs = bool_param(request, "include_docs")
-    result = await store.all_docs(
+    tail: dict[str, Any] = {}
+    pages = all_docs_pages(
+        store,
+        tail,
+        lambda rows: _visible_rows(scope, rows, include_docs),
         keys=keys,
         **bounds,
         limit=int_param(request, "limit"),
         skip=int_param(request, "skip", 0) or 0,
+        recount=scope.beat_id is not None,
         include_docs=include_docs or scope.beat_id is not None,
         descending=bool_param(request, "descending"),
         inclusive_end=bool_param(request, "inclusive_end", True),
     )
-    if scope.beat_id is not None:
-        rows = [
-            r for r in result["rows"] if isinstance(r.get("doc"), dict) and scope.visible(r["doc"])
-        ]
-        if not include_docs:
-            rows = [{k: v for k, v in r.items() if k != "doc"} for r in rows]
-        result = {**result, "rows": rows, "total_rows": len(rows)}
-    return json_response(result)
+    return await stream_rows(request, "rows", pages, lambda: tail)
+
+
+def _visible_rows(scope: DbScope, rows: list[Doc], include_docs: bool) -> list[Doc]:
+    """A beat officer's rows: their beat's records only (read with their bodies to
+    tell), the bodies dropped again unless asked for."""
+    if scope.beat_id is None:
+        return rows
+    visible = [r for r in rows if isinstance(r.get("doc"), dict) and scope.visible(r["doc"])]
+    if include_docs:
+        return visible
+    return [{k: v for k, v in r.items() if k != "doc"} for r in visible]
 
 
 def _local_ids(request: web.Request, scope: DbScope) -> tuple[str, str]:

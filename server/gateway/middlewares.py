@@ -8,6 +8,7 @@ unexpected exception (500, logged; tests prove client mistakes never get here).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,13 @@ from aiohttp.web_response import ContentCoding
 
 from server.gateway.keys import AUTHENTICATOR, GZIP_MIN_BYTES, LOGIN_ATTEMPT, PRINCIPAL
 from server.policy.auth import basic_officer_id
-from sync.errors import CouchError, RequestTooLarge, RetryLater, error_for_status
+from sync.errors import (
+    CouchError,
+    RequestTimeout,
+    RequestTooLarge,
+    RetryLater,
+    error_for_status,
+)
 
 __all__ = ["access_log", "authenticate", "compress", "errors"]
 
@@ -26,6 +33,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Officer ids are short slugs; whatever a stranger sends is cut to this in the log.
 _MAX_LOGGED_ID = 64
 access_logger = logging.getLogger("beatsync.access")
+# nginx's "client closed request": the client left before its answer was written,
+# which is not the server's failure (it was logged as 500).
+CLIENT_CLOSED = 499
 error_logger = logging.getLogger("beatsync.error")
 
 
@@ -35,6 +45,9 @@ def _error_response(exc: CouchError) -> web.Response:
     )
     if isinstance(exc, RetryLater):
         response.headers[hdrs.RETRY_AFTER] = str(int(exc.retry_after))
+    if isinstance(exc, RequestTimeout):
+        # The rest of a body that came too slowly is not worth waiting for.
+        response.force_close()
     return response
 
 
@@ -56,6 +69,9 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
         response = await handler(request)
         status = response.status
         return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = CLIENT_CLOSED
+        raise
     finally:
         principal = request.get(PRINCIPAL)
         attempted = request.get(LOGIN_ATTEMPT)

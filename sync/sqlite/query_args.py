@@ -13,21 +13,27 @@ from typing import Any
 from sync.errors import BadRequest
 from sync.selector import Predicate, compile_selector
 
-__all__ = ["FeedQuery", "check_count", "feed_query", "parse_since"]
+__all__ = ["MAX_SEQ", "FeedQuery", "check_count", "feed_query", "parse_since"]
+
+# SQLite's largest INTEGER: a bigger seq, limit or skip cannot be bound to a
+# statement (it raised OverflowError, a 500), so it is the client's 400.
+MAX_SEQ = 2**63 - 1
 
 
 def parse_since(since: object) -> int:
     """A ``since`` seq given as an integer or a string of digits."""
-    if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
+    if isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= MAX_SEQ:
         return since
-    if isinstance(since, str) and since.isdigit():
-        return int(since)
+    if isinstance(since, str) and since.isascii() and since.isdigit():
+        return parse_since(int(since))
     raise BadRequest(f"Malformed since: {since!r}", error="query_parse_error")
 
 
 def check_count(name: str, value: object) -> None:
     """Reject a ``limit``/``skip`` that is not a non-negative integer (None: not given)."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQ
+    ):
         raise BadRequest(f"{name} must be a non-negative integer", error="query_parse_error")
 
 

@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.errors import BadRequest
-from sync.selector import collate, compile_selector, matches
+from sync.selector import (
+    MAX_DEPTH,
+    MAX_NODES,
+    MAX_REGEX_LENGTH,
+    collate,
+    compile_selector,
+    matches,
+)
 from tests import peers
 
 DOC: dict[str, Any] = {
@@ -231,3 +238,46 @@ async def _run_oracle(script: str, cases: list[Any]) -> list[Any]:
     assert process.returncode == 0, err.decode()[-2000:]
     answers: list[Any] = json.loads(out)
     return answers
+
+
+# -- bounded cost (issue 14) ---------------------------------------------------------
+
+
+def test_a_catastrophic_regex_runs_in_linear_time_on_a_200_character_id() -> None:
+    """``^(a|aa)+$`` on "a…ab" backtracks ~1.6^n steps in Python's re (36
+    characters took 3 s); on RE2 a 200-character id is immediate, so this would
+    never finish on the old engine."""
+    selector = {"_id": {"$regex": "^(a|aa)+$"}}
+    assert not matches(selector, {"_id": "a" * 199 + "b"})
+    assert matches(selector, {"_id": "a" * 200})
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a)\\1", "(?=a)b", "(?<!a)b", "a" * (MAX_REGEX_LENGTH + 1)],
+    ids=["backreference", "lookahead", "lookbehind", "too-long"],
+)
+def test_patterns_without_a_linear_time_match_are_invalid(pattern: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        compile_selector({"_id": {"$regex": pattern}})
+    assert refused.value.error_name == "invalid_selector"
+
+
+def _deep(depth: int) -> dict[str, Any]:
+    selector: dict[str, Any] = {"n": 5}
+    for _ in range(depth - 1):
+        selector = {"$and": [selector]}
+    return selector
+
+
+def test_depth_and_size_are_bounded_without_recursing() -> None:
+    # {"$and": [...]} is two levels (the object and its array) per nesting.
+    assert compile_selector(_deep(MAX_DEPTH // 2 - 1))(DOC)
+    for too_big in (
+        _deep(5000),  # deeper than Python's recursion limit: a 400, not a RecursionError
+        {"$or": [{"n": i} for i in range(MAX_NODES)]},
+        {"n": {"$in": list(range(MAX_NODES))}},
+    ):
+        with pytest.raises(BadRequest) as refused:
+            compile_selector(too_big)
+        assert refused.value.error_name == "invalid_selector"
