@@ -144,6 +144,13 @@ def main(ctx: click.Context) -> None:
     help="Device tokens expire this many days after enrolment; the device then enrols "
     "again with the officer's password (beatsync enrol).",
 )
+@click.option(
+    "--merge/--no-merge",
+    default=True,
+    show_default=True,
+    help="Merge conflicting edits in the background where the record type allows, and "
+    "queue the rest for the central office (a station hub never merges: see server/README).",
+)
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
 @click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
@@ -154,6 +161,7 @@ def serve(
     demo: bool = False,
     couchdb_url: str | None = None,
     token_days: float = DEFAULT_TOKEN_DAYS,
+    merge: bool = True,
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
@@ -161,7 +169,12 @@ def serve(
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
     configure_logging()
     config = GatewayConfig(
-        data_dir=data_dir, couchdb_url=couchdb_url or None, token_days=token_days
+        data_dir=data_dir,
+        couchdb_url=couchdb_url or None,
+        token_days=token_days,
+        # A hub's merges would be refused at the district (unsigned, not by
+        # the edits' authors); the district merges what the hub relays.
+        merge_conflicts=merge and not hub,
     )
     if demo and couchdb_url:
         raise click.UsageError(

@@ -40,3 +40,7 @@ class GatewayConfig:
     couchdb_url: str | None = field(default=None, repr=False)
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
+    # Merge conflicts in the background as records arrive (server.conflicts).
+    # `serve` turns it on; off here so a test or tool that builds an app sees
+    # the conflict branches it made, until it asks for a merge itself.
+    merge_conflicts: bool = False

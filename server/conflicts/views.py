@@ -78,7 +78,7 @@ class ConflictCounts:
     resolved: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MergeReport:
     """One pass over a station's changes."""
 

@@ -17,7 +17,14 @@ import abc
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-__all__ = ["CLOSED_STATUSES", "ConflictQueue", "ConflictStatus", "QueuedConflict"]
+__all__ = [
+    "CLOSED_STATUSES",
+    "ConflictQueue",
+    "ConflictStatus",
+    "QueuedConflict",
+    "parse_after",
+    "refreshed",
+]
 
 ConflictStatus = Literal["open", "resolved", "superseded"]
 # resolved: by the office; superseded: the record left conflict without it
@@ -87,6 +94,27 @@ class QueuedConflict:
             reason=data.get("reason"),
             resolution_rev=data.get("resolution_rev"),
         )
+
+
+def refreshed(existing: QueuedConflict | None, entry: QueuedConflict) -> QueuedConflict | None:
+    """What to store when ``entry`` is queued over ``existing`` (its record's
+    open entry, if any): ``None`` when nothing changed. A record keeps its
+    place in the queue (when it was first queued) as its leaves change."""
+    if existing is None:
+        return entry
+    if (existing.leaves, existing.fields) == (entry.leaves, entry.fields):
+        return None
+    return replace(entry, queued_at=existing.queued_at)
+
+
+def parse_after(after: str | None) -> tuple[str, str, str] | None:
+    """A :attr:`QueuedConflict.key` back into (station, doc id, queued at)."""
+    if after is None:
+        return None
+    parts = after.split("/", 2)
+    if len(parts) != 3:
+        raise ValueError(f"not a conflict queue position: {after!r}")
+    return parts[0], parts[1], parts[2]
 
 
 class ConflictQueue(abc.ABC):
