@@ -54,6 +54,7 @@ properties in ``tests/schemas/test_merge.py``).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,6 +152,11 @@ def _canon(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def _key(value: Any) -> bytes:
+    """A value's identity for comparing leaves (absent is its own value)."""
+    return b"" if value is _ABSENT else _canon(value)
+
+
 def _flatten(body: Mapping[str, Any], prefix: Path = ()) -> dict[Path, Any]:
     flat: dict[Path, Any] = {}
     for key, value in body.items():
@@ -239,17 +245,23 @@ def _entry_order(entry: Any) -> tuple[str, bytes]:
 
 
 def _union(winner: Any, others: Iterable[Any]) -> Any:
+    """The multiset union (each entry as often as the leaf that has it most
+    often: a join, so merging in steps gives the same entries)."""
     kept = list(winner) if isinstance(winner, list) else []
-    seen = {_canon(entry) for entry in kept}
-    extra: dict[bytes, Any] = {}
+    have = Counter(_canon(entry) for entry in kept)
+    want: Counter[bytes] = Counter()
+    entries: dict[bytes, Any] = {}
     for value in others:
+        counts: Counter[bytes] = Counter()
         for entry in value if isinstance(value, list) else []:
             key = _canon(entry)
-            if key not in seen:
-                extra[key] = entry
+            counts[key] += 1
+            entries[key] = entry
+        want |= counts
+    extra = [entries[key] for key, n in (want - have).items() for _ in range(n)]
     if not kept and not extra and not isinstance(winner, list):
         return winner
-    return kept + sorted(extra.values(), key=_entry_order)
+    return kept + sorted(extra, key=_entry_order)
 
 
 def _decide(
@@ -260,7 +272,7 @@ def _decide(
     rules: MergeRules,
 ) -> tuple[Any, bool]:
     """One plain field: the value, and whether the rules decided it."""
-    distinct = {_canon(v) if v is not _ABSENT else b"": v for v in values.values()}
+    distinct = {_key(v): v for v in values.values()}
     if len(distinct) == 1:
         return next(iter(distinct.values())), True
     dotted = _dotted(path)
@@ -269,10 +281,13 @@ def _decide(
         if len(present) < len(values):
             return _decide(path, present, None, by_writer, rules)
     if base is not None:
-        base_key = _canon(base) if base is not _ABSENT else b""
+        base_key = _key(base)
         changed = {k: v for k, v in distinct.items() if k != base_key}
         if len(changed) == 1:
             return next(iter(changed.values())), True
+        # The last writer among those who changed it: a later edit of another
+        # field does not undo this one.
+        values = {rev: v for rev, v in values.items() if _key(v) != base_key}
     is_fact = rules.facts is None or dotted in rules.facts or _dotted(path[:1]) in rules.facts
     last = next(leaf for leaf in by_writer if leaf.rev in values)
     return values[last.rev], not is_fact
@@ -371,7 +386,7 @@ def differing(leaves: Sequence[Leaf]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in paths:
         values = {rev: flat.get(path, _ABSENT) for rev, flat in flats.items()}
-        if len({_canon(v) if v is not _ABSENT else b"" for v in values.values()}) > 1:
+        if len({_key(v) for v in values.values()}) > 1:
             out[_dotted(path)] = {rev: None if v is _ABSENT else v for rev, v in values.items()}
     return out
 
