@@ -60,10 +60,14 @@ def init_offline(home: Path) -> None:
 
 
 def complaint(
-    text: str = "The phone was snatched near the bus stand.", **changes: Any
+    text: str = "The phone was snatched near the bus stand.",
+    *,
+    name: str = "राम कुमार सिंह",
+    officer_id: str = "si.sharma",
+    **changes: Any,
 ) -> dict[str, Any]:
     record = forms.complaint(
-        name="राम कुमार सिंह",
+        name=name,
         phone="9876543210",
         address="मकान नं. 14, कंकड़बाग, पटना",
         category="theft",
@@ -71,7 +75,7 @@ def complaint(
         place="मीठापुर बस स्टैंड",
         incident_time="2026-11-28T18:30:00+05:30",
         gps={"lat": 25.6, "lon": 85.14},
-        officer_id="si.sharma",
+        officer_id=officer_id,
         at=now_stamp(),
     )
     return {**record, **changes}

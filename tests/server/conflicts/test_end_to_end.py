@@ -14,7 +14,7 @@ from field_client.records import now_stamp
 from field_client.replica import FieldReplica
 from server.gateway.keys import CONFLICTS, MERGER
 from server.state.models import Principal
-from tests.field_client.support import PASSPHRASE
+from tests.field_client.support import PASSPHRASE, complaint
 from tests.server.conftest import PASSWORD, backend, state_of
 from tests.server.conftest import client_on_both as client
 from tests.server.conftest import district_on_both as district
@@ -31,21 +31,6 @@ async def _device(client: TestClient[Any, Any], home: Path, officer: str) -> Fie
         str(client.make_url("")).rstrip("/"), password=PASSWORD, device_name=home.name
     )
     return replica
-
-
-def _complaint(name: str) -> dict[str, Any]:
-    return forms.complaint(
-        name=name,
-        phone="9876543210",
-        address="House 14, Kankarbagh, Patna",
-        category="theft",
-        description="The phone was snatched near the bus stand.",
-        place="Mithapur bus stand",
-        incident_time="2026-11-28T18:30:00+05:30",
-        gps=None,
-        officer_id="bo-one",
-        at=now_stamp(),
-    )
 
 
 async def _edit(replica: FieldReplica, doc_id: str, **fields: Any) -> None:
@@ -80,8 +65,8 @@ async def test_offline_edits_merge_or_queue_and_every_device_converges(
     beat = await _device(client, tmp_path / "beat-tablet", "bo-one")
     desk_pc = await _device(client, tmp_path / "station-pc", "so-alpha")
     try:
-        mergeable, _ = await beat.save_record(_complaint("Ram Kumar Singh"))
-        clash, _ = await beat.save_record(_complaint("Geeta Sinha"))
+        mergeable, _ = await beat.save_record(complaint(name="Ram Kumar", officer_id="bo-one"))
+        clash, _ = await beat.save_record(complaint(name="Geeta Sinha", officer_id="bo-one"))
         assert (await beat.sync()).refused == ()
         await desk_pc.sync()
 
