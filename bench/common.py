@@ -90,9 +90,7 @@ async def pouchdb_pull(url: str, proxy: CountingProxy, batch_size: int) -> Row:
 
 
 @asynccontextmanager
-async def serve_gateway(
-    data_dir: Path, *extra: str, log: Path | None = None
-) -> AsyncIterator[str]:
+async def serve_gateway(data_dir: Path, *extra: str, log: Path | None = None) -> AsyncIterator[str]:
     """``beatsync-server serve`` as its own process on loopback; yields its URL."""
     port = free_port()
     with open(log or os.devnull, "ab") as sink:  # noqa: ASYNC230 - before serving
@@ -132,8 +130,7 @@ async def serve_gateway(
 
 def print_rows(rows: list[Row], reference: Row | None) -> None:
     print(
-        f"{'run':62} {'docs':>6} {'s':>7} {'docs/s':>8} {'requests':>9} "
-        f"{'KB up':>8} {'KB down':>9}"
+        f"{'run':62} {'docs':>6} {'s':>7} {'docs/s':>8} {'requests':>9} {'KB up':>8} {'KB down':>9}"
     )
     for row in rows:
         t = row.traffic

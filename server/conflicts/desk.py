@@ -14,7 +14,12 @@ from typing import Any, Final
 
 from schemas.identity import Role
 from schemas.merge import RULES, Leaf, MergeResult, differing, merge_leaves, with_choices
-from server.conflicts.leaves import Conflicted, read_conflicted, replacement_docs
+from server.conflicts.leaves import (
+    Conflicted,
+    leaf_revs_of,
+    read_conflicted,
+    replacement_docs,
+)
 from server.conflicts.runner import close_if_settled
 from server.conflicts.views import (
     ConflictCounts,
@@ -192,7 +197,9 @@ class ConflictDesk:
         if entry is None:
             raise NotFound(f"{doc_id} is not in the conflict queue of {station_id}.")
         store = await self._stores.get(station_id)
-        found = await read_conflicted(store, self._state, scope.db_name, [doc_id])
+        found = await read_conflicted(
+            store, self._state, scope.db_name, await leaf_revs_of(store, doc_id)
+        )
         if not found:
             await close_if_settled(self._state, station_id, doc_id)
             raise Conflict(f"{doc_id} is no longer in conflict: someone resolved it already.")

@@ -9,7 +9,7 @@ two gateways, or a gateway and a hub, is the same revisions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from sync.database import Database, Doc
 from sync.revid import new_rev
 from sync.revtree import parse_rev, path_from_revisions
 
-__all__ = ["Conflicted", "read_conflicted", "replacement_docs", "revision_doc"]
+__all__ = ["Conflicted", "leaf_revs_of", "read_conflicted", "replacement_docs", "revision_doc"]
 
 # Kept on a tombstone so a beat-scoped `_changes` (a selector on beat_id)
 # still shows the deletion to the record's beat, as the write policy does.
@@ -43,39 +43,48 @@ def _common_ancestor(paths: Sequence[Sequence[str]]) -> str | None:
 
 
 async def read_conflicted(
-    store: Database, audit: AuditLog, db_name: str, doc_ids: Iterable[str]
+    store: Database, audit: AuditLog, db_name: str, leaf_revs: Mapping[str, Sequence[str]]
 ) -> list[Conflicted]:
-    """The live leaves of each of ``doc_ids`` (those with two or more only), and
-    their common ancestor's body: from the store, else from the audit log,
-    which keeps every accepted body (the embedded store keeps only leaves,
-    CouchDB's compaction drops the rest)."""
+    """The live leaves of each doc of ``leaf_revs`` ({id: every leaf rev, as a
+    ``style=all_docs`` changes row lists them}), for those with two or more
+    live ones, in ONE ``_bulk_get``; and their common ancestor's body: from
+    the audit log, which keeps every accepted body (the embedded store keeps
+    only leaves, CouchDB's compaction drops the rest), else from the store."""
+    wanted_revs = [{"id": doc_id, "rev": rev} for doc_id, revs in leaf_revs.items() for rev in revs]
+    live: dict[str, list[Doc]] = {}
+    for result in await store.bulk_get(wanted_revs, revs=True) if wanted_revs else []:
+        for answer in result.get("docs", []):
+            doc = answer.get("ok")
+            if isinstance(doc, dict) and not doc.get("_deleted"):
+                live.setdefault(doc["_id"], []).append(doc)
     found: list[tuple[str, list[Doc], str | None]] = []
-    for doc_id in doc_ids:
-        rows = await store.open_revs(doc_id, "all", include_revisions=True)
-        live = [r["ok"] for r in rows if isinstance(r.get("ok"), dict)]
-        live = [doc for doc in live if not doc.get("_deleted")]
-        if len(live) < 2:
+    for doc_id, docs in live.items():
+        unique = list({doc["_rev"]: doc for doc in docs}.values())
+        if len(unique) < 2:
             continue
-        paths = [path_from_revisions(doc["_revisions"]) for doc in live if "_revisions" in doc]
-        ancestor = _common_ancestor(paths) if len(paths) == len(live) else None
-        found.append((doc_id, live, ancestor))
+        paths = [path_from_revisions(doc["_revisions"]) for doc in unique if "_revisions" in doc]
+        ancestor = _common_ancestor(paths) if len(paths) == len(unique) else None
+        found.append((doc_id, unique, ancestor))
     wanted = {(doc_id, rev) for doc_id, _, rev in found if rev is not None}
     archived = await audit.bodies(db_name, wanted) if wanted else {}
     out = []
-    for doc_id, live, ancestor in found:
+    for doc_id, docs, ancestor in found:
         base = archived.get((doc_id, ancestor)) if ancestor else None
         if ancestor and base is None:
             rows = await store.open_revs(doc_id, [ancestor], include_revisions=False)
             base = next((r["ok"] for r in rows if isinstance(r.get("ok"), dict)), None)
         leaves = sorted(
-            (
-                Leaf(doc["_rev"], {k: v for k, v in doc.items() if k != "_revisions"})
-                for doc in live
-            ),
+            (Leaf(d["_rev"], {k: v for k, v in d.items() if k != "_revisions"}) for d in docs),
             key=lambda leaf: leaf.rev,
         )
         out.append(Conflicted(doc_id, leaves, base))
     return out
+
+
+async def leaf_revs_of(store: Database, doc_id: str) -> dict[str, list[str]]:
+    """``{doc_id: its leaf revs}`` for :func:`read_conflicted`, from the store."""
+    rows = await store.open_revs(doc_id, "all", include_revisions=False)
+    return {doc_id: [r["ok"]["_rev"] for r in rows if isinstance(r.get("ok"), dict)]}
 
 
 def _digests(body: Mapping[str, Any]) -> list[str]:

@@ -82,31 +82,28 @@ class MergeRunner:
     ) -> None:
         db = station_db_name(station_id)
         report.checked += len(rows)
-        candidates = [
-            row["id"]
+        candidates = {
+            row["id"]: [change["rev"] for change in row["changes"]]
             for row in rows
             if len(row.get("changes", ())) > 1 and not str(row["id"]).startswith("_design/")
-        ]
+        }
         if not candidates:
             return
         conflicted = await read_conflicted(store, self._state, db, candidates)
+        queued = await self._state.open_conflicts(station_id, list(candidates))
         writes: list[Doc] = []
         audit: list[NewAuditEntry] = []
         for record in conflicted:
             result = merge_leaves(record.leaves, record.base)
             fields = result.unmergeable or _schema_problems(record.doc_id, result)
             if fields:
-                if await self._queue(station_id, record, result, fields):
+                if await self._queue(station_id, record, fields, queued.get(record.doc_id)):
                     report.queued.append(record.doc_id)
                 continue
             docs = replacement_docs(record.doc_id, result.parent, result.body, record.leaves)
             writes += docs
             audit += [_audit_entry(db, doc, record) for doc in docs]
             report.merged.append(record.doc_id)
-        settled = {c.doc_id for c in conflicted}
-        for doc_id in candidates:
-            if doc_id not in settled:
-                await close_if_settled(self._state, station_id, doc_id)
         if writes:
             # Audited first: stopped in between, the next pass finds the same
             # conflict, writes the same revisions and audits them again (the
@@ -116,16 +113,20 @@ class MergeRunner:
             failed = await store.bulk_docs(writes, new_edits=False)
             if failed:
                 raise Conflict(f"merge revisions refused by the store: {failed[:3]}")
-            for doc_id in report.merged:
-                await close_if_settled(self._state, station_id, doc_id)
+        # Queued records no longer in conflict: merged here, or resolved by a
+        # device or another gateway.
+        still = {record.doc_id for record in conflicted} - set(report.merged)
+        for doc_id, entry in queued.items():
+            if doc_id not in still:
+                await self._state.close_conflict(entry.closed("superseded", utc_now()))
         self.stats.merged += len({doc["_id"] for doc in writes})
 
     async def _queue(
         self,
         station_id: str,
         record: Conflicted,
-        result: MergeResult,
         fields: tuple[str, ...],
+        existing: QueuedConflict | None,
     ) -> bool:
         entry = QueuedConflict(
             station_id=station_id,
@@ -135,6 +136,8 @@ class MergeRunner:
             fields=fields,
             queued_at=utc_now(),
         )
+        if existing is not None and (existing.leaves, existing.fields) == (entry.leaves, fields):
+            return False  # queued already, as it stands
         changed = await self._state.queue_conflict(entry)
         if changed:
             self.stats.queued += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections.abc import Sequence
 from typing import Final
 
 from server.state.conflict_queue import (
@@ -74,9 +75,20 @@ class CouchConflicts(ConflictQueue):
             return True
         raise Conflict(f"the queue entry of {entry.doc_id} keeps changing; try again")
 
-    async def open_conflict(self, station_id: str, doc_id: str) -> QueuedConflict | None:
-        doc = await self._open_doc(station_id, doc_id)
-        return QueuedConflict.from_public(doc) if doc else None
+    async def open_conflicts(
+        self, station_id: str, doc_ids: Sequence[str]
+    ) -> dict[str, QueuedConflict]:
+        if not doc_ids:
+            return {}
+        page = await self._conflicts_db.all_docs(
+            keys=[f"open:{station_id}:{doc_id}" for doc_id in doc_ids], include_docs=True
+        )
+        entries = (
+            QueuedConflict.from_public(row["doc"])
+            for row in page["rows"]
+            if isinstance(row.get("doc"), dict)
+        )
+        return {entry.doc_id: entry for entry in entries}
 
     async def close_conflict(self, closed: QueuedConflict) -> None:
         # Written before the open entry goes: a crash in between leaves the

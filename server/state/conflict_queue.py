@@ -14,6 +14,7 @@ a page ends at a key and the next page starts after it (:attr:`QueuedConflict.ke
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -124,7 +125,13 @@ class ConflictQueue(abc.ABC):
         and fields (keeping when it was first queued). True unless nothing changed."""
 
     @abc.abstractmethod
-    async def open_conflict(self, station_id: str, doc_id: str) -> QueuedConflict | None: ...
+    async def open_conflicts(
+        self, station_id: str, doc_ids: Sequence[str]
+    ) -> dict[str, QueuedConflict]:
+        """The open entries of those of ``doc_ids`` that have one, in one query."""
+
+    async def open_conflict(self, station_id: str, doc_id: str) -> QueuedConflict | None:
+        return (await self.open_conflicts(station_id, [doc_id])).get(doc_id)
 
     @abc.abstractmethod
     async def close_conflict(self, closed: QueuedConflict) -> None:

@@ -61,12 +61,15 @@ class SQLiteConflicts(ConflictQueue):
         )
         return True
 
-    async def open_conflict(self, station_id: str, doc_id: str) -> QueuedConflict | None:
-        row = await self._one(
-            "SELECT entry FROM conflicts WHERE station_id = ? AND doc_id = ? AND status = 'open'",
-            (station_id, doc_id),
+    async def open_conflicts(
+        self, station_id: str, doc_ids: Sequence[str]
+    ) -> dict[str, QueuedConflict]:
+        rows = await self._all(
+            "SELECT entry FROM conflicts WHERE station_id = ? AND status = 'open'"
+            " AND doc_id IN (SELECT value FROM json_each(?))",
+            (station_id, json.dumps(list(doc_ids))),
         )
-        return _entry(row) if row else None
+        return {entry.doc_id: entry for entry in map(_entry, rows)}
 
     async def close_conflict(self, closed: QueuedConflict) -> None:
         await self._write(
