@@ -20,62 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.merge import REOPENED, Leaf, MergeResult, differing, merge_leaves, with_choices
-from schemas.samples import sample_record
 from sync.revid import new_rev
-
-BASE_REV = "1-" + "a" * 32
-
-
-def _base(record_type: str = "complaint", seed: int = 3) -> dict[str, Any]:
-    doc = sample_record(
-        random.Random(seed), record_type, station_id="alpha", beat_ids=["b"], officer="o"
-    )
-    doc.pop("_id", None)
-    if record_type == "complaint":
-        doc.update(status="assigned", assigned_officer="o")
-        doc.pop("fir_number", None)
-        doc["action_log"] = doc["action_log"][:1]
-    return doc
-
-
-def _leaf(base: dict[str, Any], change: dict[str, Any], notes: list[tuple[str, str]]) -> Leaf:
-    body = copy.deepcopy(base)
-    for path, value in change.items():
-        node = body
-        *parents, last = path.split(".")
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    if "action_log" in body:
-        body["action_log"] += [{"at": at, "by": "o", "action": action} for at, action in notes]
-    return Leaf(new_rev(BASE_REV, False, body), body)
-
-
-_times = st.sampled_from([f"2026-01-0{d}T1{h}:00:00+05:30" for d in range(1, 4) for h in range(4)])
-_complaint_change = st.fixed_dictionaries(
-    {},
-    optional={
-        "description": st.sampled_from(["One account.", "Another account.", "A third."]),
-        "complainant.phone": st.sampled_from(["9876543210", "9123456780"]),
-        "complainant.name": st.sampled_from(["Sunita Devi", "Sunita Kumari"]),
-        "category": st.sampled_from(["theft", "assault", "other"]),
-        "status": st.sampled_from(["assigned", "under_investigation", "resolved", "closed"]),
-        "updated_at": _times,
-    },
-)
-_notes = st.lists(st.tuples(_times, st.sampled_from(["note", "visited", REOPENED])), max_size=3)
-_leaves = st.lists(st.tuples(_complaint_change, _notes), min_size=2, max_size=4)
-
-
-Edits = list[tuple[dict[str, Any], list[tuple[str, str]]]]
-
-
-def _build(
-    edits: list[tuple[dict[str, Any], list[tuple[str, str]]]],
-) -> tuple[dict[str, Any], list[Leaf]]:
-    base = _base()
-    leaves = {leaf.rev: leaf for leaf in (_leaf(base, c, n) for c, n in edits)}
-    return base, list(leaves.values())
+from tests.schemas.merge_cases import Edits, build, leaf, leaf_sets, record
 
 
 def _same(a: MergeResult, b: MergeResult) -> bool:
@@ -88,11 +34,11 @@ def _same(a: MergeResult, b: MergeResult) -> bool:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_leaves, st.randoms(use_true_random=False), st.booleans())
+@given(leaf_sets, st.randoms(use_true_random=False), st.booleans())
 def test_the_result_depends_only_on_the_set_of_leaves(
     edits: Any, rnd: random.Random, with_base: bool
 ) -> None:
-    base, leaves = _build(edits)
+    base, leaves = build(edits)
     shuffled = leaves * 2
     rnd.shuffle(shuffled)
     b = base if with_base else None
@@ -100,11 +46,11 @@ def test_the_result_depends_only_on_the_set_of_leaves(
 
 
 @settings(max_examples=150, deadline=None)
-@given(_leaves, st.data())
+@given(leaf_sets, st.data())
 def test_merging_the_result_with_its_own_leaves_gives_it_back(
     edits: Any, data: st.DataObject
 ) -> None:
-    base, leaves = _build(edits)
+    base, leaves = build(edits)
     first = merge_leaves(leaves, base)
     merged = Leaf(new_rev(first.parent, False, first.body), first.body)
     again_with = data.draw(st.lists(st.sampled_from(leaves), unique_by=lambda leaf: leaf.rev))
@@ -116,9 +62,9 @@ def test_merging_the_result_with_its_own_leaves_gives_it_back(
 
 
 @settings(max_examples=150, deadline=None)
-@given(_leaves, st.data())
+@given(leaf_sets, st.data())
 def test_the_lattice_parts_are_associative(edits: Edits, data: st.DataObject) -> None:
-    base, leaves = _build(edits)
+    base, leaves = build(edits)
     split = data.draw(st.integers(min_value=1, max_value=len(leaves) - 1)) if len(leaves) > 1 else 1
     at_once = merge_leaves(leaves, base)
     part = merge_leaves(leaves[:split], base)
@@ -134,11 +80,11 @@ def _entries(result: MergeResult) -> list[tuple[str, str]]:
 
 
 def test_each_branch_keeps_its_own_change_against_the_base() -> None:
-    base = _base()
-    a = _leaf(
+    base = record()
+    a = leaf(
         base, {"description": "Seen at the market.", "updated_at": "2026-01-02T10:00:00+05:30"}, []
     )
-    b = _leaf(
+    b = leaf(
         base, {"complainant.phone": "9876543210", "updated_at": "2026-01-01T10:00:00+05:30"}, []
     )
     result = merge_leaves([a, b], base)
@@ -149,53 +95,51 @@ def test_each_branch_keeps_its_own_change_against_the_base() -> None:
 
 
 def test_without_a_base_the_last_writer_wins_by_instant_not_by_text() -> None:
-    base = _base()
+    base = record()
     # 10:00 in India is 04:30 UTC: earlier than 05:00Z although its text sorts later.
-    a = _leaf(base, {"description": "India time", "updated_at": "2026-01-02T10:00:00+05:30"}, [])
-    b = _leaf(base, {"description": "UTC", "updated_at": "2026-01-02T05:00:00Z"}, [])
+    a = leaf(base, {"description": "India time", "updated_at": "2026-01-02T10:00:00+05:30"}, [])
+    b = leaf(base, {"description": "UTC", "updated_at": "2026-01-02T05:00:00Z"}, [])
     assert merge_leaves([a, b]).body["description"] == "UTC"
 
 
 def test_a_closed_complaint_stays_closed_unless_reopened() -> None:
-    base = _base()
-    closing = _leaf(base, {"status": "closed"}, [("2026-01-02T10:00:00Z", "closed")])
-    working = _leaf(base, {"status": "under_investigation"}, [("2026-01-03T10:00:00Z", "note")])
+    base = record()
+    closing = leaf(base, {"status": "closed"}, [("2026-01-02T10:00:00Z", "closed")])
+    working = leaf(base, {"status": "under_investigation"}, [("2026-01-03T10:00:00Z", "note")])
     assert merge_leaves([closing, working], base).body["status"] == "closed"
     closed = {**copy.deepcopy(base), "status": "closed"}
     closed["action_log"].append({"at": "2026-01-02T10:00:00Z", "by": "o", "action": "closed"})
-    reopened = _leaf(
-        closed, {"status": "under_investigation"}, [("2026-01-04T10:00:00Z", REOPENED)]
-    )
-    still = _leaf(closed, {"description": "Closed, with a note."}, [])
+    reopened = leaf(closed, {"status": "under_investigation"}, [("2026-01-04T10:00:00Z", REOPENED)])
+    still = leaf(closed, {"description": "Closed, with a note."}, [])
     result = merge_leaves([reopened, still], closed)
     assert result.body["status"] == "under_investigation"
     # A branch that left "closed" without logging a reopening is not trusted.
-    silent = _leaf(closed, {"status": "under_investigation"}, [])
+    silent = leaf(closed, {"status": "under_investigation"}, [])
     assert "status" in merge_leaves([silent, still], closed).unmergeable
 
 
 def test_two_final_statuses_are_not_merged() -> None:
-    base = _base()
-    closed = _leaf(base, {"status": "closed"}, [])
-    fir = _leaf(base, {"status": "converted_to_fir", "fir_number": "12/2026"}, [])
+    base = record()
+    closed = leaf(base, {"status": "closed"}, [])
+    fir = leaf(base, {"status": "converted_to_fir", "fir_number": "12/2026"}, [])
     assert merge_leaves([closed, fir], base).unmergeable == ("status",)
 
 
 def test_facts_edited_differently_are_queued_even_with_a_base() -> None:
-    base = _base()
-    a = _leaf(base, {"complainant.name": "Sunita Devi"}, [])
-    b = _leaf(base, {"complainant.name": "Sunita Kumari"}, [])
+    base = record()
+    a = leaf(base, {"complainant.name": "Sunita Devi"}, [])
+    b = leaf(base, {"complainant.name": "Sunita Kumari"}, [])
     assert merge_leaves([a, b], base).unmergeable == ("complainant.name",)
     # Changed on one branch only, it is no conflict.
-    c = _leaf(base, {"description": "Only this."}, [])
+    c = leaf(base, {"description": "Only this."}, [])
     assert merge_leaves([a, c], base).mergeable
 
 
 def test_a_visitor_has_left_if_either_side_says_so() -> None:
-    base = _base("visitor_entry")
+    base = record("visitor_entry")
     base.pop("time_out", None)
-    out = _leaf(base, {"time_out": "2026-01-02T12:00:00+05:30"}, [])
-    purpose = _leaf(base, {"purpose": "To meet the SHO about a lost phone"}, [])
+    out = leaf(base, {"time_out": "2026-01-02T12:00:00+05:30"}, [])
+    purpose = leaf(base, {"purpose": "To meet the SHO about a lost phone"}, [])
     result = merge_leaves([out, purpose])  # no base: still set
     assert result.mergeable
     assert result.body["time_out"] == "2026-01-02T12:00:00+05:30"
@@ -203,18 +147,18 @@ def test_a_visitor_has_left_if_either_side_says_so() -> None:
 
 
 def test_a_verification_visit_merges_field_by_field_but_not_its_outcome() -> None:
-    base = _base("verification_visit")
+    base = record("verification_visit")
     base["recommendation"] = "clear"
-    findings = _leaf(base, {"findings": "Lives here for six years."}, [])
-    gps = _leaf(base, {"gps": {"lat": 25.6, "lon": 85.1}}, [])
+    findings = leaf(base, {"findings": "Lives here for six years."}, [])
+    gps = leaf(base, {"gps": {"lat": 25.6, "lon": 85.1}}, [])
     merged = merge_leaves([findings, gps], base)
     assert merged.mergeable
     assert (merged.body["findings"], merged.body["gps"]) == (
         "Lives here for six years.",
         {"lat": 25.6, "lon": 85.1},
     )
-    adverse = _leaf(base, {"recommendation": "adverse"}, [])
-    not_found = _leaf(base, {"recommendation": "not_found"}, [])
+    adverse = leaf(base, {"recommendation": "adverse"}, [])
+    not_found = leaf(base, {"recommendation": "not_found"}, [])
     assert merge_leaves([adverse, not_found], base).unmergeable == ("recommendation",)
 
 
@@ -229,25 +173,25 @@ def test_an_appointment_double_booking_is_never_merged() -> None:
         "purpose": "Passport verification",
         "status": "requested",
     }
-    one = _leaf(base, {"citizen.name": "Ramesh Kumar"}, [])
-    other = _leaf(base, {"citizen.name": "Mohan Lal"}, [])
+    one = leaf(base, {"citizen.name": "Ramesh Kumar"}, [])
+    other = leaf(base, {"citizen.name": "Mohan Lal"}, [])
     result = merge_leaves([one, other], base)
     assert not result.mergeable
     assert "citizen.name" in result.unmergeable
 
 
 def test_different_attachments_are_not_merged() -> None:
-    base = _base("verification_visit")
-    a = _leaf(base, {}, [])
-    b = _leaf(base, {"findings": "x"}, [])
+    base = record("verification_visit")
+    a = leaf(base, {}, [])
+    b = leaf(base, {"findings": "x"}, [])
     b = Leaf(b.rev, {**b.body, "_attachments": {"p.jpg": {"digest": "md5-x", "stub": True}}})
     assert "_attachments" in merge_leaves([a, b], base).unmergeable
 
 
 def test_choices_take_fields_from_the_chosen_versions() -> None:
-    base = _base()
-    a = _leaf(base, {"complainant.name": "Sunita Devi", "description": "A"}, [])
-    b = _leaf(base, {"complainant.name": "Sunita Kumari"}, [])
+    base = record()
+    a = leaf(base, {"complainant.name": "Sunita Devi", "description": "A"}, [])
+    b = leaf(base, {"complainant.name": "Sunita Kumari"}, [])
     result = merge_leaves([a, b], base)
     assert set(differing([a, b])) == {"complainant.name", "description"}
     body = with_choices(result.body, [a, b], {"complainant.name": b.rev})
