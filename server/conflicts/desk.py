@@ -47,7 +47,11 @@ MAX_PAGE: Final = 200
 # a paragraph is what an officer writes, and what a slow link carries back.
 MAX_REASON: Final = 2000
 RESOLVED_ACTION: Final = "conflict_resolved"
-_STATUSES: Final = ("open", "resolved", "superseded")
+_STATUSES: Final[Mapping[str, ConflictStatus]] = {
+    "open": "open",
+    "resolved": "resolved",
+    "superseded": "superseded",
+}
 _DESK_ROLES: Final = (Role.CENTRAL_OFFICE, Role.STATION_OFFICER)
 
 
@@ -96,13 +100,11 @@ class ConflictDesk:
         after: str | None = None,
     ) -> ConflictPage:
         station = self._stations_of(principal, station_id)
-        if status not in _STATUSES:
+        checked = _STATUSES.get(status)
+        if checked is None:
             raise BadRequest(f"status must be one of {', '.join(_STATUSES)}")
         if not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
-        checked: ConflictStatus = (
-            "open" if status == "open" else ("resolved" if status == "resolved" else "superseded")
-        )
         try:
             items = await self._state.list_conflicts(
                 status=checked, station_id=station, after=after, limit=limit + 1

@@ -168,9 +168,12 @@ class MergeRunner:
                 await store.changes(since=since, feed="longpoll", timeout=LONGPOLL_S, limit=1)
             except asyncio.CancelledError:
                 raise
-            except (CouchError, OSError) as exc:
+            except Exception as exc:
+                # Whatever failed (CouchDB down, a record the rules choke on),
+                # the other stations go on merging and this one tries again.
                 log.warning(
                     "merge pass failed",
+                    exc_info=not isinstance(exc, CouchError | OSError),
                     extra={"fields": {"station": station_id, "error": str(exc)[:200]}},
                 )
                 with contextlib.suppress(TimeoutError):
