@@ -40,8 +40,9 @@ of :mod:`sync.errors` (their ``status`` and ``error_name`` are the HTTP answer).
     ``None`` at the end). ``station_id`` filters; an SHO gets only their own.
 ``await desk.get(principal, station_id, doc_id)``
     -> :class:`ConflictView`: the queue entry, every live leaf side by side
-    (:class:`LeafView`: body, rev, winner or not, who made it, on which
-    device, when, signed by whom; from the audit log), the fields that differ
+    (:class:`LeafView`: body, rev, winner or not, who sent it, on which
+    device, when, signed by whom, from the audit log; who edited it and
+    when by the device's clock, from the version itself), the fields that differ
     (:class:`FieldDiff`: dotted path, value per rev, ``mergeable``), and the
     ``proposal``: the body the automatic merge gives for every field it can.
     ``NotFound`` when the document is not queued.

@@ -133,6 +133,8 @@ class ConflictDesk:
                     at=who.at if who else None,
                     signed=who.signed if who else None,
                     signer=who.signer if who else None,
+                    edited_by=_text(leaf.body.get("updated_by")),
+                    edited_at=_text(leaf.body.get("updated_at")),
                 )
             )
         return ConflictView(entry, leaves, _diffs(record.leaves, result), result.body)
@@ -232,6 +234,10 @@ class ConflictDesk:
                 {"at": now, "by": officer, "action": RESOLVED_ACTION, "note": note},
             ]
         return body, parent
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _diffs(leaves: Sequence[Leaf], result: MergeResult) -> list[FieldDiff]:

@@ -32,11 +32,15 @@ class LeafView:
     rev: str
     body: dict[str, Any]
     winner: bool  # the version CouchDB shows today; the resolution goes on it
-    officer_id: str | None
-    device_id: str | None
-    at: str | None
+    officer_id: str | None  # who sent it (audit log)
+    device_id: str | None  # through which device (audit log)
+    at: str | None  # when the gateway accepted it (audit log)
     signed: str | None  # "verified" or "unsigned"
     signer: str | None  # the device whose signature the gateway verified
+    # What the version says of itself: who edited it and when, by the
+    # device's clock (an offline edit reaches the gateway hours later).
+    edited_by: str | None = None
+    edited_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,10 @@ async def test_the_view_shows_each_version_who_made_it_and_what_differs(
     assert [leaf.rev for leaf in view.leaves] == revs
     assert {leaf.officer_id for leaf in view.leaves} == {"so-alpha"}
     assert all(leaf.at and leaf.signed == "unsigned" for leaf in view.leaves)
+    assert sorted(leaf.edited_at or "" for leaf in view.leaves) == [
+        "2026-01-02T10:00:00Z",
+        "2026-01-02T11:00:00Z",
+    ]
     assert sum(leaf.winner for leaf in view.leaves) == 1
     diffs = {d.path: d for d in view.differing}
     assert not diffs["complainant.name"].mergeable
