@@ -144,8 +144,7 @@ async def serve_gateway(
 
 def print_rows(rows: list[Row], reference: Row | None) -> None:
     print(
-        f"{'run':62} {'docs':>6} {'s':>7} {'docs/s':>8} {'requests':>9} "
-        f"{'KB up':>8} {'KB down':>9}"
+        f"{'run':62} {'docs':>6} {'s':>7} {'docs/s':>8} {'requests':>9} {'KB up':>8} {'KB down':>9}"
     )
     for row in rows:
         t = row.traffic

@@ -18,8 +18,17 @@ from yarl import URL
 __all__ = ["CountingProxy", "Traffic"]
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and the ones aiohttp recomputes.
-_DROP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length",
-         "proxy-connection", "te", "trailer", "upgrade"}
+_DROP = {
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+}
 
 
 @dataclass

@@ -31,8 +31,7 @@ from bench.counting_proxy import CountingProxy
 from schemas.identity import Role
 from schemas.samples import sample_records
 from server.config import GatewayConfig
-from server.couch.backend import CouchServer, with_credentials
-from server.couch.bootstrap import bootstrap
+from server.couch.backend import CouchServer
 from server.couch.state import CouchGatewayState
 from server.gateway.app import STATIONS_DIR, open_state
 from server.policy.auth import token_hash
@@ -42,11 +41,11 @@ from sync import signing
 from sync.http import HttpDatabase
 from sync.sqlite import SQLiteDatabase
 from tests.peers import pouchdb_server
+from tests.server.couch_support import bootstrap_stations, gateway_couch_url
 
 STATION = "bench-station"
 DB = f"station-{STATION}"
 TOKEN = "bench-device-token"
-GATEWAY_USER, GATEWAY_PASSWORD = "beatsync-gateway", "bench-gateway-pw"
 
 
 async def _identities(repo: IdentityRepo) -> None:
@@ -109,14 +108,8 @@ async def main(n_docs: int, batch_size: int) -> None:
             await store.close()
 
         with pouchdb_server(workdir / "pouchdb-server") as couch:
-            await asyncio.to_thread(
-                bootstrap,
-                couch,
-                gateway_user=GATEWAY_USER,
-                gateway_password=GATEWAY_PASSWORD,
-                stations=[STATION],
-            )
-            gateway_couch = with_credentials(couch, "", (GATEWAY_USER, GATEWAY_PASSWORD))
+            await bootstrap_stations(couch, [STATION])
+            gateway_couch = gateway_couch_url(couch)
             central = CouchGatewayState(CouchServer.from_url(gateway_couch))
             try:
                 await _identities(central)

@@ -86,12 +86,16 @@ def _visits(n: int, photo_bytes: int) -> list[Doc]:
     rng = random.Random(1)
     visits = []
     for _ in range(n):
-        visit = sample_record(rng, "verification_visit", station_id=STATION,
-                              beat_ids=(BEAT,), officer=OFFICER)
+        visit = sample_record(
+            rng, "verification_visit", station_id=STATION, beat_ids=(BEAT,), officer=OFFICER
+        )
         visit["photos"] = ["photo.jpg"]
-        visit["_attachments"] = {"photo.jpg": {
-            "content_type": "image/jpeg",
-            "data": base64.b64encode(rng.randbytes(photo_bytes)).decode()}}
+        visit["_attachments"] = {
+            "photo.jpg": {
+                "content_type": "image/jpeg",
+                "data": base64.b64encode(rng.randbytes(photo_bytes)).decode(),
+            }
+        }
         visits.append(visit)
     return visits
 
@@ -99,7 +103,8 @@ def _visits(n: int, photo_bytes: int) -> list[Doc]:
 async def _edit_all(db: SQLiteDatabase | HttpDatabase) -> None:
     rows = (await db.all_docs(include_docs=True))["rows"]
     answers = await db.bulk_docs(
-        [{**row["doc"], "findings": row["doc"]["findings"] + " Checked again."} for row in rows])
+        [{**row["doc"], "findings": row["doc"]["findings"] + " Checked again."} for row in rows]
+    )
     if any("error" in a for a in answers):
         raise RuntimeError(f"editing failed: {answers[:3]}")
 
@@ -107,8 +112,10 @@ async def _edit_all(db: SQLiteDatabase | HttpDatabase) -> None:
 def _row(name: str, phase: str, docs: int, seconds: float, up: int | None, down: int) -> None:
     link = ((up or 0) + down) * 8 / LINK_BITS_PER_SECOND
     shown_up = "-" if up is None else f"{up / 1024:.0f}"
-    print(f"{name:44} {phase:15} {docs:>5} {seconds:>7.2f} {shown_up:>9} "
-          f"{down / 1024:>9.0f} {link:>14.0f}")
+    print(
+        f"{name:44} {phase:15} {docs:>5} {seconds:>7.2f} {shown_up:>9} "
+        f"{down / 1024:>9.0f} {link:>14.0f}"
+    )
 
 
 async def _ours_embedded(workdir: Path, visits: list[Doc], atts_since: bool) -> None:
@@ -136,8 +143,9 @@ async def _provision_gateway(data: Path) -> None:
     try:
         await state.add_station(STATION, "Kotwali police station")
         await state.add_beat(STATION, BEAT, "Beat 3")
-        await admin.add_officer(state, OFFICER, "SO Verma", Role.STATION_OFFICER, PASSWORD,
-                                station_id=STATION)
+        await admin.add_officer(
+            state, OFFICER, "SO Verma", Role.STATION_OFFICER, PASSWORD, station_id=STATION
+        )
     finally:
         await state.close()
 
@@ -166,15 +174,22 @@ async def _ours_to_gateway(workdir: Path, visits: list[Doc]) -> None:
                     seconds = time.perf_counter() - started
                     if result.doc_write_failures:
                         raise RuntimeError(f"the gateway refused: {result.errors[:2]}")
-                    _row(name, phase, result.docs_written, seconds,
-                         target.stats.bytes_sent, target.stats.bytes_received)
+                    _row(
+                        name,
+                        phase,
+                        result.docs_written,
+                        seconds,
+                        target.stats.bytes_sent,
+                        target.stats.bytes_received,
+                    )
             finally:
                 await source.close()
                 await target.close()
 
 
-async def _ours_to_pouchdb(url: str, proxy: CountingProxy, workdir: Path,
-                           visits: list[Doc]) -> None:
+async def _ours_to_pouchdb(
+    url: str, proxy: CountingProxy, workdir: Path, visits: list[Doc]
+) -> None:
     source = await SQLiteDatabase.open(workdir / "device.sqlite")
     target = HttpDatabase(url)
     try:
@@ -188,38 +203,62 @@ async def _ours_to_pouchdb(url: str, proxy: CountingProxy, workdir: Path,
             result = await replicate(source, target)
             seconds = time.perf_counter() - started
             t = proxy.reset()
-            _row("ours, SQLite -> pouchdb-server", phase, result.docs_written, seconds,
-                 t.bytes_up, t.bytes_down)
+            _row(
+                "ours, SQLite -> pouchdb-server",
+                phase,
+                result.docs_written,
+                seconds,
+                t.bytes_up,
+                t.bytes_down,
+            )
     finally:
         await source.close()
         await target.close()
 
 
-async def _pouchdb_push(url: str, proxy: CountingProxy, workdir: Path,
-                        visits: int, photo_bytes: int) -> None:
+async def _pouchdb_push(
+    url: str, proxy: CountingProxy, workdir: Path, visits: int, photo_bytes: int
+) -> None:
     for phase, step in (("first sync", "load"), ("after one edit", "edit")):
         proxy.reset()
         process = await asyncio.create_subprocess_exec(
-            "node", str(ROOT / "bench" / "pouchdb_photos.js"), step, str(workdir), url,
-            str(visits), str(photo_bytes), cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            "node",
+            str(ROOT / "bench" / "pouchdb_photos.js"),
+            step,
+            str(workdir),
+            url,
+            str(visits),
+            str(photo_bytes),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"pouchdb_photos.js failed: {err.decode()[-2000:]}")
         figures = json.loads(out)
         t = proxy.reset()
-        _row("PouchDB 9 -> pouchdb-server", phase, figures["docs_written"], figures["seconds"],
-             t.bytes_up, t.bytes_down)
+        _row(
+            "PouchDB 9 -> pouchdb-server",
+            phase,
+            figures["docs_written"],
+            figures["seconds"],
+            t.bytes_up,
+            t.bytes_down,
+        )
 
 
 async def main(n_visits: int, photo_kb: int) -> None:
     photo_bytes = photo_kb * 1024
     visits = _visits(n_visits, photo_bytes)
-    print(f"{n_visits} visits, one {photo_kb} KB photo each; link figure at "
-          f"{LINK_BITS_PER_SECOND // 1000} kbit/s\n")
-    print(f"{'run':44} {'phase':15} {'docs':>5} {'s':>7} {'KB up':>9} {'KB down':>9} "
-          f"{'s at link rate':>14}")
+    print(
+        f"{n_visits} visits, one {photo_kb} KB photo each; link figure at "
+        f"{LINK_BITS_PER_SECOND // 1000} kbit/s\n"
+    )
+    print(
+        f"{'run':44} {'phase':15} {'docs':>5} {'s':>7} {'KB up':>9} {'KB down':>9} "
+        f"{'s at link rate':>14}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         await _ours_embedded(workdir, visits, atts_since=True)

@@ -53,8 +53,9 @@ async def _http_pull(
         HttpDatabase(url, compress_requests=gzip), target, batch_size
     )
     how = f"batch {batch_size}{', gzip up' if gzip else ''}"
-    return Row(f"ours, pouchdb-server -> SQLite ({how})", result.docs_written, seconds,
-               proxy.reset())
+    return Row(
+        f"ours, pouchdb-server -> SQLite ({how})", result.docs_written, seconds, proxy.reset()
+    )
 
 
 async def main(
@@ -64,8 +65,9 @@ async def main(
     sizes = sorted(len(json.dumps(r)) for r in records)
     if round_trip:
         print(f"HTTP runs through a proxy adding {round_trip * 1000:.0f} ms per request")
-    print(f"{n_docs} records, body {sizes[0]}-{sizes[-1]} bytes "
-          f"(median {sizes[len(sizes) // 2]})\n")
+    print(
+        f"{n_docs} records, body {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]})\n"
+    )
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -86,8 +88,7 @@ async def main(
                 reference = await pouchdb_pull(via_proxy, proxy, pouchdb_batch)
                 rows.append(reference)
                 for batch_size in batch_sizes:
-                    rows.append(
-                        await _http_pull(via_proxy, proxy, workdir, batch_size, gzip_up))
+                    rows.append(await _http_pull(via_proxy, proxy, workdir, batch_size, gzip_up))
             finally:
                 await proxy.stop()
     print_rows(rows, reference)
@@ -101,8 +102,19 @@ if __name__ == "__main__":
     # Off by default: pouchdb-server 4.2 does not read gzip request bodies
     # (its _bulk_get then fails and HttpDatabase falls back to one GET per doc).
     parser.add_argument("--gzip-up", action="store_true", help="gzip request bodies")
-    parser.add_argument("--round-trip", type=float, default=0.0,
-                        help="seconds the proxy adds to every request (a slow link)")
+    parser.add_argument(
+        "--round-trip",
+        type=float,
+        default=0.0,
+        help="seconds the proxy adds to every request (a slow link)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.docs, args.batch_sizes or [100, 500], args.pouchdb_batch_size,
-                     args.gzip_up, args.round_trip))
+    asyncio.run(
+        main(
+            args.docs,
+            args.batch_sizes or [100, 500],
+            args.pouchdb_batch_size,
+            args.gzip_up,
+            args.round_trip,
+        )
+    )

@@ -11,6 +11,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from schemas import FINAL_STATUSES
+from schemas.merge import REOPENED
+
 __all__ = [
     "WORKING_STATUSES",
     "complaint",
@@ -90,6 +93,10 @@ def complaint_update(
             new.setdefault("assigned_officer", officer_id)
     if status or note or assign or fir_number:
         action = status or ("assigned" if assign else "note")
+        if status in WORKING_STATUSES and old.get("status") in FINAL_STATUSES["complaint"]:
+            # The merge's status lattice knows a reopening only by this entry
+            # (schemas.merge): without it a closed branch would win.
+            action = REOPENED
         new.setdefault("action_log", []).append(
             _without_empty({"at": at, "by": officer_id, "action": action, "note": note})
         )

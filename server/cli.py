@@ -219,6 +219,13 @@ def _positive_option(flag: str, default: float, help_text: str) -> Callable[[F],
     DEFAULT_MIN_BODY_BYTES_PER_S,
     "Bytes per second a request body must average after --body-timeout.",
 )
+@click.option(
+    "--merge/--no-merge",
+    default=True,
+    show_default=True,
+    help="Merge conflicting edits in the background where the record type allows, and "
+    "queue the rest for the central office (a station hub never merges: see server/README).",
+)
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
 @click.option("--upstream", help="The district gateway the hub relays to, e.g. https://host:5984.")
@@ -240,6 +247,7 @@ def serve(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT_S,
     body_timeout: float = DEFAULT_BODY_TIMEOUT_S,
     min_body_rate: float = DEFAULT_MIN_BODY_BYTES_PER_S,
+    merge: bool = True,
     hub: bool = False,
     hub_station: str | None = None,
     upstream: str | None = None,
@@ -262,6 +270,9 @@ def serve(
         header_timeout_s=header_timeout,
         body_timeout_s=body_timeout,
         min_body_bytes_per_s=min_body_rate,
+        # A hub's merges would be refused at the district (unsigned, not by
+        # the edits' authors); the district merges what the hub relays.
+        merge_conflicts=merge and not hub,
     )
     if demo and couchdb_url:
         raise click.UsageError(

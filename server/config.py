@@ -96,3 +96,7 @@ class GatewayConfig:
     # station hub always, the district with `serve --encrypt-at-rest`); the
     # unlocked data key, held only here in memory (server.state.data_key).
     at_rest: BodyCodec | None = field(default=None, repr=False, compare=False)
+    # Merge conflicts in the background as records arrive (server.conflicts).
+    # `serve` turns it on; off here so a test or tool that builds an app sees
+    # the conflict branches it made, until it asks for a merge itself.
+    merge_conflicts: bool = False

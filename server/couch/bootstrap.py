@@ -51,7 +51,13 @@ from pycouchdb.client import Server as CouchServer
 from yarl import URL
 
 from server.couch.backend import couch_credentials, redact, with_credentials
-from server.couch.state import AUDIT_DB, AUDIT_INDEX, DEVICE_STATUS_DB, IDENTITIES_DB
+from server.couch.state import (
+    AUDIT_DB,
+    AUDIT_INDEX,
+    CONFLICTS_DB,
+    DEVICE_STATUS_DB,
+    IDENTITIES_DB,
+)
 from server.state.models import station_db_name
 
 __all__ = [
@@ -70,7 +76,7 @@ DISTRICT_DB: Final = "beatsync-district"
 REPLICATOR_DB: Final = "_replicator"
 USERS_DB: Final = "_users"
 REPLICATION_USER: Final = "beatsync-replicator"
-GATEWAY_DBS: Final = (IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, DISTRICT_DB)
+GATEWAY_DBS: Final = (IDENTITIES_DB, AUDIT_DB, DEVICE_STATUS_DB, CONFLICTS_DB, DISTRICT_DB)
 # One index per design document, so changing one rebuilds only that one
 # (CouchDB's Mango docs recommend it). Names are what reports pass as use_index.
 DISTRICT_INDEXES: Final[Mapping[str, list[str]]] = {
@@ -281,9 +287,7 @@ def bootstrap(
         replicator = p.database(REPLICATOR_DB)
         rep_base = couch_credentials(replication_url, environ)[0] if replication_url else base
         for station_id in station_ids:
-            p.put_if_different(
-                replicator, fan_in_doc(rep_base, station_id, replicator_credentials)
-            )
+            p.put_if_different(replicator, fan_in_doc(rep_base, station_id, replicator_credentials))
     # requests' errors (pycouchdb's transport) are OSErrors.
     except (couch_exc.Error, OSError) as exc:
         # pycouchdb's messages carry no credentials; the URL is shown redacted.

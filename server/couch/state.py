@@ -13,6 +13,7 @@ Implements every repository of :mod:`server.state.interface` over three database
   deletion, so CouchDB itself keeps the log append-only.
 * ``beatsync-device-status``: ``status:<device_id>``, kept apart because it
   changes on every sync while identities change rarely.
+* ``beatsync-conflicts``: the office's conflict queue (:mod:`server.couch.conflict_docs`).
 
 Several gateways share these: every request reads the officer and device
 documents afresh, so a revocation made through any gateway or the CLI takes
@@ -36,6 +37,7 @@ from schemas.identity import Role
 from server.config import GatewayConfig
 from server.couch.audit_docs import audit_doc, audit_entry, chained_entry
 from server.couch.backend import CouchServer, redact
+from server.couch.conflict_docs import CONFLICTS_DB, CouchConflicts
 from server.state.audit_chain import (
     KEY_FILE,
     AuditSigner,
@@ -60,6 +62,7 @@ from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 __all__ = [
     "AUDIT_DB",
     "AUDIT_INDEX",
+    "CONFLICTS_DB",
     "DEVICE_STATUS_DB",
     "IDENTITIES_DB",
     "CouchGatewayState",
@@ -87,7 +90,7 @@ _CACHE_MAX: Final = 10_000
 STARTUP_WAIT_S: Final = 30.0
 
 
-class CouchGatewayState(GatewayState):
+class CouchGatewayState(CouchConflicts, GatewayState):
     """Identities, audit log, device status and settings in CouchDB."""
 
     def __init__(
@@ -100,6 +103,7 @@ class CouchGatewayState(GatewayState):
         self._ids: Database = server.database(IDENTITIES_DB)
         self._audit: Database = server.database(AUDIT_DB)
         self._status: Database = server.database(DEVICE_STATUS_DB)
+        self._conflicts: Database = server.database(CONFLICTS_DB)
         # Per process: audit ids never collide across gateways.
         self._gateway_tag = secrets.token_hex(4)
         self._last_audit_seq = 0
@@ -139,6 +143,10 @@ class CouchGatewayState(GatewayState):
                     ) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    @property
+    def _conflicts_db(self) -> Database:
+        return self._conflicts
 
     @property
     def server(self) -> CouchServer:
@@ -548,6 +556,17 @@ class CouchGatewayState(GatewayState):
             for d in await self._server.find(AUDIT_DB, query)
             if (key := (d["doc_id"], d["rev"])) in wanted
         }
+
+    async def entries_of(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, AuditEntry]:
+        ids = sorted({doc_id for doc_id, _ in revs})
+        if not ids:
+            return {}
+        query = {"selector": {"db": db, "doc_id": {"$in": ids}}, "limit": _AUDITED_LIMIT}
+        wanted, found = set(revs), {}
+        for doc in sorted(await self._server.find(AUDIT_DB, query), key=lambda d: d["seq"]):
+            if (key := (doc["doc_id"], doc["rev"])) in wanted and key not in found:
+                found[key] = audit_entry(doc)
+        return found
 
     # -- settings --------------------------------------------------------------------------------
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from server.config import GatewayConfig
+from server.conflicts.desk import ConflictDesk
+from server.conflicts.runner import MergeRunner
+from server.conflicts.views import MergeStats
 from server.gateway.connections import handler_args
 from server.gateway.handlers_beatsync import add_beatsync_routes
 from server.gateway.handlers_couch import add_couch_routes
@@ -16,8 +21,10 @@ from server.gateway.keys import (
     AUTHENTICATOR,
     CLOCK,
     CONFIG,
+    CONFLICTS,
     DISTRICT,
     GZIP_MIN_BYTES,
+    MERGER,
     SERVER_UUID,
     STATE,
     STORES,
@@ -77,9 +84,19 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         token_days=config.token_days,
         clock=app.get(CLOCK),
     )
+    stats = MergeStats()  # one set of counters for the runner and the desk
+    app[MERGER] = MergeRunner(state, stores, stats)
+    app[CONFLICTS] = ConflictDesk(state, stores, stats)
+    stop = asyncio.Event()
+    merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None
     try:
         yield
     finally:
+        if merging is not None:
+            stop.set()
+            merging.cancel()  # a pass in flight is safe to cut: it resumes from its checkpoint
+            with contextlib.suppress(asyncio.CancelledError):
+                await merging
         # Runs after in-flight requests finished (aiohttp's graceful shutdown),
         # so every acknowledged write is committed before the files close.
         await stores.close()

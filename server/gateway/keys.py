@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.config import GatewayConfig
+from server.conflicts.desk import ConflictDesk
+from server.conflicts.runner import MergeRunner
 from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
@@ -15,9 +17,11 @@ __all__ = [
     "AUTHENTICATOR",
     "CLOCK",
     "CONFIG",
+    "CONFLICTS",
     "DISTRICT",
     "GZIP_MIN_BYTES",
     "LOGIN_ATTEMPT",
+    "MERGER",
     "PRINCIPAL",
     "SERVER_UUID",
     "STATE",
@@ -30,6 +34,10 @@ STORES = web.AppKey("stores", StationDatabases)
 DISTRICT = web.AppKey("district", DistrictSettings)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 SERVER_UUID = web.AppKey("server_uuid", str)
+# The office's conflict desk (server.conflicts.desk), and the merge runner
+# that fills its queue (running in the background when config.merge_conflicts).
+CONFLICTS = web.AppKey("conflicts", ConflictDesk)
+MERGER = web.AppKey("merger", MergeRunner)
 # Set only by tests (token expiry); the Authenticator otherwise reads the real time.
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)

@@ -38,9 +38,21 @@ class WriteDeps:
 
 
 async def write_docs(
-    scope: DbScope, store: Database, deps: WriteDeps, docs: Sequence[Any], *, new_edits: bool
+    scope: DbScope,
+    store: Database,
+    deps: WriteDeps,
+    docs: Sequence[Any],
+    *,
+    new_edits: bool,
+    judged_against: Mapping[DocRev, Doc] | None = None,
 ) -> list[Doc]:
-    """CouchDB's ``_bulk_docs`` answer for ``docs`` written by ``scope``'s caller."""
+    """CouchDB's ``_bulk_docs`` answer for ``docs`` written by ``scope``'s caller.
+
+    ``judged_against`` replaces, for the revisions it names (id, rev), the
+    parent body the policy judges them against. The office's conflict
+    resolution needs it: it joins several leaves, so the entries of the
+    other leaves' logs are not its author's new entries
+    (:mod:`server.conflicts.desk`)."""
     clean = [check_structure(doc, new_edits=new_edits) for doc in docs]
     results: list[Doc | None] = [None] * len(clean)
     accepted: list[tuple[int, Doc, Verdict]] = []
@@ -62,6 +74,13 @@ async def write_docs(
         stored=unaudited,
         archived=functools.partial(deps.audit.bodies, scope.db_name),
     )
+    if judged_against:
+        parents = [
+            judged_against.get((doc["_id"], str(doc.get("_rev"))), old)
+            if (doc["_id"], str(doc.get("_rev"))) in judged_against
+            else old
+            for (_, doc), old in zip(to_check, parents, strict=True)
+        ]
     for (index, doc), old in zip(to_check, parents, strict=True):
         stored_already = (doc["_id"], doc.get("_rev")) in unaudited
         if new_edits and old is None and "_rev" in doc:

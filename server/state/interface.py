@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas.identity import Role
 from server.state.audit_chain import ChainedEntry
+from server.state.conflict_queue import ConflictQueue
 from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
 from sync.database import Doc
 from sync.errors import NotFound
@@ -138,6 +139,11 @@ class AuditLog(abc.ABC):
         """The bodies the log keeps of those of ``revs`` it has, in one query."""
 
     @abc.abstractmethod
+    async def entries_of(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, AuditEntry]:
+        """The first entry of each of ``revs`` the log has (who wrote it, from
+        which device, when), in one query."""
+
+    @abc.abstractmethod
     def chain_entries(self) -> AsyncIterator[ChainedEntry]:
         """Every entry as stored, with its chain link, oldest first (for ``audit verify``)."""
 
@@ -160,7 +166,7 @@ class Settings(abc.ABC):
     async def set_setting(self, key: str, value: str) -> None: ...
 
 
-class GatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings):
+class GatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings, ConflictQueue):
     """Everything the gateway keeps besides the records, in one object per
     process: :class:`server.state.sqlite.SQLiteGatewayState` (embedded) or
     :class:`server.couch.state.CouchGatewayState` (``--couchdb``)."""

@@ -39,6 +39,7 @@ from server.state.models import (
     Station,
     audit_fields,
 )
+from server.state.sqlite_conflicts import CONFLICTS_MIGRATION, SQLiteConflicts
 from server.state.timestamps import utc_now
 from sync.codec import BodyCodec, PlainCodec, body_aad
 from sync.database import Doc
@@ -112,11 +113,29 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE audit ADD COLUMN sig TEXT;
     CREATE INDEX audit_by_chain ON audit (chain, seq);
     """,
+    # 6: the office's conflict queue.
+    CONFLICTS_MIGRATION,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class SQLiteGatewayState(GatewayState):
+def _audit_row(r: aiosqlite.Row) -> AuditEntry:
+    return AuditEntry(
+        r["seq"],
+        r["at"],
+        r["db"],
+        r["doc_id"],
+        r["rev"],
+        r["officer_id"],
+        r["device_id"],
+        r["record_type"],
+        bool(r["deleted"]),
+        r["signed"],
+        r["signer"],
+    )
+
+
+class SQLiteGatewayState(SQLiteConflicts, GatewayState):
     def __init__(
         self, conn: aiosqlite.Connection, *, audit_key: Path, codec: BodyCodec | None = None
     ) -> None:
@@ -440,51 +459,35 @@ class SQLiteGatewayState(GatewayState):
             "SELECT * FROM audit WHERE (? IS NULL OR db = ?) AND seq > ? ORDER BY seq LIMIT ?",
             (db, db, since, limit),
         )
-        return [
-            AuditEntry(
-                r["seq"],
-                r["at"],
-                r["db"],
-                r["doc_id"],
-                r["rev"],
-                r["officer_id"],
-                r["device_id"],
-                r["record_type"],
-                bool(r["deleted"]),
-                r["signed"],
-                r["signer"],
-            )
-            for r in rows
-        ]
+        return [_audit_row(r) for r in rows]
 
-    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+    async def _rows_of_docs(
+        self, db: str, revs: Collection[DocRev], columns: str, where: str = ""
+    ) -> list[tuple[DocRev, aiosqlite.Row]]:
+        """The audit rows of ``db`` for ``revs``, oldest first, keyed (id, rev)."""
         wanted = set(revs)
         ids = sorted({doc_id for doc_id, _ in wanted})
         if not ids:
-            return set()
+            return []
         # json_each: one statement whatever the batch size (no limit on bound variables).
         rows = await self._all(
-            "SELECT doc_id, rev FROM audit WHERE db = ?"
-            " AND doc_id IN (SELECT value FROM json_each(?))",
+            f"SELECT {columns} FROM audit WHERE db = ?{where}"
+            " AND doc_id IN (SELECT value FROM json_each(?)) ORDER BY seq",
             (db, json.dumps(ids)),
         )
-        return {(r["doc_id"], r["rev"]) for r in rows} & wanted
+        return [(key, r) for r in rows if (key := (r["doc_id"], r["rev"])) in wanted]
+
+    async def audited(self, db: str, revs: Collection[DocRev]) -> set[DocRev]:
+        return {key for key, _ in await self._rows_of_docs(db, revs, "doc_id, rev")}
 
     async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
-        wanted = set(revs)
-        ids = sorted({doc_id for doc_id, _ in wanted})
-        if not ids:
-            return {}
-        rows = await self._all(
-            "SELECT doc_id, rev, body FROM audit WHERE db = ? AND body IS NOT NULL"
-            " AND doc_id IN (SELECT value FROM json_each(?))",
-            (db, json.dumps(ids)),
-        )
-        return {
-            key: self._open_body(db, *key, r["body"])
-            for r in rows
-            if (key := (r["doc_id"], r["rev"])) in wanted
-        }
+        rows = await self._rows_of_docs(db, revs, "doc_id, rev, body", " AND body IS NOT NULL")
+        return {key: self._open_body(db, *key, r["body"]) for key, r in rows}
+    async def entries_of(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, AuditEntry]:
+        found: dict[DocRev, AuditEntry] = {}
+        for key, r in await self._rows_of_docs(db, revs, "*"):
+            found.setdefault(key, _audit_row(r))
+        return found
 
     # -- audited bodies: sealed like the station stores' ------------------------------
 

@@ -71,11 +71,12 @@ def init_offline(home: Path) -> None:
 def complaint(
     text: str = "The phone was snatched near the bus stand.",
     *,
+    name: str = "राम कुमार सिंह",
     officer_id: str = "si.sharma",
     **changes: Any,
 ) -> dict[str, Any]:
     record = forms.complaint(
-        name="राम कुमार सिंह",
+        name=name,
         phone="9876543210",
         address="मकान नं. 14, कंकड़बाग, पटना",
         category="theft",

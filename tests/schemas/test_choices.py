@@ -39,7 +39,10 @@ def test_every_choice_validates_and_nothing_else_does(
 
 def test_statuses_come_in_lifecycle_order() -> None:
     assert schemas.choices("complaint", "status")[:3] == (
-        "registered", "assigned", "under_investigation")
+        "registered",
+        "assigned",
+        "under_investigation",
+    )
     assert set(schemas.choices("complaint", "status")) == set(schemas.STATUSES["complaint"])
     assert "sp" in schemas.choices("appointment", "with")
 

@@ -129,6 +129,17 @@ async def provision(couch_url: str, *plans: StationPlan) -> BootstrapReport:
     return await asyncio.to_thread(run_bootstrap)
 
 
+async def bootstrap_stations(couch_url: str, stations: Sequence[str]) -> BootstrapReport:
+    """``couch bootstrap`` of ``stations`` with the gateways' account, off the loop."""
+    return await asyncio.to_thread(
+        bootstrap,
+        couch_url,
+        gateway_user=GATEWAY_USER,
+        gateway_password=GATEWAY_PASSWORD,
+        stations=list(stations),
+    )
+
+
 def central_state(couch_url: str) -> CouchGatewayState:
     """The district's state as a gateway (or the admin CLI) sees it."""
     return CouchGatewayState(CouchServer.from_url(gateway_couch_url(couch_url)))
