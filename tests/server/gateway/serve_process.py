@@ -12,7 +12,7 @@ import aiohttp
 __all__ = ["serve", "stop"]
 
 
-async def serve(data: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+async def serve(data: Path, port: int, log: Path, *extra: str) -> asyncio.subprocess.Process:
     # Logs go to a file: an undrained pipe would fill up and stall the server.
     with log.open("ab") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -27,6 +27,7 @@ async def serve(data: Path, port: int, log: Path) -> asyncio.subprocess.Process:
             "127.0.0.1",
             "--port",
             str(port),
+            *extra,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=sink,
         )

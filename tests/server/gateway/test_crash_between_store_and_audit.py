@@ -69,7 +69,10 @@ async def test_a_revision_stored_but_not_audited_is_sent_again_and_audited(
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        process = await serve(data, port, log)
+        # No background merging: its first state write would wait on the lock
+        # below in the state's one worker thread, and the write under test
+        # (whose authentication reads the state) would wait behind it.
+        process = await serve(data, port, log, "--no-merge")
         audit_lock = sqlite3.connect(data / "gateway.sqlite", isolation_level=None)
         try:
             audit_lock.execute("BEGIN IMMEDIATE")  # the audit append will wait here
