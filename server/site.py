@@ -16,11 +16,14 @@ from aiohttp import web
 from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.policy.auth import Clock
+from server.portal.app import create_portal
 
 __all__ = ["FACES", "create_site"]
 
 # (URL prefix, factory) of every face, mounted in this order.
-FACES: tuple[tuple[str, Callable[[], web.Application]], ...] = ()
+FACES: tuple[tuple[str, Callable[[], web.Application]], ...] = (
+    ("/portal/", create_portal),
+)
 
 
 def create_site(

@@ -1,0 +1,74 @@
+"""What the portal's handlers share: the gateway's state and stores, the
+per-address and per-phone limits, and the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from server.gateway.keys import CONFIG, STATE, STORES
+from server.policy.throttle import LoginThrottle
+from server.portal.outbox import Outbox
+from server.state.interface import GatewayState
+from server.state.stations import StationDatabases
+
+__all__ = ["OUTBOX_FILE", "PORTAL", "Limits", "Portal", "portal_of"]
+
+OUTBOX_FILE = "portal-outbox.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How many forms one address and one phone number may send per window;
+    and wrong PINs per tracking number (six digits: 10^6 guesses otherwise)."""
+
+    per_address: int = 20
+    per_phone: int = 5
+    window_s: float = 3600
+    wrong_pins: int = 5
+
+
+@dataclass
+class Portal:
+    limits: Limits = field(default_factory=Limits)
+    _outbox: Outbox | None = None
+
+    def __post_init__(self) -> None:
+        self.by_address = LoginThrottle(self.limits.per_address, self.limits.window_s)
+        self.by_phone = LoginThrottle(self.limits.per_phone, self.limits.window_s)
+        self.by_number = LoginThrottle(self.limits.wrong_pins, self.limits.window_s)
+
+    def count_post(self, request: web.Request) -> None:
+        """429 once this address sent its share of forms; counted before the
+        form is read, so a refused one counts too (the flood is the abuse)."""
+        key = f"addr:{request.remote or 'unknown'}"
+        self.by_address.check(key)
+        self.by_address.failed(key)
+
+    def count_phone(self, phone: str) -> None:
+        # Keyed by a hash: the limiter holds no phone number, even in memory.
+        key = hashlib.sha256(phone.encode()).hexdigest()
+        self.by_phone.check(key)
+        self.by_phone.failed(key)
+
+    def outbox(self, request: web.Request) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox(request.config_dict[CONFIG].data_dir / OUTBOX_FILE)
+        return self._outbox
+
+
+PORTAL = web.AppKey("portal", Portal)
+
+
+def portal_of(request: web.Request) -> Portal:
+    return request.config_dict[PORTAL]
+
+
+def state_of(request: web.Request) -> GatewayState:
+    return request.config_dict[STATE]
+
+
+def stores_of(request: web.Request) -> StationDatabases:
+    return request.config_dict[STORES]
