@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.gateway.keys import STATE
+from server.portal.api import create_portal_api
 from server.portal.app import create_portal
 from server.portal.directory import (
     WEEKDAYS,
@@ -42,6 +43,7 @@ async def provision_portal(app: Any) -> None:
 def portal_site(config: GatewayConfig, limits: Limits | None = None) -> Any:
     app = create_app(config)
     app.add_subapp("/portal/", create_portal(limits))
+    app.add_subapp("/_beatsync/portal/", create_portal_api())
 
     async def provision(app: Any) -> None:
         await provision_portal(app)

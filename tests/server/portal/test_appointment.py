@@ -89,9 +89,7 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     assert status == 200, page
     ticket = await find_ticket(portal.server.app[STATE], number)
     assert ticket is not None
-    assert ticket.doc_id.endswith(
-        second[:16].replace("-", "").replace(":", "")
-    )
+    assert ticket.doc_id.endswith(second[:16].replace("-", "").replace(":", ""))
     assert first not in await free_slots(portal)  # a cancelled booking keeps its slot (see booking)
     store = await portal.server.app[STORES].get("alpha")
     old = (
