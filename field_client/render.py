@@ -43,6 +43,8 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "verification_visit": (
         ("Kind", "kind"),
         ("Subject", "subject.name"),
+        # "assigned": asked for by a certificate request, not yet made.
+        ("Status", "status"),
         ("Recommendation", "recommendation"),
         ("Visited", "visit_time"),
     ),
