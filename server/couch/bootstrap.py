@@ -281,9 +281,7 @@ def bootstrap(
         replicator = p.database(REPLICATOR_DB)
         rep_base = couch_credentials(replication_url, environ)[0] if replication_url else base
         for station_id in station_ids:
-            p.put_if_different(
-                replicator, fan_in_doc(rep_base, station_id, replicator_credentials)
-            )
+            p.put_if_different(replicator, fan_in_doc(rep_base, station_id, replicator_credentials))
     # requests' errors (pycouchdb's transport) are OSErrors.
     except (couch_exc.Error, OSError) as exc:
         # pycouchdb's messages carry no credentials; the URL is shown redacted.

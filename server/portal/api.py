@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from schemas.identity import Role
-from server.gateway.keys import PRINCIPAL, STATE, STORES
+from server.gateway.keys import CONFIG, PRINCIPAL, STATE, STORES
 from server.policy.access import DbScope, resolve_scope
+from server.portal.certificates import decide
 from server.portal.records import awaits_signature, signature_deadline
 from server.state.models import station_db_name
 from sync.errors import BadRequest, Forbidden
@@ -61,7 +62,30 @@ async def awaiting_signature(request: web.Request) -> web.Response:
     return web.json_response({"station": scope.station.id, "complaints": found})
 
 
+async def decide_certificate(request: web.Request) -> web.Response:
+    """``{"decision": "issue"|"reject"}`` on a certificate request of
+    ``?station=``, once its verification visit is made (409 before)."""
+    scope = await supervisor_scope(request, request.query.get("station", ""))
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest('the body must be JSON: {"decision": "issue"}') from None
+    decision = body.get("decision") if isinstance(body, dict) else None
+    decided = await decide(
+        request.config_dict[STATE],
+        request.config_dict[STORES],
+        scope,
+        request.match_info["request_id"],
+        str(decision),
+        request.config_dict[CONFIG].data_dir,
+    )
+    return web.json_response(
+        {"ok": True, "id": decided["_id"], "rev": decided["_rev"], "status": decided["status"]}
+    )
+
+
 def create_portal_api() -> web.Application:
     api = web.Application()
     api.router.add_get("/awaiting-signature", awaiting_signature)
+    api.router.add_post("/certificates/{request_id}/decision", decide_certificate)
     return api

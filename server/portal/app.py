@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.portal.handlers_appointment import add_appointment_routes
+from server.portal.handlers_certificate import add_certificate_routes
 from server.portal.handlers_complaint import add_complaint_routes
 from server.portal.handlers_status import add_status_routes
 from server.portal.services import PORTAL, Limits, Portal
@@ -37,4 +38,5 @@ def create_portal(limits: Limits | None = None) -> web.Application:
     add_complaint_routes(app)
     add_status_routes(app)
     add_appointment_routes(app)
+    add_certificate_routes(app)
     return app

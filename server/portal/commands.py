@@ -22,9 +22,15 @@ from server.portal.directory import (
     save_schedule,
     set_station_address,
 )
+from server.portal.district_keys import (
+    PublishedKey,
+    create_key,
+    published_keys,
+    revoke_certificate,
+)
 from server.state.interface import GatewayState
 
-__all__ = ["portal_commands"]
+__all__ = ["keys_commands", "portal_commands"]
 
 WithState = Callable[[Path, Callable[[GatewayState], Awaitable[Any]]], Any]
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -142,4 +148,42 @@ def portal_commands(with_state: WithState, data_option: Decorator) -> click.Grou
                 f"{schedule.slot_minutes} min\t{spans}\tholidays: {off}"
             )
 
+    @portal.command("revoke")
+    @data_option
+    @click.argument("certificate_id")
+    def revoke(data_dir: Path, certificate_id: str) -> None:
+        """Revoke an issued certificate: it fails every later verification."""
+        with_state(data_dir, lambda s: revoke_certificate(s, certificate_id))
+        click.echo(f"Certificate {certificate_id} revoked")
+
     return portal
+
+
+def keys_commands(with_state: WithState, data_option: Decorator) -> click.Group:
+    @click.group()
+    def keys() -> None:
+        """The district's certificate signing keys."""
+
+    def _made(key: PublishedKey) -> None:
+        click.echo(f"Signing key {key.kid} created; certificates are signed with it from now on")
+
+    @keys.command("create")
+    @data_option
+    def create(data_dir: Path) -> None:
+        """Create the district's first signing key (its private half stays in DATA)."""
+        _made(with_state(data_dir, lambda s: create_key(s, data_dir, rotate=False)))
+
+    @keys.command("rotate")
+    @data_option
+    def rotate(data_dir: Path) -> None:
+        """Sign with a new key from now on; the old ones keep verifying what they signed."""
+        _made(with_state(data_dir, lambda s: create_key(s, data_dir, rotate=True)))
+
+    @keys.command("list")
+    @data_option
+    def list_keys(data_dir: Path) -> None:
+        """Every published key: when made, and when retired."""
+        for key in with_state(data_dir, published_keys):
+            click.echo(f"{key.kid}\t{key.created}\t{key.retired or 'signing'}")
+
+    return keys

@@ -3,6 +3,8 @@ meeting hours, so a visitor can file, book and track at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from server.portal.directory import (
     Locality,
     Schedule,
@@ -11,6 +13,7 @@ from server.portal.directory import (
     save_schedule,
     set_station_address,
 )
+from server.portal.district_keys import create_key, published_keys
 from server.state.interface import GatewayState
 
 __all__ = ["provision_demo_portal"]
@@ -26,8 +29,10 @@ _LOCALITIES = [
 ]
 
 
-async def provision_demo_portal(state: GatewayState) -> None:
+async def provision_demo_portal(state: GatewayState, data_dir: Path) -> None:
     """Idempotent, like the demo district: a restart keeps what an admin changed."""
+    if not await published_keys(state):
+        await create_key(state, data_dir, rotate=False)
     if await load_schedules(state):
         return
     for name, station_id, beat_id in _LOCALITIES:

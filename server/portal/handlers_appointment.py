@@ -8,13 +8,14 @@ from aiohttp import web
 
 from server.portal.booking import announce, book, cancel, slot_text, taken_slots
 from server.portal.directory import Schedule, load_schedules
+from server.portal.filing import issue_ticket, receipt
 from server.portal.forms import N_, Field, Form, Submission
 from server.portal.handlers_status import open_ticket
 from server.portal.outbox import Message
 from server.portal.services import portal_of, state_of, stores_of
 from server.portal.slots import IST, open_slots, slot_doc_id, utc_now
 from server.portal.tickets import Ticket, save_ticket
-from server.portal.tracking import Kind, hash_pin, new_number, new_pin
+from server.portal.tracking import Kind
 from server.portal.writer import new_citizen_ref
 from server.state import timestamps
 from server.web.pages import gettext_for, render
@@ -126,23 +127,10 @@ async def book_slot(request: web.Request) -> web.Response:
     except Conflict:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         return _slots_page(request, schedule, await _free(request, schedule), sub, 409)
-    number, pin = new_number(Kind.APPOINTMENT), new_pin()
-    await save_ticket(
-        state_of(request), Ticket(number, schedule.station_id, doc["_id"], await hash_pin(pin))
-    )
+    number, pin = await issue_ticket(request, Kind.APPOINTMENT, doc)
     await announce(portal.outbox(request), doc, number, _texts(request, number, doc))
-    return render(
-        "receipt.html",
-        request,
-        {
-            "title": N_("Your meeting is booked"),
-            "number": number,
-            "pin": pin,
-            "kind": "appointment",
-            "slot": slot_text(doc),
-        },
-        status=201,
-    )
+    title = N_("Your meeting is booked")
+    return receipt(request, title, number, pin, kind="appointment", slot=slot_text(doc))
 
 
 async def _own_booking(request: web.Request) -> tuple[Ticket, dict[str, Any]]:

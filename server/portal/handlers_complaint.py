@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from server.portal.forms import N_, Field, Form, Submission
-from server.portal.places import place_choices, resolve_place, station_choices
+from server.portal.filing import file_records, form_page
+from server.portal.forms import N_, Field, Form
 from server.portal.records import SIGNATURE_DAYS, complaint
-from server.portal.services import portal_of, state_of, stores_of
-from server.portal.tickets import Ticket, save_ticket
-from server.portal.tracking import Kind, hash_pin, new_number, new_pin
-from server.portal.writer import new_citizen_ref, write_record
-from server.web.pages import render
+from server.portal.tracking import Kind
+from sync.database import Doc
 
 __all__ = ["COMPLAINT_FORM", "add_complaint_routes"]
 
@@ -24,7 +23,6 @@ CATEGORIES = (
     ("land_dispute", N_("Land dispute")),
     ("other", N_("Something else")),
 )
-NO_PLACE = N_("Choose your locality, or the police station.")
 
 COMPLAINT_FORM = Form(
     [
@@ -48,58 +46,24 @@ COMPLAINT_FORM = Form(
 )
 
 
-async def _choices(request: web.Request) -> dict[str, list[tuple[str, str]]]:
-    state = state_of(request)
-    return {"locality": await place_choices(state), "station": await station_choices(state)}
-
-
-def _page(
-    request: web.Request, sub: Submission, choices: dict[str, list[tuple[str, str]]]
-) -> web.Response:
-    status = 200 if sub.ok else 422
-    return render(
-        "complaint.html",
-        request,
-        {"form": COMPLAINT_FORM, "sub": sub, "choices": choices},
-        status=status,
-    )
+def _complaint(ref: str, station_id: str, beat_id: str, answers: dict[str, Any]) -> list[Doc]:
+    return [complaint(ref, station_id, beat_id, answers)]
 
 
 async def complaint_form(request: web.Request) -> web.Response:
-    return _page(request, COMPLAINT_FORM.blank(), await _choices(request))
+    return await form_page(request, "complaint.html", COMPLAINT_FORM, COMPLAINT_FORM.blank())
 
 
 async def file_complaint(request: web.Request) -> web.Response:
-    portal = portal_of(request)
-    portal.count_post(request)
-    choices = await _choices(request)
-    sub = await COMPLAINT_FORM.read(request, choices)
-    place = await resolve_place(
-        state_of(request), sub.values.get("locality"), sub.values.get("station")
-    )
-    if place is None and "locality" not in sub.errors and "station" not in sub.errors:
-        sub.errors["locality"] = (NO_PLACE, {})
-    if not sub.ok or place is None:
-        return _page(request, sub, choices)
-    portal.count_phone(sub.values["phone"])
-    doc = complaint(new_citizen_ref(), *place, sub.values)
-    await write_record(state_of(request), stores_of(request), doc)
-    number, pin = new_number(Kind.COMPLAINT), new_pin()
-    await save_ticket(
-        state_of(request), Ticket(number, doc["station_id"], doc["_id"], await hash_pin(pin))
-    )
-    return render(
-        "receipt.html",
+    return await file_records(
         request,
-        {
-            "title": N_("Your complaint is filed"),
-            "number": number,
-            "pin": pin,
-            "days": SIGNATURE_DAYS,
-            "kind": "complaint",
-            "slot": None,
-        },
-        status=201,
+        COMPLAINT_FORM,
+        "complaint.html",
+        _complaint,
+        Kind.COMPLAINT,
+        N_("Your complaint is filed"),
+        kind="complaint",
+        days=SIGNATURE_DAYS,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.portal.certificates import visits_of
 from server.portal.directory import station_address
 from server.portal.forms import N_
 from server.portal.records import FILED_ONLINE, awaits_signature, signature_deadline
@@ -38,6 +39,10 @@ STATUS_LABELS = {
     "verified": N_("Verified, awaiting the SHO's decision"),
     "rejected": N_("Rejected"),
     "issued": N_("Issued"),
+}
+VISIT_LABELS = {
+    "assigned": N_("The beat officer will visit the address."),
+    "visited": N_("The beat officer has visited the address."),
 }
 ACTION_LABELS = {FILED_ONLINE: N_("Filed online"), "signed_at_station": N_("Signed at the station")}
 
@@ -106,7 +111,13 @@ async def show_status(request: web.Request) -> web.Response:
         "station": await _station(state_of(request), ticket.station_id),
         "in_conflict": bool(doc.get("_conflicts")),
         "awaits_signature": awaits_signature(doc),
+        "visits": [],
     }
+    if doc.get("type") == "certificate_request":
+        context["visits"] = [
+            VISIT_LABELS.get(visit.get("status", "visited"), VISIT_LABELS["visited"])
+            for visit in await visits_of(stores_of(request), doc)
+        ]
     if context["awaits_signature"]:
         deadline = signature_deadline(doc)
         context["deadline"] = deadline

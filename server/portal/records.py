@@ -19,6 +19,7 @@ __all__ = [
     "appointment",
     "awaits_signature",
     "complaint",
+    "envelope",
     "signature_deadline",
 ]
 
@@ -30,7 +31,7 @@ FILED_ONLINE = "filed_online"
 SIGNED_AT_STATION = "signed_at_station"
 
 
-def _envelope(record_type: str, ref: str, station_id: str, beat_id: str) -> Doc:
+def envelope(record_type: str, ref: str, station_id: str, beat_id: str) -> Doc:
     now, actor = utc_now(), citizen_actor(ref)
     return {
         "_id": uuid.uuid4().hex,
@@ -46,7 +47,7 @@ def _envelope(record_type: str, ref: str, station_id: str, beat_id: str) -> Doc:
 
 
 def complaint(ref: str, station_id: str, beat_id: str, answers: dict[str, Any]) -> Doc:
-    doc = _envelope("complaint", ref, station_id, beat_id)
+    doc = envelope("complaint", ref, station_id, beat_id)
     complainant = {"name": answers["name"], "phone": answers["phone"]}
     doc.update(
         complainant={**complainant, "address": answers["address"]},
@@ -83,7 +84,7 @@ def awaits_signature(doc: Doc) -> bool:
 def appointment(
     ref: str, station_id: str, beat_id: str, doc_id: str, answers: dict[str, Any]
 ) -> Doc:
-    doc = _envelope("appointment", ref, station_id, beat_id)
+    doc = envelope("appointment", ref, station_id, beat_id)
     doc.update(
         _id=doc_id,
         citizen={"name": answers["name"], "phone": answers["phone"]},

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from server.config import GatewayConfig
 from server.gateway.app import create_app
-from server.gateway.keys import STATE
+from server.gateway.keys import CONFIG, STATE
 from server.portal.api import create_portal_api
 from server.portal.app import create_portal
 from server.portal.directory import (
@@ -22,6 +22,7 @@ from server.portal.directory import (
     save_schedule,
     set_station_address,
 )
+from server.portal.district_keys import create_key
 from server.portal.services import Limits
 from tests.server.conftest import backend, config_on_both, couch_district, district_on_both
 
@@ -47,6 +48,7 @@ def portal_site(config: GatewayConfig, limits: Limits | None = None) -> Any:
 
     async def provision(app: Any) -> None:
         await provision_portal(app)
+        await provision_keys(app)
 
     app.on_startup.append(provision)
     return app
@@ -64,3 +66,7 @@ async def portal(
     limits: Limits,
 ) -> TestClient[Any, Any]:
     return await aiohttp_client(portal_site(config_on_both, limits))
+
+
+async def provision_keys(app: Any) -> None:
+    await create_key(app[STATE], app[CONFIG].data_dir, rotate=False)
