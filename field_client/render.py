@@ -37,6 +37,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "visitor_entry": (
         ("Visitor", "visitor.name"),
         ("To meet", "whom_to_meet"),
+        ("Expected", "expected_at"),
         ("In", "time_in"),
         ("Out", "time_out"),
     ),

@@ -14,6 +14,7 @@ from server.portal.handlers_appointment import add_appointment_routes
 from server.portal.handlers_certificate import add_certificate_routes
 from server.portal.handlers_complaint import add_complaint_routes
 from server.portal.handlers_status import add_status_routes
+from server.portal.handlers_visitor import add_visitor_routes
 from server.portal.services import PORTAL, Limits, Portal
 from server.web.pages import create_face, render
 
@@ -39,4 +40,5 @@ def create_portal(limits: Limits | None = None) -> web.Application:
     add_status_routes(app)
     add_appointment_routes(app)
     add_certificate_routes(app)
+    add_visitor_routes(app)
     return app

@@ -17,7 +17,15 @@ from server.portal.writer import new_citizen_ref, write_records
 from server.web.pages import render
 from sync.database import Doc
 
-__all__ = ["NO_PLACE", "Build", "file_records", "form_page", "issue_ticket", "receipt"]
+__all__ = [
+    "NO_PLACE",
+    "Build",
+    "add_filing_routes",
+    "file_records",
+    "form_page",
+    "issue_ticket",
+    "receipt",
+]
 
 NO_PLACE = N_("Choose your locality, or the police station.")
 # (citizen ref, station, beat, answers) -> the records to write; the first is
@@ -88,3 +96,26 @@ async def file_records(
     await write_records(state_of(request), stores_of(request), docs)
     number, pin = await issue_ticket(request, ticket_kind, docs[0])
     return receipt(request, title, number, pin, **shown)
+
+
+def add_filing_routes(
+    app: web.Application,
+    path: str,
+    name: str,
+    form: Form,
+    build: Build,
+    ticket_kind: Kind,
+    title: str,
+    **shown: Any,
+) -> None:
+    """``GET path``: the blank form (template ``<name>.html``); ``POST path``: file it."""
+    template = f"{name}.html"
+
+    async def blank(request: web.Request) -> web.Response:
+        return await form_page(request, template, form, form.blank())
+
+    async def post(request: web.Request) -> web.Response:
+        return await file_records(request, form, template, build, ticket_kind, title, **shown)
+
+    app.router.add_get(path, blank, name=name)
+    app.router.add_post(path, post)

@@ -32,6 +32,7 @@ TOO_LONG = N_("This is too long: at most %(limit)s characters.")
 BAD_PHONE = N_("Give a 10-digit mobile number, like 9876543210.")
 BAD_TIME = N_("Give a date and time, like 2026-05-01 10:30.")
 FUTURE_TIME = N_("This time is in the future.")
+PAST_TIME = N_("This time has passed.")
 BAD_CHOICE = N_("Please choose one of the options.")
 NOT_AN_IMAGE = N_("The photo must be a JPEG or PNG picture.")
 PHOTO_TOO_LARGE = N_("The photo is too large: at most %(limit)s KB.")
@@ -49,6 +50,7 @@ class Field:
     max_length: int = 200
     choices: Sequence[tuple[str, str]] = ()
     past_only: bool = False
+    future_only: bool = False
     hint: str = ""
     autocomplete: str = ""
 
@@ -111,6 +113,8 @@ class Form:
                 sub.errors[spec.name] = (BAD_TIME, {})
             elif spec.past_only and when > datetime.now(IST):
                 sub.errors[spec.name] = (FUTURE_TIME, {})
+            elif spec.future_only and when < datetime.now(IST):
+                sub.errors[spec.name] = (PAST_TIME, {})
             else:
                 sub.values[spec.name] = when
         elif spec.kind == "choice" and text not in {value for value, _ in options}:

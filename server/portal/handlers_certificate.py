@@ -13,7 +13,7 @@ from markupsafe import Markup
 from schemas.certificates import check_certificate
 from server.portal.certificates import certificate_of, request_records
 from server.portal.district_keys import public_keys, published_keys, revoked_certificates
-from server.portal.filing import file_records, form_page
+from server.portal.filing import add_filing_routes
 from server.portal.forms import N_, Field, Form
 from server.portal.handlers_status import open_ticket
 from server.portal.services import portal_of, state_of
@@ -54,21 +54,6 @@ CERTIFICATE_FORM = Form(
         Field("station", N_("Or the police station"), "choice", required=False),
     ]
 )
-
-
-async def certificate_form(request: web.Request) -> web.Response:
-    return await form_page(request, "certificate.html", CERTIFICATE_FORM, CERTIFICATE_FORM.blank())
-
-
-async def request_certificate(request: web.Request) -> web.Response:
-    return await file_records(
-        request,
-        CERTIFICATE_FORM,
-        "certificate.html",
-        request_records,
-        Kind.CERTIFICATE,
-        N_("Your request is received"),
-    )
 
 
 def _qr(payload: str, request: web.Request) -> Markup:
@@ -165,8 +150,16 @@ async def keys_json(request: web.Request) -> web.Response:
 
 
 def add_certificate_routes(app: web.Application) -> None:
-    app.router.add_get("/certificate", certificate_form, name="certificate")
-    app.router.add_post("/certificate", request_certificate)
+    title = N_("Your request is received")
+    add_filing_routes(
+        app,
+        "/certificate",
+        "certificate",
+        CERTIFICATE_FORM,
+        request_records,
+        Kind.CERTIFICATE,
+        title,
+    )
     app.router.add_post("/certificate/issued", show_certificate, name="issued")
     app.router.add_get("/verify", verify_form, name="verify")
     app.router.add_post("/verify", verify)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.portal.filing import file_records, form_page
+from server.portal.filing import add_filing_routes
 from server.portal.forms import N_, Field, Form
 from server.portal.records import SIGNATURE_DAYS, complaint
 from server.portal.tracking import Kind
@@ -50,23 +50,15 @@ def _complaint(ref: str, station_id: str, beat_id: str, answers: dict[str, Any])
     return [complaint(ref, station_id, beat_id, answers)]
 
 
-async def complaint_form(request: web.Request) -> web.Response:
-    return await form_page(request, "complaint.html", COMPLAINT_FORM, COMPLAINT_FORM.blank())
-
-
-async def file_complaint(request: web.Request) -> web.Response:
-    return await file_records(
-        request,
+def add_complaint_routes(app: web.Application) -> None:
+    add_filing_routes(
+        app,
+        "/complaint",
+        "complaint",
         COMPLAINT_FORM,
-        "complaint.html",
         _complaint,
         Kind.COMPLAINT,
         N_("Your complaint is filed"),
         kind="complaint",
         days=SIGNATURE_DAYS,
     )
-
-
-def add_complaint_routes(app: web.Application) -> None:
-    app.router.add_get("/complaint", complaint_form, name="complaint")
-    app.router.add_post("/complaint", file_complaint)

@@ -47,6 +47,12 @@ VISIT_LABELS = {
 ACTION_LABELS = {FILED_ONLINE: N_("Filed online"), "signed_at_station": N_("Signed at the station")}
 
 
+def _status_label(doc: Doc) -> str:
+    if doc.get("type") == "visitor_entry":
+        return N_("Checked in") if "time_in" in doc else N_("Expected")
+    return STATUS_LABELS.get(doc.get("status", ""), "")
+
+
 async def open_ticket(request: web.Request) -> tuple[Ticket, Doc] | None:
     """The ticket and record the posted number and PIN open, or ``None``
     (a wrong PIN counts against the number: 429 after a few)."""
@@ -103,7 +109,7 @@ async def show_status(request: web.Request) -> web.Response:
         "ticket": ticket,
         "doc": doc,
         "pin": str((await request.post()).get("pin", "")),
-        "status_label": STATUS_LABELS.get(doc.get("status", ""), ""),
+        "status_label": _status_label(doc),
         "actions": [
             {**entry, "label": ACTION_LABELS.get(entry.get("action", ""))}
             for entry in doc.get("action_log", [])

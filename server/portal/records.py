@@ -16,6 +16,7 @@ __all__ = [
     "FILED_ONLINE",
     "SIGNATURE_DAYS",
     "SIGNED_AT_STATION",
+    "announced_visitor",
     "appointment",
     "awaits_signature",
     "complaint",
@@ -94,4 +95,16 @@ def appointment(
         status="requested",
     )
     doc["with"] = answers["with"]
+    return doc
+
+
+def announced_visitor(ref: str, station_id: str, beat_id: str, answers: dict[str, Any]) -> Doc:
+    """A visit the citizen announced: in the register, not yet checked in."""
+    doc = envelope("visitor_entry", ref, station_id, beat_id)
+    doc.update(
+        visitor={"name": answers["name"], "phone": answers["phone"]},
+        purpose=answers["purpose"],
+        whom_to_meet=answers["whom"],
+        expected_at=answers["when"].isoformat(),
+    )
     return doc

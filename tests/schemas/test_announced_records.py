@@ -1,5 +1,6 @@
-"""verification_visit v2: a visit assigned by a certificate request before it
-is made carries no findings; once made, it carries everything v1 required."""
+"""Records the portal files ahead of the event (v2 schemas): a verification
+visit assigned before it is made carries no findings, and once made carries
+everything v1 required; a visitor announced has no time in until checked in."""
 
 from __future__ import annotations
 
@@ -61,3 +62,26 @@ def test_a_v1_visit_migrates_to_a_made_v2_visit() -> None:
     migrated = schemas.migrate(v1)
     assert migrated["schema_version"] == 2
     schemas.validate(migrated)
+
+
+ANNOUNCED: dict[str, Any] = {
+    **{k: ASSIGNED[k] for k in ("station_id", "beat_id", "created_by", "created_at")},
+    **{k: ASSIGNED[k] for k in ("updated_by", "updated_at")},
+    "_id": "visitor-1",
+    "type": "visitor_entry",
+    "schema_version": 2,
+    "visitor": {"name": "Kamla"},
+    "purpose": "To collect a report",
+    "whom_to_meet": "The SHO",
+    "expected_at": "2026-01-06T11:00:00+05:30",
+}
+
+
+def test_a_visitor_announced_on_the_portal_has_not_come_in_yet() -> None:
+    schemas.validate(ANNOUNCED)
+    schemas.validate({**ANNOUNCED, "time_in": "2026-01-06T11:05:00+05:30"})
+    with pytest.raises(RecordInvalid):
+        schemas.validate({**ANNOUNCED, "time_out": "2026-01-06T12:00:00+05:30"})
+    bare = {k: v for k, v in ANNOUNCED.items() if k != "expected_at"}
+    with pytest.raises(RecordInvalid):
+        schemas.validate(bare)
