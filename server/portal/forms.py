@@ -125,7 +125,8 @@ class Form:
     def _photo(self, spec: Field, value: object, sub: Submission) -> None:
         if not isinstance(value, web.FileField):
             return
-        data = value.file.read(self.photo_limit_kb * 1024 + 1)
+        with value.file:  # aiohttp's spooled temporary file: ours to close
+            data = value.file.read(self.photo_limit_kb * 1024 + 1)
         if not data:
             return
         if len(data) > self.photo_limit_kb * 1024:

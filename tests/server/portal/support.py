@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -41,7 +42,7 @@ async def post_form(
     for name, value in fields.items():
         data.add_field(name, value)
     for name, (filename, content, content_type) in (files or {}).items():
-        data.add_field(name, content, filename=filename, content_type=content_type)
+        data.add_field(name, io.BytesIO(content), filename=filename, content_type=content_type)
     answer = await client.post(path, data=data, headers=headers)
     return answer.status, await answer.text()
 
