@@ -15,7 +15,7 @@ from typing import Any
 from server.portal.directory import Schedule
 from server.portal.outbox import Message, Outbox
 from server.portal.records import appointment
-from server.portal.slots import IST, slot_doc_id
+from server.portal.slots import local_time, slot_doc_id
 from server.portal.writer import write_record
 from server.state.interface import GatewayState
 from server.state.stations import StationDatabases
@@ -79,4 +79,4 @@ async def announce(outbox: Outbox, doc: Doc, number: str, texts: dict[str, str])
 
 
 def slot_text(doc: Doc) -> str:
-    return datetime.fromisoformat(doc["slot"]).astimezone(IST).strftime("%d-%m-%Y %H:%M")
+    return local_time(doc["slot"])

@@ -74,6 +74,7 @@ async def show_certificate(request: web.Request) -> web.Response:
     if doc.get("status") != "issued" or payload is None:
         raise web.HTTPNotFound()
     checked = check_certificate(payload, await public_keys(state_of(request)))
+    station = await state_of(request).get_station(doc["station_id"])
     return render(
         "certificate_issued.html",
         request,
@@ -81,6 +82,7 @@ async def show_certificate(request: web.Request) -> web.Response:
             "doc": doc,
             "fields": checked.fields,
             "kind_label": dict(KINDS)[doc["kind"]],
+            "station_name": station.name if station else doc["station_id"],
             "payload": payload,
             "qr": _qr(payload, request),
             "ticket": ticket,

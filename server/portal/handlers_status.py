@@ -13,6 +13,7 @@ from server.portal.directory import station_address
 from server.portal.forms import N_
 from server.portal.records import FILED_ONLINE, awaits_signature, signature_deadline
 from server.portal.services import portal_of, state_of, stores_of
+from server.portal.slots import local_time
 from server.portal.tickets import Ticket, find_ticket
 from server.portal.tracking import normalize, verify_pin
 from server.state.interface import GatewayState
@@ -111,13 +112,18 @@ async def show_status(request: web.Request) -> web.Response:
         "pin": str((await request.post()).get("pin", "")),
         "status_label": _status_label(doc),
         "actions": [
-            {**entry, "label": ACTION_LABELS.get(entry.get("action", ""))}
+            {
+                **entry,
+                "label": ACTION_LABELS.get(entry.get("action", "")),
+                "when": local_time(entry.get("at", "")),
+            }
             for entry in doc.get("action_log", [])
         ],
         "station": await _station(state_of(request), ticket.station_id),
         "in_conflict": bool(doc.get("_conflicts")),
         "awaits_signature": awaits_signature(doc),
         "visits": [],
+        "when": local_time(doc.get("slot") or doc.get("expected_at") or ""),
     }
     if doc.get("type") == "certificate_request":
         context["visits"] = [

@@ -60,5 +60,13 @@ def parse_slot(schedule: Schedule, value: str, now: datetime) -> datetime | None
     return wanted if wanted in open_slots(schedule, now) else None
 
 
+def local_time(iso: str) -> str:
+    """A stored time as a citizen reads it: India time, day first."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(IST).strftime("%d-%m-%Y %H:%M")
+    except ValueError:
+        return iso
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -50,10 +50,13 @@
   // A scanned QR opens this page with the code in the fragment (never sent):
   // check it here at once. "Verify" asks the server (logged, and it knows
   // revocations made since this page loaded) unless there is no network.
-  if (location.hash.length > 1) {
+  function fromLink() {
+    if (location.hash.length < 2) return;
     field.value = decodeURIComponent(location.hash.slice(1));
     run().catch(function () {});
   }
+  fromLink();
+  window.addEventListener("hashchange", fromLink);
   form.addEventListener("submit", function (event) {
     if (navigator.onLine) return;
     event.preventDefault();
