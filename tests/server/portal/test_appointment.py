@@ -17,6 +17,7 @@ from server.gateway.keys import CONFIG, STATE, STORES
 from server.portal.outbox import Outbox
 from server.portal.services import OUTBOX_FILE
 from server.portal.tickets import find_ticket
+from server.state.timestamps import utc_now
 from tests.server.portal.support import open_status, post_form, receipt_of
 from tests.web_support import csrf_token_of
 
@@ -126,3 +127,55 @@ async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
     assert status == 403
     status, page = await open_status(portal, number, pin)
     assert "Booked" in page
+
+
+async def test_a_booking_made_elsewhere_for_the_same_slot_shows_as_a_conflict(
+    portal: TestClient[Any, Any],
+) -> None:
+    """A station hub that was offline booked the same slot for someone else; its
+    revision arrives by replication (new_edits=false) as a second branch of the
+    same document: CouchDB's conflict, which the office resolves. Until then the
+    citizen's status page says so."""
+    slot = (await free_slots(portal))[0]
+    number, pin = receipt_of((await book(portal, slot))[1])
+    ticket = await find_ticket(portal.server.app[STATE], number)
+    assert ticket is not None
+    store = await portal.server.app[STORES].get("alpha")
+    ours = await store.get(ticket.doc_id)
+    theirs = {
+        **ours,
+        "citizen": {"name": "Someone Else", "phone": "9700000000"},
+        "created_by": "citizen:hub0000000000001",
+        "updated_by": "citizen:hub0000000000001",
+        "_rev": "1-" + "f" * 32,
+        "_revisions": {"start": 1, "ids": ["f" * 32]},
+    }
+    await store.bulk_docs([theirs], new_edits=False)
+    assert (await store.get(ticket.doc_id, conflicts=True)).get("_conflicts")
+    status, page = await open_status(portal, number, pin)
+    assert status == 200
+    assert "Two bookings were made for this time at once." in htmllib.unescape(page)
+    assert "Someone Else" not in page
+
+
+async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[-1]  # far enough ahead for the reminder to wait
+    number, _pin = receipt_of((await book(portal, slot))[1])
+    outbox = outbox_of(portal)
+    sent: list[str] = []
+
+    async def sms(message: Any) -> None:
+        sent.append(message.kind)
+
+    assert await outbox.drain(sms, now="2000-01-01T00:00:00.000Z") == 0
+    assert await outbox.drain(sms, now=utc_now()) == 1
+    assert sent == ["confirmation"]
+    [waiting] = await outbox.pending()
+    assert (waiting.kind, waiting.number) == ("reminder", number)
+    assert number in waiting.text
+
+    async def down(message: Any) -> None:
+        raise ConnectionError("SMS gateway down")
+
+    assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
+    assert len(await outbox.pending()) == 1  # kept for the next try
