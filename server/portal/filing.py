@@ -91,9 +91,10 @@ async def file_records(
     sub, place = await _place_answers(request, form)
     if place is None:
         return await form_page(request, template, form, sub)
-    portal.count_phone(sub.values["phone"])
+    portal.check_phone(sub.values["phone"])
     docs = build(new_citizen_ref(), *place, sub.values)
     await write_records(state_of(request), stores_of(request), docs)
+    portal.count_phone(sub.values["phone"])
     number, pin = await issue_ticket(request, ticket_kind, docs[0])
     return receipt(request, title, number, pin, **shown)
 

@@ -116,7 +116,7 @@ async def book_slot(request: web.Request) -> web.Response:
     sub = await BOOKING_FORM.read(request, {"slot": free})
     if not sub.ok:
         return _slots_page(request, schedule, free, sub, 422)
-    portal.count_phone(sub.values["phone"])
+    portal.check_phone(sub.values["phone"])
     sub.values["slot"] = next(
         s for s in open_slots(schedule, utc_now()) if s.isoformat() == sub.raw["slot"]
     )
@@ -127,6 +127,7 @@ async def book_slot(request: web.Request) -> web.Response:
     except Conflict:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         return _slots_page(request, schedule, await _free(request, schedule), sub, 409)
+    portal.count_phone(sub.values["phone"])
     number, pin = await issue_ticket(request, Kind.APPOINTMENT, doc)
     await announce(portal.outbox(request), doc, number, _texts(request, number, doc))
     title = N_("Your meeting is booked")

@@ -5,6 +5,7 @@ stored when refused, no stack trace, no personal data in URLs or logs."""
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import zlib
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from server.gateway.keys import STORES
 from server.portal.services import Limits
+from sync.errors import Conflict
 from tests.server.portal.support import COMPLAINT, file_complaint, open_status, post_form
 
 
@@ -138,3 +140,28 @@ async def test_no_personal_data_in_logs_or_urls(
         assert secret not in logged
         assert secret not in page.split("<main")[0]  # nothing in the links above the page
     assert "?" not in "".join(str(r.args) for r in caplog.records if "request" in r.getMessage())
+
+
+async def test_a_lost_race_for_a_slot_costs_the_phone_nothing(
+    portal: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three bookings that lose their slot to someone else (the store's 409,
+    forced here: a real race is not deterministic), then the phone's two."""
+    from server.portal import handlers_appointment
+
+    real_book, races = handlers_appointment.book, [Conflict()] * 3
+
+    async def racing_book(*args: Any) -> Any:
+        if races:
+            raise races.pop()
+        return await real_book(*args)
+
+    monkeypatch.setattr(handlers_appointment, "book", racing_book)
+    slots = "/portal/appointment/slots?officer=so-alpha"
+    booking = {"name": "A", "purpose": "B", "phone": "9844444444"}
+    page = await (await portal.get(slots)).text()
+    free = re.findall(r'<option value="(\d{4}-[^"]+)"', page)
+    statuses = []
+    for slot in free[:6]:
+        statuses.append((await post_form(portal, slots, {**booking, "slot": slot}))[0])
+    assert statuses == [409, 409, 409, 201, 201, 429]
