@@ -65,7 +65,7 @@ async def open_ticket(request: web.Request) -> tuple[Ticket, Doc] | None:
     portal = portal_of(request)
     portal.by_number.check(number)
     ticket = await find_ticket(state_of(request), number)
-    if ticket is None or not await verify_pin(pin, ticket.pin_hash):
+    if not await verify_pin(pin, ticket.pin_hash if ticket else None) or ticket is None:
         portal.by_number.failed(number)
         return None
     store = await stores_of(request).get(ticket.station_id)

@@ -53,5 +53,20 @@ async def hash_pin(pin: str) -> str:
     return await hash_password_async(pin)
 
 
-async def verify_pin(pin: str, stored: str) -> bool:
+async def verify_pin(pin: str, stored: str | None) -> bool:
+    """Whether ``pin`` opens ``stored``; with ``None`` (no such number) the
+    same work is done against a stand-in hash, so the answer's time does not
+    tell which numbers exist."""
+    if stored is None:
+        await verify_password_async(pin.strip(), await _stand_in())
+        return False
     return await verify_password_async(pin.strip(), stored)
+
+
+_STAND_IN: list[str] = []
+
+
+async def _stand_in() -> str:
+    if not _STAND_IN:
+        _STAND_IN.append(await hash_password_async(new_pin()))
+    return _STAND_IN[0]
