@@ -39,11 +39,17 @@ class Traffic:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str, *, round_trip: float = 0.0) -> None:
+    def __init__(
+        self, upstream: str, *, round_trip: float = 0.0, bandwidth_bps: float | None = None
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         # Added to every request: a crude rural link (300-1000 ms round trips),
         # where the number of requests, not bytes, sets the time.
         self.round_trip = round_trip
+        # A 2G link's bits per second, shared by every connection (bodies
+        # wait their turn on the one line); None: as fast as loopback.
+        self.bandwidth_bps = bandwidth_bps
+        self._line = asyncio.Lock()
         self.traffic = Traffic()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -72,6 +78,11 @@ class CountingProxy:
         if self._session is not None:
             await self._session.close()
 
+    async def _transmit(self, size: int) -> None:
+        if self.bandwidth_bps and size:
+            async with self._line:
+                await asyncio.sleep(size * 8 / self.bandwidth_bps)
+
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
         body = await request.read()
@@ -79,6 +90,7 @@ class CountingProxy:
             await asyncio.sleep(self.round_trip)
         self.traffic.requests += 1
         self.traffic.bytes_up += len(body)
+        await self._transmit(len(body))
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
         async with self._session.request(
             request.method,
@@ -88,5 +100,6 @@ class CountingProxy:
         ) as upstream:
             payload = await upstream.read()
             self.traffic.bytes_down += len(payload)
+            await self._transmit(len(payload))
             out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP}
             return web.Response(status=upstream.status, body=payload, headers=out_headers)

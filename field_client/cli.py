@@ -19,6 +19,7 @@ import click
 
 from field_client import (
     cli_records,  # noqa: F401  (registers the record commands)
+    cli_verify,  # noqa: F401  (registers beatsync verify)
     render,
 )
 from field_client.cli_support import (

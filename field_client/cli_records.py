@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -207,11 +208,35 @@ def visitor_out(record_id: str) -> None:
     _saved("visitor_entry", _with_replica(work))
 
 
+@visitor.command("checkin")
+@click.argument("record_id")
+def visitor_checkin(record_id: str) -> None:
+    """Check in visitor RECORD_ID, announced on the portal (time in is now)."""
+
+    async def work(replica: FieldReplica) -> tuple[str, str]:
+        old = await _resolve(replica, record_id, "visitor_entry")
+        if "time_in" in old:
+            raise click.ClickException("This visitor is already checked in.")
+        return await replica.save_record(forms.visitor_checkin(old, at=now_stamp()))
+
+    _saved("visitor_entry", _with_replica(work))
+
+
+def _register_filter(inside: bool, expected: bool) -> Callable[[Mapping[str, Any]], bool]:
+    def keep(doc: Mapping[str, Any]) -> bool:
+        if expected:
+            return "time_in" not in doc
+        return not inside or ("time_in" in doc and "time_out" not in doc)
+
+    return keep
+
+
 @visitor.command("list")
-@click.option("--inside", is_flag=True, help="Only visitors who have not left.")
-def visitor_list(inside: bool) -> None:
+@click.option("--inside", is_flag=True, help="Only visitors who came in and have not left.")
+@click.option("--expected", is_flag=True, help="Only visitors announced on the portal, not yet in.")
+def visitor_list(inside: bool, expected: bool) -> None:
     """List the visitor register on this device."""
-    _show_list("visitor_entry", lambda d: not inside or "time_out" not in d)
+    _show_list("visitor_entry", _register_filter(inside, expected))
 
 
 # -- verification visits -----------------------------------------------------------

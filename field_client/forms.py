@@ -125,6 +125,11 @@ def visitor_in(
     return record
 
 
+def visitor_checkin(old: Mapping[str, Any], *, at: str) -> dict[str, Any]:
+    """A visitor announced on the portal (``expected_at``) has come in."""
+    return {**copy.deepcopy(dict(old)), "time_in": at}
+
+
 def visitor_out(old: Mapping[str, Any], *, at: str) -> dict[str, Any]:
     return {**copy.deepcopy(dict(old)), "time_out": at}
 

@@ -38,12 +38,15 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "visitor_entry": (
         ("Visitor", "visitor.name"),
         ("To meet", "whom_to_meet"),
+        ("Expected", "expected_at"),
         ("In", "time_in"),
         ("Out", "time_out"),
     ),
     "verification_visit": (
         ("Kind", "kind"),
         ("Subject", "subject.name"),
+        # "assigned": asked for by a certificate request, not yet made.
+        ("Status", "status"),
         ("Recommendation", "recommendation"),
         ("Visited", "visit_time"),
     ),

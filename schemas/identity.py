@@ -18,12 +18,15 @@ from sync.errors import BadRequest
 
 __all__ = [
     "CITIZEN",
+    "CITIZEN_PREFIX",
     "OFFICER_ID_PATTERN",
     "ROLES",
     "SLUG_PATTERN",
     "Role",
     "check_officer_id",
     "check_slug",
+    "citizen_actor",
+    "is_citizen_actor",
     "is_slug",
 ]
 
@@ -41,6 +44,9 @@ class Role(StrEnum):
 # lifecycle rules, never an officer's role.
 CITIZEN: Final = "citizen"
 ROLES: Final[tuple[str, ...]] = (*(role.value for role in Role), CITIZEN)
+# A citizen acting through the portal is named ``citizen:<ref>`` in records
+# (common.json's ``actor``). Officer ids cannot hold ':', so no officer is one.
+CITIZEN_PREFIX: Final = "citizen:"
 
 _DEFS = json.loads(
     (resources.files("schemas") / "json" / "common.json").read_text(encoding="utf-8")
@@ -49,6 +55,15 @@ SLUG_PATTERN: Final[str] = _DEFS["slug"]["pattern"]
 OFFICER_ID_PATTERN: Final[str] = _DEFS["officer_id"]["pattern"]
 _SLUG = re.compile(SLUG_PATTERN)
 _OFFICER_ID = re.compile(OFFICER_ID_PATTERN)
+
+
+def citizen_actor(ref: str) -> str:
+    """The actor name of the citizen the portal knows as ``ref``."""
+    return CITIZEN_PREFIX + ref
+
+
+def is_citizen_actor(actor: object) -> bool:
+    return isinstance(actor, str) and actor.startswith(CITIZEN_PREFIX)
 
 
 def is_slug(value: object) -> bool:

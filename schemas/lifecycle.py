@@ -66,12 +66,17 @@ ALLOWED_TRANSITIONS: dict[str, Mapping[tuple[str, str], frozenset[str]]] = {
         # Re-verification on appeal is a district decision.
         ("rejected", "verification_pending"): _DISTRICT,
     },
+    # A visit the portal assigned, made by the beat officer.
+    "verification_visit": {
+        ("assigned", "visited"): _OFFICERS,
+    },
 }
 
 INITIAL_STATUS: dict[str, str] = {
     "complaint": "registered",
     "appointment": "requested",
     "certificate_request": "submitted",
+    "verification_visit": "assigned",
 }
 
 # Where a record's work ends. Only supervisory roles change such a record (to
@@ -81,6 +86,8 @@ FINAL_STATUSES: dict[str, frozenset[str]] = {
     "complaint": frozenset({"closed", "converted_to_fir"}),
     "appointment": frozenset({"cancelled", "completed"}),
     "certificate_request": frozenset({"issued", "rejected"}),
+    # What the officer found is evidence for the SHO's decision.
+    "verification_visit": frozenset({"visited"}),
 }
 
 STATUSES: dict[str, frozenset[str]] = {

@@ -32,9 +32,18 @@ def _complaint_1_to_2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _unchanged(doc: dict[str, Any]) -> dict[str, Any]:
+    """A version that only adds an optional state: every older record is
+    already what the new version reads it as (a verification visit without
+    ``status`` was made; a visitor entry with ``time_in`` came in)."""
+    return doc
+
+
 # (type, from_version) -> step to from_version + 1
 STEPS: dict[tuple[str, int], Step] = {
     ("complaint", 1): _complaint_1_to_2,
+    ("verification_visit", 1): _unchanged,
+    ("visitor_entry", 1): _unchanged,
 }
 
 

@@ -32,6 +32,8 @@ from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
 from server.policy import admin
 from server.policy.district import DistrictSettings
+from server.portal.commands import keys_commands, portal_commands
+from server.portal.demo import provision_demo_portal
 from server.site import create_site
 from server.state.data_key import is_sealed, unlock_data_key
 from server.state.interface import GatewayState
@@ -292,6 +294,7 @@ def serve(
         app = create_site(config)
     if demo:
         district = _with_state(data_dir, admin.provision_demo)
+        _with_state(data_dir, lambda state: provision_demo_portal(state, data_dir))
         click.echo(f"Demo district ready; every password is {district.password}", err=True)
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
     # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
@@ -669,3 +672,7 @@ def audit_verify(data_dir: Path, key_file: Path | None) -> None:
         " data folder (or the CouchDB audit database) as they are, and report to the"
         " district IT cell: the log may have been tampered with."
     )
+
+
+main.add_command(portal_commands(_with_state, _data_option))
+main.add_command(keys_commands(_with_state, _data_option))

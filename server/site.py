@@ -9,24 +9,47 @@ state through ``request.config_dict``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.policy.auth import Clock
+from server.portal.api import create_portal_api
+from server.portal.app import create_portal
 
-__all__ = ["FACES", "create_site"]
+__all__ = ["FACES", "PORTAL_PREFIX", "create_site"]
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PORTAL_PREFIX = "/portal/"
 # (URL prefix, factory) of every face, mounted in this order.
-FACES: tuple[tuple[str, Callable[[], web.Application]], ...] = ()
+FACES: tuple[tuple[str, Callable[[], web.Application]], ...] = (
+    (PORTAL_PREFIX, create_portal),
+    ("/_beatsync/portal/", create_portal_api),
+)
 
 
 def create_site(
     config: GatewayConfig | None = None, *, clock: Clock | None = None
 ) -> web.Application:
     app = create_app(config, clock=clock)
+    app.middlewares.append(browsers_to_portal)
     for prefix, factory in FACES:
         app.add_subapp(prefix, factory())
     return app
+
+
+def wants_page(request: web.Request) -> bool:
+    """A browser asks for HTML; CouchDB clients (curl, PouchDB, replicators)
+    ask for JSON or anything, and keep getting CouchDB's welcome."""
+    accept = request.headers.get(hdrs.ACCEPT, "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+@web.middleware
+async def browsers_to_portal(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path == "/" and request.method == "GET" and wants_page(request):
+        raise web.HTTPFound(PORTAL_PREFIX)
+    return await handler(request)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import schemas
-from schemas.identity import Role
+from schemas.identity import CITIZEN, Role, is_citizen_actor
 from server.policy.access import DbScope
 from server.policy.parents import edited_rev
 from server.policy.signatures import Signature, check_signature
@@ -185,7 +185,7 @@ def _check_record(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -> 
     record_type = doc["type"]
     if "status" in doc and record_type in schemas.ALLOWED_TRANSITIONS:
         old_status = live_old.get("status") if live_old is not None else None
-        schemas.check_transition(record_type, old_status, doc["status"], author.officer.role.value)
+        schemas.check_transition(record_type, old_status, doc["status"], author.role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +194,12 @@ class Author:
 
     officer: Officer
     signed: bool
+
+    @property
+    def role(self) -> str:
+        """The lifecycle role: the portal writes for a citizen under a
+        ``citizen:<ref>`` identity, which has the citizen's rights only."""
+        return CITIZEN if is_citizen_actor(self.officer.id) else self.officer.role.value
 
 
 async def _author(signature: Signature, scope: DbScope, identities: IdentityRepo) -> Author:

@@ -161,7 +161,12 @@ def _error_page(
 @web.middleware
 async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every refusal as a page in the reader's language (never JSON, never a
-    traceback): the outermost middleware of a face."""
+    traceback): the outermost middleware of a face.
+
+    It also holds the face to its own upload limit: a request is built by the
+    outermost application (the gateway, whose sync bodies may be far larger),
+    so a sub-application's ``client_max_size`` alone is never consulted."""
+    request = request.clone(client_max_size=request.config_dict[MAX_UPLOAD_MB] * 1024 * 1024)
     try:
         return await handler(request)
     except web.HTTPException as exc:

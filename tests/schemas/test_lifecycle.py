@@ -140,6 +140,7 @@ def test_every_status_is_reachable_for_admin_and_terminal_ones_are_final() -> No
         "complaint": {"converted_to_fir"},
         "appointment": {"cancelled", "completed"},
         "certificate_request": {"issued"},
+        "verification_visit": {"visited"},
     }
     assert set(INITIAL_STATUS) == set(ALLOWED_TRANSITIONS)
 

@@ -169,16 +169,22 @@ def district_on_both(
 
 
 @pytest.fixture
-async def client_on_both(
-    backend: str,
-    request: pytest.FixtureRequest,
-    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-    district_on_both: District,
-    config: GatewayConfig,
-) -> TestClient[Any, Any]:
+def config_on_both(
+    backend: str, request: pytest.FixtureRequest, district_on_both: District, config: GatewayConfig
+) -> GatewayConfig:
+    """The gateway's settings for the test's backend (its district provisioned)."""
     if backend == "couch":
-        config = request.getfixturevalue("couch_district")[1]
-    return await aiohttp_client(create_app(config))
+        couch_config: GatewayConfig = request.getfixturevalue("couch_district")[1]
+        return couch_config
+    return config
+
+
+@pytest.fixture
+async def client_on_both(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    config_on_both: GatewayConfig,
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(config_on_both))
 
 
 def basic(officer_id: str, password: str = PASSWORD) -> dict[str, str]:

@@ -1,0 +1,82 @@
+"""Booking, cancelling and moving an appointment: the slot's document is the booking.
+
+The first write of a slot's id wins; every later one is the store's 409
+(:mod:`server.portal.slots`). A cancelled booking keeps its id, so its slot
+stays taken: the lifecycle ends an appointment at ``cancelled`` and a
+citizen may not delete a record, so a station officer frees such a slot by
+deleting the cancelled record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.portal.directory import Schedule
+from server.portal.outbox import Message, Outbox
+from server.portal.records import appointment
+from server.portal.slots import local_time, slot_doc_id
+from server.portal.writer import write_record
+from server.state.interface import GatewayState
+from server.state.stations import StationDatabases
+from server.state.timestamps import utc_now
+from sync.database import Doc
+
+__all__ = ["book", "cancel", "taken_slots"]
+
+# When the reminder goes out: the day before.
+REMINDER_BEFORE = timedelta(days=1)
+
+
+async def taken_slots(stores: StationDatabases, schedule: Schedule) -> set[str]:
+    """Ids of the officer's booked slots (any status but deleted)."""
+    prefix = f"appointment-{schedule.officer_id}-"
+    store = await stores.get(schedule.station_id)
+    rows = (await store.all_docs(startkey=prefix, endkey=prefix + "\ufff0"))["rows"]
+    return {row["id"] for row in rows}
+
+
+async def _beat_of(state: GatewayState, station_id: str) -> str:
+    return sorted(b.id for b in await state.list_beats(station_id))[0]
+
+
+async def book(
+    state: GatewayState,
+    stores: StationDatabases,
+    schedule: Schedule,
+    ref: str,
+    answers: dict[str, Any],
+) -> Doc:
+    """Write the booking of ``answers["slot"]``; ``Conflict`` if it is taken."""
+    doc = appointment(
+        ref,
+        schedule.station_id,
+        await _beat_of(state, schedule.station_id),
+        slot_doc_id(schedule.officer_id, answers["slot"]),
+        {**answers, "officer_id": schedule.officer_id, "with": schedule.with_},
+    )
+    doc["_rev"] = await write_record(state, stores, doc)
+    return doc
+
+
+async def cancel(state: GatewayState, stores: StationDatabases, doc: Doc) -> Doc:
+    """The booking ``doc`` (its current revision) cancelled by its citizen."""
+    cancelled = {k: v for k, v in doc.items() if k not in ("_conflicts",)}
+    cancelled.update(status="cancelled", updated_by=doc["created_by"], updated_at=utc_now())
+    cancelled["_rev"] = await write_record(state, stores, cancelled)
+    return cancelled
+
+
+async def announce(outbox: Outbox, doc: Doc, number: str, texts: dict[str, str]) -> None:
+    """Queue the confirmation now and the reminder for the day before."""
+    slot = datetime.fromisoformat(doc["slot"])
+    phone, now = doc["citizen"]["phone"], utc_now()
+    remind_at = utc_now(slot - REMINDER_BEFORE)
+    await outbox.add(
+        Message("confirmation", phone, number, texts["confirmation"], now),
+        Message("reminder", phone, number, texts["reminder"], max(remind_at, now)),
+    )
+
+
+def slot_text(doc: Doc) -> str:
+    return local_time(doc["slot"])

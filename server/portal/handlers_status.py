@@ -1,0 +1,143 @@
+"""The status page: a tracking number and its PIN, by POST only (neither ever
+in a URL), and nothing at all without the right PIN."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from server.portal.certificates import visits_of
+from server.portal.directory import station_address
+from server.portal.forms import N_
+from server.portal.records import FILED_ONLINE, awaits_signature, signature_deadline
+from server.portal.services import portal_of, state_of, stores_of
+from server.portal.slots import local_time
+from server.portal.tickets import Ticket, find_ticket
+from server.portal.tracking import normalize, verify_pin
+from server.state.interface import GatewayState
+from server.web.pages import render
+from sync.database import Doc
+from sync.errors import NotFound
+
+__all__ = ["STATUS_LABELS", "add_status_routes", "open_ticket"]
+
+WRONG = N_("That number and PIN do not match. Check both and try again.")
+STATUS_LABELS = {
+    "registered": N_("Registered"),
+    "assigned": N_("Assigned to an officer"),
+    "under_investigation": N_("Under investigation"),
+    "resolved": N_("Resolved"),
+    "closed": N_("Closed"),
+    "converted_to_fir": N_("Registered as an FIR"),
+    "requested": N_("Booked"),
+    "confirmed": N_("Confirmed"),
+    "cancelled": N_("Cancelled"),
+    "completed": N_("Completed"),
+    "submitted": N_("Received"),
+    "verification_pending": N_("Verification visit pending"),
+    "verified": N_("Verified, awaiting the SHO's decision"),
+    "rejected": N_("Rejected"),
+    "issued": N_("Issued"),
+}
+VISIT_LABELS = {
+    "assigned": N_("The beat officer will visit the address."),
+    "visited": N_("The beat officer has visited the address."),
+}
+ACTION_LABELS = {FILED_ONLINE: N_("Filed online"), "signed_at_station": N_("Signed at the station")}
+
+
+def _status_label(doc: Doc) -> str:
+    if doc.get("type") == "visitor_entry":
+        return N_("Checked in") if "time_in" in doc else N_("Expected")
+    return STATUS_LABELS.get(doc.get("status", ""), "")
+
+
+async def open_ticket(request: web.Request) -> tuple[Ticket, Doc] | None:
+    """The ticket and record the posted number and PIN open, or ``None``
+    (a wrong PIN counts against the number: 429 after a few)."""
+    form = await request.post()
+    number = normalize(str(form.get("number", "")))
+    pin = str(form.get("pin", ""))
+    if number is None:
+        return None
+    portal = portal_of(request)
+    portal.by_number.check(number)
+    ticket = await find_ticket(state_of(request), number)
+    if not await verify_pin(pin, ticket.pin_hash if ticket else None) or ticket is None:
+        portal.by_number.count(number)
+        return None
+    store = await stores_of(request).get(ticket.station_id)
+    try:
+        doc = await store.get(ticket.doc_id, conflicts=True)
+    except NotFound:
+        return None
+    return ticket, doc
+
+
+def _remaining(deadline: datetime, now: datetime) -> dict[str, int]:
+    seconds = max(0, int((deadline - now).total_seconds()))
+    return {"days": seconds // 86400, "hours": seconds % 86400 // 3600}
+
+
+async def _station(state: GatewayState, station_id: str) -> dict[str, Any]:
+    station = await state.get_station(station_id)
+    return {
+        "name": station.name if station else station_id,
+        "address": await station_address(state, station_id),
+    }
+
+
+async def status_form(request: web.Request) -> web.Response:
+    return render("status_form.html", request, {"error": None, "number": ""})
+
+
+async def show_status(request: web.Request) -> web.Response:
+    portal_of(request).count_post(request)
+    opened = await open_ticket(request)
+    if opened is None:
+        form = await request.post()
+        return render(
+            "status_form.html",
+            request,
+            {"error": WRONG, "number": str(form.get("number", ""))[:20]},
+            status=403,
+        )
+    ticket, doc = opened
+    now = datetime.now(UTC)
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "doc": doc,
+        "pin": str((await request.post()).get("pin", "")),
+        "status_label": _status_label(doc),
+        "actions": [
+            {
+                **entry,
+                "label": ACTION_LABELS.get(entry.get("action", "")),
+                "when": local_time(entry.get("at", "")),
+            }
+            for entry in doc.get("action_log", [])
+        ],
+        "station": await _station(state_of(request), ticket.station_id),
+        "in_conflict": bool(doc.get("_conflicts")),
+        "awaits_signature": awaits_signature(doc),
+        "visits": [],
+        "when": local_time(doc.get("slot") or doc.get("expected_at") or ""),
+    }
+    if doc.get("type") == "certificate_request":
+        context["visits"] = [
+            VISIT_LABELS.get(visit.get("status", "visited"), VISIT_LABELS["visited"])
+            for visit in await visits_of(stores_of(request), doc)
+        ]
+    if context["awaits_signature"]:
+        deadline = signature_deadline(doc)
+        context["deadline"] = deadline
+        context["remaining"] = _remaining(deadline, now)
+        context["lapsed"] = deadline <= now
+    return render("status.html", request, context)
+
+
+def add_status_routes(app: web.Application) -> None:
+    app.router.add_get("/status", status_form, name="status")
+    app.router.add_post("/status", show_status)

@@ -1,0 +1,181 @@
+"""Appointments: a slot's booking is one document, so of 50 citizens who book
+one slot at once exactly one gets it (409 MVCC for the others, embedded store
+and CouchDB alike); cancel and move keep the number and PIN; the outbox holds
+what the citizen is told."""
+
+from __future__ import annotations
+
+import asyncio
+import html as htmllib
+import re
+from typing import Any
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+
+from server.gateway.keys import CONFIG, STATE, STORES
+from server.portal.outbox import Outbox
+from server.portal.services import OUTBOX_FILE
+from server.portal.tickets import find_ticket
+from server.state.timestamps import utc_now
+from tests.server.portal.support import open_status, post_form, receipt_of
+from tests.web_support import csrf_token_of
+
+SLOTS = "/portal/appointment/slots?officer=so-alpha"
+CITIZEN = {"name": "Ram Prasad", "phone": "9812345678", "purpose": "A land record"}
+
+
+async def free_slots(client: TestClient[Any, Any]) -> list[str]:
+    page = await (await client.get(SLOTS)).text()
+    return re.findall(r'<option value="(\d{4}-[^"]+)"', page)
+
+
+def outbox_of(client: TestClient[Any, Any]) -> Outbox:
+    return Outbox(client.server.app[CONFIG].data_dir / OUTBOX_FILE)
+
+
+async def book(client: TestClient[Any, Any], slot: str, **changes: str) -> tuple[int, str]:
+    return await post_form(client, SLOTS, {**CITIZEN, "slot": slot, **changes})
+
+
+async def test_fifty_citizens_one_slot_one_booking(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[0]
+    token = csrf_token_of(await (await portal.get(SLOTS)).text())
+
+    async def attempt(n: int) -> int:
+        data = FormData({"csrf_token": token, **CITIZEN, "phone": f"98{n:08d}", "slot": slot})
+        answer = await portal.post(SLOTS, data=data)
+        await answer.read()
+        return answer.status
+
+    statuses = await asyncio.gather(*(attempt(n) for n in range(50)))
+    assert sorted(statuses) == [201] + [409] * 49
+    store = await portal.server.app[STORES].get("alpha")
+    rows = await store.all_docs(
+        startkey="appointment-so-alpha-", endkey="appointment-so-alpha-\ufff0"
+    )
+    assert len(rows["rows"]) == 1
+    assert slot not in await free_slots(portal)
+
+
+async def test_a_taken_slot_is_refused_with_the_answers_kept(
+    portal: TestClient[Any, Any],
+) -> None:
+    slot = (await free_slots(portal))[0]
+    assert (await book(portal, slot))[0] == 201
+    # The page still offered it: the citizen read it before it was taken.
+    token = csrf_token_of(await (await portal.get(SLOTS)).text())
+    data = FormData({"csrf_token": token, **CITIZEN, "name": "Second Person", "slot": slot})
+    answer = await portal.post(SLOTS, data=data)
+    page = htmllib.unescape(await answer.text())
+    assert answer.status == 422  # no longer offered: the form says choose another
+    assert "Second Person" in page
+
+
+async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
+    first, second, third = (await free_slots(portal))[:3]
+    status, page = await book(portal, first)
+    assert status == 201
+    number, pin = receipt_of(page)
+    outbox = await outbox_of(portal).pending()
+    assert [m.kind for m in outbox] == ["confirmation", "reminder"]
+    assert all(m.number == number and m.phone == CITIZEN["phone"] for m in outbox)
+
+    status, page = await post_form(
+        portal,
+        "/portal/booking/move",
+        {"number": number, "pin": pin, "slot": second},
+        form_page="/portal/status",
+    )
+    assert status == 200, page
+    ticket = await find_ticket(portal.server.app[STATE], number)
+    assert ticket is not None
+    assert ticket.doc_id.endswith(second[:16].replace("-", "").replace(":", ""))
+    assert first not in await free_slots(portal)  # a cancelled booking keeps its slot (see booking)
+    store = await portal.server.app[STORES].get("alpha")
+    old = (
+        await store.all_docs(
+            startkey="appointment-so-alpha-",
+            endkey="appointment-so-alpha-\ufff0",
+            include_docs=True,
+        )
+    )["rows"]
+    assert sorted(row["doc"]["status"] for row in old) == ["cancelled", "requested"]
+
+    status, page = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 200, page
+    status, page = await open_status(portal, number, pin)
+    assert "Cancelled" in page
+    kinds = [m.kind for m in await outbox_of(portal).pending()]
+    # The moved booking's reminder is withdrawn with the cancellation.
+    assert kinds == ["confirmation", "confirmation", "cancellation"]
+    assert third in await free_slots(portal)
+
+
+async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[0]
+    number, pin = receipt_of((await book(portal, slot))[1])
+    wrong = "000000" if pin != "000000" else "111111"
+    status, _ = await post_form(
+        portal,
+        "/portal/booking/cancel",
+        {"number": number, "pin": wrong},
+        form_page="/portal/status",
+    )
+    assert status == 403
+    status, page = await open_status(portal, number, pin)
+    assert "Booked" in page
+
+
+async def test_a_booking_made_elsewhere_for_the_same_slot_shows_as_a_conflict(
+    portal: TestClient[Any, Any],
+) -> None:
+    """A station hub that was offline booked the same slot for someone else; its
+    revision arrives by replication (new_edits=false) as a second branch of the
+    same document: CouchDB's conflict, which the office resolves. Until then the
+    citizen's status page says so."""
+    slot = (await free_slots(portal))[0]
+    number, pin = receipt_of((await book(portal, slot))[1])
+    ticket = await find_ticket(portal.server.app[STATE], number)
+    assert ticket is not None
+    store = await portal.server.app[STORES].get("alpha")
+    ours = await store.get(ticket.doc_id)
+    theirs = {
+        **ours,
+        "citizen": {"name": "Someone Else", "phone": "9700000000"},
+        "created_by": "citizen:hub0000000000001",
+        "updated_by": "citizen:hub0000000000001",
+        "_rev": "1-" + "f" * 32,
+        "_revisions": {"start": 1, "ids": ["f" * 32]},
+    }
+    await store.bulk_docs([theirs], new_edits=False)
+    assert (await store.get(ticket.doc_id, conflicts=True)).get("_conflicts")
+    status, page = await open_status(portal, number, pin)
+    assert status == 200
+    assert "Two bookings were made for this time at once." in htmllib.unescape(page)
+    assert "Someone Else" not in page
+
+
+async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[-1]  # far enough ahead for the reminder to wait
+    number, _pin = receipt_of((await book(portal, slot))[1])
+    outbox = outbox_of(portal)
+    sent: list[str] = []
+
+    async def sms(message: Any) -> None:
+        sent.append(message.kind)
+
+    assert await outbox.drain(sms, now="2000-01-01T00:00:00.000Z") == 0
+    assert await outbox.drain(sms, now=utc_now()) == 1
+    assert sent == ["confirmation"]
+    [waiting] = await outbox.pending()
+    assert (waiting.kind, waiting.number) == ("reminder", number)
+    assert number in waiting.text
+
+    async def down(message: Any) -> None:
+        raise ConnectionError("SMS gateway down")
+
+    assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
+    assert len(await outbox.pending()) == 1  # kept for the next try
