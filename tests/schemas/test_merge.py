@@ -138,8 +138,21 @@ def test_facts_edited_differently_are_queued_even_with_a_base() -> None:
 def test_a_visitor_has_left_if_either_side_says_so() -> None:
     base = record("visitor_entry")
     base.pop("time_out", None)
-    out = leaf(base, {"time_out": "2026-01-02T12:00:00+05:30"}, [])
-    purpose = leaf(base, {"purpose": "To meet the SHO about a lost phone"}, [])
+    out = leaf(
+        base,
+        {"time_out": "2026-01-02T12:00:00+05:30", "updated_at": "2026-01-02T12:00:00+05:30"},
+        [],
+    )
+    # The later writer of the purpose: without a base, last writer wins it
+    # (equal times would leave it to the rev ids, which follow the body).
+    purpose = leaf(
+        base,
+        {
+            "purpose": "To meet the SHO about a lost phone",
+            "updated_at": "2026-01-02T13:00:00+05:30",
+        },
+        [],
+    )
     result = merge_leaves([out, purpose])  # no base: still set
     assert result.mergeable
     assert result.body["time_out"] == "2026-01-02T12:00:00+05:30"
