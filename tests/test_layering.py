@@ -56,8 +56,10 @@ SERVER_RANKS: Mapping[str, int] = {
     "office": 5,
     "portal": 5,
     "site": 6,
-    "cli": 7,
-    "__main__": 8,
+    "cli_support": 7,
+    "cli_admin": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 
 # sync/sqlite/<module> -> rank, by the same rule.
