@@ -42,6 +42,7 @@ from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
 
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -15,19 +15,23 @@ from aiohttp import hdrs, web
 
 from server.config import GatewayConfig
 from server.gateway.app import create_app
+from server.office.app import create_office
+from server.office.metrics import add_metrics
 from server.policy.auth import Clock
 from server.portal.api import create_portal_api
 from server.portal.app import create_portal
 
-__all__ = ["FACES", "PORTAL_PREFIX", "create_site"]
+__all__ = ["FACES", "OFFICE_PREFIX", "PORTAL_PREFIX", "create_site"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PORTAL_PREFIX = "/portal/"
+OFFICE_PREFIX = "/office/"
 # (URL prefix, factory) of every face, mounted in this order.
 FACES: tuple[tuple[str, Callable[[], web.Application]], ...] = (
     (PORTAL_PREFIX, create_portal),
     ("/_beatsync/portal/", create_portal_api),
+    (OFFICE_PREFIX, create_office),
 )
 
 
@@ -36,6 +40,7 @@ def create_site(
 ) -> web.Application:
     app = create_app(config, clock=clock)
     app.middlewares.append(browsers_to_portal)
+    add_metrics(app)
     for prefix, factory in FACES:
         app.add_subapp(prefix, factory())
     return app

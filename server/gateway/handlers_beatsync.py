@@ -27,13 +27,15 @@ from server.gateway.keys import (
 from server.gateway.request import int_param, json_response, read_json_object
 from server.policy.access import require_principal, require_role
 from server.policy.auth import new_token, token_expires_at, token_hash
+from server.state.interface import GatewayState
 from server.state.models import station_db_name, station_of_db
+from server.state.stations import StationDatabases
 from server.state.timestamps import utc_now
 from sync import journal, signing
 from sync.database import Database, Doc
 from sync.errors import BadRequest, NotFound
 
-__all__ = ["add_beatsync_routes", "seq_number"]
+__all__ = ["add_beatsync_routes", "device_rows", "seq_number"]
 
 _MAX_DEVICE_NAME = 100
 # An enrolment is four short strings; anyone may send one, so anyone could
@@ -149,13 +151,15 @@ def seq_number(seq: Any) -> int | None:
     return None
 
 
-async def devices(request: web.Request) -> web.Response:
-    require_role(request.get(PRINCIPAL), Role.CENTRAL_OFFICE)
-    state, stores = request.app[STATE], request.app[STORES]
+async def device_rows(state: GatewayState, stores: StationDatabases) -> list[dict[str, Any]]:
+    """Every device's sync status: what it reported at its last contact, its
+    officer's station, and how many changes of that station it has not pulled
+    (the JSON endpoint and the office's device page)."""
     update_seqs: dict[str, int | None] = {}
+    officers = {o.id: o for o in await state.list_officers()}
     rows = []
     for device in await state.list_devices():
-        officer = await state.get_officer(device.officer_id)
+        officer = officers.get(device.officer_id)
         station_id = officer.station_id if officer else None
         if station_id and station_id not in update_seqs:
             info = await (await stores.get(station_id)).info()
@@ -171,7 +175,12 @@ async def devices(request: web.Request) -> web.Response:
                 "behind": head - pulled if head is not None and pulled is not None else head,
             }
         )
-    return json_response({"devices": rows})
+    return rows
+
+
+async def devices(request: web.Request) -> web.Response:
+    require_role(request.get(PRINCIPAL), Role.CENTRAL_OFFICE)
+    return json_response({"devices": await device_rows(request.app[STATE], request.app[STORES])})
 
 
 def add_beatsync_routes(app: web.Application) -> None:

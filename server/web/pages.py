@@ -37,6 +37,7 @@ __all__ = [
     "gettext_for",
     "page_middleware",
     "render",
+    "see_other",
 ]
 
 error_logger = logging.getLogger("beatsync.error")
@@ -124,6 +125,10 @@ def _error_message(request: web.Request, status: int, reason: str, retry_after: 
         return _(
             "The form expired or came from another site. Please go back, reload the page "
             "and send it again."
+        )
+    if status == 400:
+        return _(
+            "The address asks for something this page does not offer. Go back and choose again."
         )
     if status in (401, 403):
         return _("You may not see this page.")
@@ -255,3 +260,10 @@ def render(
     return aiohttp_jinja2.render_template(
         template, request, {**_page_context(request), **context}, status=status
     )
+
+
+def see_other(location: object) -> web.Response:
+    """303 to ``location``: after a form, the browser fetches the next page
+    with GET (a reload does not send the form again). A response, not a
+    raised exception, so the caller can set cookies on it."""
+    return web.Response(status=303, headers={hdrs.LOCATION: str(location)})

@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.gateway.keys import MERGER
 from sync.revid import new_rev
 from sync.revtree import parse_rev
 from tests.server.conftest import basic, bulk_docs, record
 
 Edit = Callable[[dict[str, Any]], None]
+NAMES = ("Sunita Devi", "Sunita Kumari")
 
 
 def child(parent: dict[str, Any], edit: Edit) -> dict[str, Any]:
@@ -79,3 +81,23 @@ def setting(path: str, value: Any) -> Edit:
         node[last] = value
 
     return edit
+
+
+async def queued_complaint(client: TestClient[Any, Any], seed: int = 1) -> tuple[str, list[str]]:
+    """A complaint of station alpha whose two branches name the complainant
+    differently, merged as far as it goes and queued: its id and leaf revs."""
+    parent, children = await conflicted(
+        client,
+        [
+            both(note("2026-01-02T10:00:00Z"), setting("complainant.name", NAMES[0])),
+            both(
+                note("2026-01-02T11:00:00Z", action="visited"),
+                setting("complainant.name", NAMES[1]),
+                setting("description", "The accused was seen near the market."),
+            ),
+        ],
+        seed=seed,
+    )
+    report = await client.server.app[MERGER].merge_station("alpha")
+    assert parent["_id"] in report.queued
+    return parent["_id"], sorted(c["_rev"] for c in children)

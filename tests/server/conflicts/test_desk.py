@@ -9,42 +9,22 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.conflicts.desk import RESOLVED_ACTION, ConflictDesk
-from server.gateway.keys import CONFLICTS, MERGER
+from server.gateway.keys import CONFLICTS
 from server.state.models import Principal
 from sync.errors import BadRequest, Conflict, Forbidden, NotFound
-from tests.server.conflicts.support import both, conflicted, note, setting
+from tests.server.conflicts.support import NAMES
+from tests.server.conflicts.support import queued_complaint as _queued
 from tests.server.conftest import backend, state_of, store_of
 from tests.server.conftest import client_on_both as client
 from tests.server.conftest import district_on_both as district
 
 __all__ = ["backend", "client", "district"]
 
-NAMES = ("Sunita Devi", "Sunita Kumari")
-
 
 async def _principal(client: TestClient[Any, Any], officer_id: str) -> Principal:
     officer = await state_of(client).get_officer(officer_id)
     assert officer is not None
     return Principal(officer)
-
-
-async def _queued(client: TestClient[Any, Any], seed: int = 1) -> tuple[str, list[str]]:
-    """A complaint whose two branches name the complainant differently, queued."""
-    parent, children = await conflicted(
-        client,
-        [
-            both(note("2026-01-02T10:00:00Z"), setting("complainant.name", NAMES[0])),
-            both(
-                note("2026-01-02T11:00:00Z", action="visited"),
-                setting("complainant.name", NAMES[1]),
-                setting("description", "The accused was seen near the market."),
-            ),
-        ],
-        seed=seed,
-    )
-    report = await client.server.app[MERGER].merge_station("alpha")
-    assert parent["_id"] in report.queued
-    return parent["_id"], sorted(c["_rev"] for c in children)
 
 
 def _desk(client: TestClient[Any, Any]) -> ConflictDesk:
