@@ -42,7 +42,6 @@ from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
 
-
 @click.group(invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -157,3 +157,5 @@ def positive_option(flag: str, default: float, help_text: str) -> Callable[[F], 
         show_default=True,
         help=help_text,
     )
+
+
