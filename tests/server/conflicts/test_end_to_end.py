@@ -9,61 +9,22 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from field_client import forms
-from field_client.records import now_stamp
-from field_client.replica import FieldReplica
 from server.gateway.keys import CONFLICTS, MERGER
 from server.state.models import Principal
-from tests.field_client.support import PASSPHRASE, complaint
-from tests.server.conftest import PASSWORD, backend, state_of
+from tests.field_client.support import complaint
+from tests.server.conflicts.devices import device, edit, live_leaves
+from tests.server.conftest import backend, state_of
 from tests.server.conftest import client_on_both as client
 from tests.server.conftest import district_on_both as district
 
 __all__ = ["backend", "client", "district"]
 
 
-async def _device(client: TestClient[Any, Any], home: Path, officer: str) -> FieldReplica:
-    # A station officer's device records for a beat chosen when it is set up.
-    replica = await FieldReplica.create(
-        home, PASSPHRASE, officer_id=officer, station_id="unassigned", beat_id="alpha-one"
-    )
-    await replica.enrol(
-        str(client.make_url("")).rstrip("/"), password=PASSWORD, device_name=home.name
-    )
-    return replica
-
-
-async def _edit(replica: FieldReplica, doc_id: str, **fields: Any) -> None:
-    old = await replica.get_record(doc_id)
-    note = fields.pop("note", None)
-    new = forms.complaint_update(
-        old,
-        status=None,
-        note=note,
-        assign=None,
-        fir_number=None,
-        officer_id=replica.settings.officer_id,
-        at=now_stamp(),
-    )
-    for path, value in fields.items():
-        head, _, tail = path.partition("__")
-        if tail:
-            new[head] = {**new[head], tail: value}
-        else:
-            new[head] = value
-    await replica.save_record(new)
-
-
-async def _leaves(replica: FieldReplica, doc_id: str) -> list[str]:
-    rows = await replica.db.open_revs(doc_id, "all")
-    return sorted(r["ok"]["_rev"] for r in rows if "ok" in r and not r["ok"].get("_deleted"))
-
-
 async def test_offline_edits_merge_or_queue_and_every_device_converges(
     client: TestClient[Any, Any], district: Any, tmp_path: Path
 ) -> None:
-    beat = await _device(client, tmp_path / "beat-tablet", "bo-one")
-    desk_pc = await _device(client, tmp_path / "station-pc", "so-alpha")
+    beat = await device(client, tmp_path / "beat-tablet", "bo-one")
+    desk_pc = await device(client, tmp_path / "station-pc", "so-alpha")
     try:
         mergeable, _ = await beat.save_record(complaint(name="Ram Kumar", officer_id="bo-one"))
         clash, _ = await beat.save_record(complaint(name="Geeta Sinha", officer_id="bo-one"))
@@ -71,17 +32,17 @@ async def test_offline_edits_merge_or_queue_and_every_device_converges(
         await desk_pc.sync()
 
         # Offline on both: different fields of one complaint, the same fact of the other.
-        await _edit(
+        await edit(
             beat,
             mergeable,
             note="Met the complainant at home.",
             description="Snatched by two men on a motorcycle.",
         )
-        await _edit(
+        await edit(
             desk_pc, mergeable, note="CCTV footage requested.", complainant__phone="9123456780"
         )
-        await _edit(beat, clash, complainant__name="Geeta Kumari Sinha")
-        await _edit(desk_pc, clash, complainant__name="Gita Sinha")
+        await edit(beat, clash, complainant__name="Geeta Kumari Sinha")
+        await edit(desk_pc, clash, complainant__name="Gita Sinha")
         for replica in (beat, desk_pc):
             assert (await replica.sync()).refused == ()
 
@@ -92,14 +53,16 @@ async def test_offline_edits_merge_or_queue_and_every_device_converges(
             await replica.sync()
         merged = [await r.get_record(mergeable) for r in (beat, desk_pc)]
         assert merged[0]["_rev"] == merged[1]["_rev"]
-        assert [await _leaves(r, mergeable) for r in (beat, desk_pc)] == [[merged[0]["_rev"]]] * 2
+        assert [await live_leaves(r, mergeable) for r in (beat, desk_pc)] == [
+            [merged[0]["_rev"]]
+        ] * 2
         record = merged[0]
         assert record["description"] == "Snatched by two men on a motorcycle."
         assert record["complainant"]["phone"] == "9123456780"
         notes = {e.get("note") for e in record["action_log"]}
         assert {"Met the complainant at home.", "CCTV footage requested."} <= notes
         # The clash is still two versions on both devices, and in the office's queue.
-        assert len(await _leaves(beat, clash)) == len(await _leaves(desk_pc, clash)) == 2
+        assert len(await live_leaves(beat, clash)) == len(await live_leaves(desk_pc, clash)) == 2
 
         central = await state_of(client).get_officer("central")
         assert central is not None
@@ -121,12 +84,12 @@ async def test_offline_edits_merge_or_queue_and_every_device_converges(
         )
         for replica in (beat, desk_pc):
             await replica.sync()
-            assert await _leaves(replica, clash) == [done.rev]
+            assert await live_leaves(replica, clash) == [done.rev]
             resolved = await replica.get_record(clash)
             assert resolved["complainant"]["name"] == "Geeta Kumari Sinha"
             assert resolved["action_log"][-1]["by"] == "central"
         # A device edits the resolved record as it edits any other.
-        await _edit(beat, clash, note="Complainant informed of the correction.")
+        await edit(beat, clash, note="Complainant informed of the correction.")
         assert (await beat.sync()).refused == ()
         assert (await desk.counts()).open == 0
     finally:
