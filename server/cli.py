@@ -174,6 +174,11 @@ def serve(
         district = with_state(data_dir, admin.provision_demo)
         with_state(data_dir, lambda state: provision_demo_portal(state, data_dir))
         click.echo(f"Demo district ready; every password is {district.password}", err=True)
+        click.echo(
+            f"Office: http://{host}:{port}/office/ (log in as central, or sho-kotwali for "
+            f"one station); portal: http://{host}:{port}/portal/",
+            err=True,
+        )
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
     # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
     serve_until_signalled(app, host=host, port=port, shutdown_timeout=30)
