@@ -217,14 +217,17 @@ def create_face(
     *,
     max_upload_mb: int = 1,
     middlewares: Sequence[Middleware] = (),
+    outer_middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
     """A face's sub-application: its pages from ``templates`` (over this
     package's ``base.html`` and ``error.html``), the shared stylesheet at
     ``static/``, error pages, language, CSRF and security headers; then the
     face's own ``middlewares`` (a login, say). Bodies over ``max_upload_mb``
-    get the "too large" page."""
+    get the "too large" page. ``outer_middlewares`` run before all of it
+    (the officer's app refuses a request without its launch secret before
+    any cookie is set or any form read)."""
     app = web.Application(
-        middlewares=(error_pages, page_middleware, *middlewares),
+        middlewares=(*outer_middlewares, error_pages, page_middleware, *middlewares),
         client_max_size=max_upload_mb * 1024 * 1024,
     )
     app[MAX_UPLOAD_MB] = max_upload_mb

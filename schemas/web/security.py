@@ -44,7 +44,12 @@ async def check_csrf_token(
     without one is always refused.
     """
     sent = request.headers.get("X-CSRF-Token")
-    if sent is None and request.content_type in (
+    if sent is None and request.content_type == "multipart/form-data" and field in request.query:
+        # A form with files may carry its token in its action URL: reading the
+        # body here would spool its files to a temporary file on disk in the
+        # clear (aiohttp's post()), which the officer's app must never do.
+        sent = request.query[field]
+    elif sent is None and request.content_type in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
