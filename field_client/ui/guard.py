@@ -7,9 +7,10 @@ Three checks before anything else runs (``guard`` is the outermost middleware):
 * the launch secret: ``?key=SECRET`` on the first visit, exchanged for an
   HttpOnly, SameSite=Strict cookie (and a redirect that drops it from the
   address bar); without the secret or the cookie the answer is 403;
-* an unsafe method must come from this origin (``Origin``, or
-  ``Sec-Fetch-Site: same-origin``): another page, even one on another port
-  of 127.0.0.1 (the same *site*, so SameSite does not stop it), is refused.
+* an unsafe method must come from this origin (``Sec-Fetch-Site:
+  same-origin``, or ``Origin`` from a browser that sends no fetch metadata):
+  another page, even one on another port of 127.0.0.1 (the same *site*, so
+  SameSite does not stop it), is refused.
 
 The frame's CSRF token (:mod:`schemas.web.security`) is checked after this.
 """
@@ -40,6 +41,19 @@ def _refused(reason: str) -> web.Response:
     )
 
 
+def _same_origin(request: web.Request, own: str) -> bool:
+    """The browser's word that this request comes from the app's own pages.
+
+    Fetch metadata first: the pages' ``Referrer-Policy: no-referrer`` makes
+    Chromium send ``Origin: null`` with a form post, while ``Sec-Fetch-Site``
+    is always sent and cannot be set by a page. Without it, ``Origin``.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    return request.headers.get(hdrs.ORIGIN) == own
+
+
 def make_guard(
     secret: str, origin: Callable[[], str]
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -62,13 +76,8 @@ def make_guard(
             return response
         if not hmac.compare_digest(request.cookies.get(KEY_COOKIE, ""), secret):
             return _refused("no launch secret")
-        if request.method not in _SAFE:
-            sent_origin = request.headers.get(hdrs.ORIGIN)
-            fetch_site = request.headers.get("Sec-Fetch-Site")
-            if sent_origin is not None and sent_origin != own:
-                return _refused("posted from another origin")
-            if sent_origin is None and fetch_site != "same-origin":
-                return _refused("posted from another origin")
+        if request.method not in _SAFE and not _same_origin(request, own):
+            return _refused("posted from another origin")
         return await handler(request)
 
     return guard

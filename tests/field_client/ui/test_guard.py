@@ -59,6 +59,35 @@ async def test_a_post_from_another_origin_is_refused(ui: Ui, origin: str) -> Non
     assert ui.session.unlocked
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site", "none"])
+async def test_fetch_metadata_of_another_site_outweighs_a_matching_origin(
+    ui: Ui, site: str
+) -> None:
+    await ui.enter()
+    token = await ui.token()
+    answer = await ui.post(
+        "/unlock",
+        {"passphrase": PASSPHRASE, "csrf_token": token},
+        headers={"Sec-Fetch-Site": site},
+    )
+    assert answer.status == 403
+    assert not ui.session.unlocked
+
+
+async def test_a_form_post_with_a_null_origin_from_the_app_itself_is_accepted(ui: Ui) -> None:
+    # What Chromium sends under the pages' Referrer-Policy: no-referrer.
+    await ui.enter()
+    token = await ui.token()
+    answer = await ui.post(
+        "/unlock",
+        {"passphrase": PASSPHRASE, "csrf_token": token},
+        origin="null",
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert answer.status == 200
+    assert ui.session.unlocked
+
+
 async def test_a_post_without_origin_or_fetch_metadata_is_refused(ui: Ui) -> None:
     await ui.enter()
     token = await ui.token()
