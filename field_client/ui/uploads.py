@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from aiohttp import BodyPartReader, web
 
 from field_client.records import Photo
-from schemas.web.labels import NOT_AN_IMAGE, PHOTO_TOO_LARGE
+from schemas.web.labels import N_, NOT_AN_IMAGE, PHOTO_TOO_LARGE
 
 __all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "Upload", "read_upload"]
 
@@ -22,6 +22,7 @@ __all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "Upload", "read_upload"]
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PHOTOS = 6
 MAX_TEXT_BYTES = 64 * 1024
+TOO_MANY_PHOTOS = N_("At most %(limit)s photos at a time.")
 _IMAGE_MAGIC = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
 
 
@@ -63,6 +64,8 @@ async def read_upload(request: web.Request) -> Upload:
         kind = next((k for magic, k in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
         if kind is None:
             upload.error = (NOT_AN_IMAGE, {})
-        elif len(upload.photos) < MAX_PHOTOS:
+        elif len(upload.photos) >= MAX_PHOTOS:
+            upload.error = (TOO_MANY_PHOTOS, {"limit": MAX_PHOTOS})
+        else:
             upload.photos[f"photo-{len(upload.photos) + 1}.{kind[1]}"] = (kind[0], data)
     return upload
