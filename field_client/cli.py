@@ -39,6 +39,7 @@ from field_client.cli_support import (
 from field_client.home import change_passphrase, wipe_replica
 from field_client.replica import UNASSIGNED, FieldReplica
 from field_client.reports import SyncReport
+from field_client.ui.command import ui
 from sync.http import HttpDatabase
 from sync.replication import Progress as ReplicationProgress
 
@@ -269,6 +270,9 @@ def passphrase() -> None:
         render.emit_json(app.out, {"ok": True})
     else:
         app.out.print("Passphrase changed.")
+
+
+cli.add_command(ui)
 
 
 def main() -> None:

@@ -16,26 +16,23 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.web.labels import (
+    BAD_CHOICE,
+    BAD_PHONE,
+    BAD_TIME,
+    N_,
+    NOT_AN_IMAGE,
+    PHOTO_TOO_LARGE,
+    REQUIRED,
+    TOO_LONG,
+)
 from server.portal.slots import IST
 
 __all__ = ["N_", "Field", "Form", "Submission"]
 
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogue; it is translated where shown."""
-    return message
-
-
 _PHONE = re.compile(r"^(\+91)?[6-9][0-9]{9}$")
-REQUIRED = N_("Please fill this in.")
-TOO_LONG = N_("This is too long: at most %(limit)s characters.")
-BAD_PHONE = N_("Give a 10-digit mobile number, like 9876543210.")
-BAD_TIME = N_("Give a date and time, like 2026-05-01 10:30.")
 FUTURE_TIME = N_("This time is in the future.")
 PAST_TIME = N_("This time has passed.")
-BAD_CHOICE = N_("Please choose one of the options.")
-NOT_AN_IMAGE = N_("The photo must be a JPEG or PNG picture.")
-PHOTO_TOO_LARGE = N_("The photo is too large: at most %(limit)s KB.")
 
 # Sniffed from the bytes, never from the name or the browser's word.
 _IMAGE_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

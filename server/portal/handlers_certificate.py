@@ -11,6 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from schemas.certificates import check_certificate
+from schemas.web.labels import KIND_LABELS
 from server.portal.certificates import certificate_of, request_records
 from server.portal.district_keys import public_keys, published_keys, revoked_certificates
 from server.portal.filing import add_filing_routes
@@ -24,13 +25,7 @@ __all__ = ["KINDS", "add_certificate_routes"]
 
 logger = logging.getLogger("beatsync.portal")
 
-KINDS = (
-    ("character", N_("Character certificate")),
-    ("tenant", N_("Tenant verification")),
-    ("domestic_help", N_("Domestic help verification")),
-    ("employee", N_("Employee verification")),
-    ("passport", N_("Passport verification")),
-)
+KINDS = tuple(KIND_LABELS.items())
 VERDICTS = {
     "valid": N_("Valid: issued by the district police."),
     "expired": N_("Not valid: this certificate has expired."),

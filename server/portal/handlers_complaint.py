@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.web.labels import CATEGORY_LABELS
 from server.portal.filing import add_filing_routes
 from server.portal.forms import N_, Field, Form
 from server.portal.records import SIGNATURE_DAYS, complaint
@@ -14,15 +15,7 @@ from sync.database import Doc
 
 __all__ = ["COMPLAINT_FORM", "add_complaint_routes"]
 
-CATEGORIES = (
-    ("theft", N_("Theft")),
-    ("assault", N_("Assault")),
-    ("cyber_fraud", N_("Cyber fraud")),
-    ("missing_person", N_("Missing person")),
-    ("domestic_dispute", N_("Domestic dispute")),
-    ("land_dispute", N_("Land dispute")),
-    ("other", N_("Something else")),
-)
+CATEGORIES = tuple(CATEGORY_LABELS.items())
 
 COMPLAINT_FORM = Form(
     [

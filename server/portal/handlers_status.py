@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.web.labels import COMPLAINT_STATUS_LABELS
 from server.portal.certificates import visits_of
 from server.portal.directory import station_address
 from server.portal.forms import N_
@@ -25,12 +26,7 @@ __all__ = ["STATUS_LABELS", "add_status_routes", "open_ticket"]
 
 WRONG = N_("That number and PIN do not match. Check both and try again.")
 STATUS_LABELS = {
-    "registered": N_("Registered"),
-    "assigned": N_("Assigned to an officer"),
-    "under_investigation": N_("Under investigation"),
-    "resolved": N_("Resolved"),
-    "closed": N_("Closed"),
-    "converted_to_fir": N_("Registered as an FIR"),
+    **COMPLAINT_STATUS_LABELS,
     "requested": N_("Booked"),
     "confirmed": N_("Confirmed"),
     "cancelled": N_("Cancelled"),

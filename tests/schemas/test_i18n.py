@@ -17,8 +17,12 @@ from schemas.i18n import LANGUAGES, catalog, catalog_files, negotiate, translati
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 # Where translatable strings may be: the faces' templates and modules.
-TEMPLATE_GLOBS = ("server/**/templates/**/*.html", "field_client/**/templates/**/*.html")
-CODE_DIRS = ("server/web", "server/portal", "server/office", "field_client/ui")
+TEMPLATE_GLOBS = (
+    "schemas/web/templates/**/*.html",
+    "server/**/templates/**/*.html",
+    "field_client/**/templates/**/*.html",
+)
+CODE_DIRS = ("schemas/web", "server/web", "server/portal", "server/office", "field_client/ui")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 

@@ -1,0 +1,3 @@
+from tests.field_client.ui.support import ui
+
+__all__ = ["ui"]
