@@ -17,6 +17,7 @@ from server.gateway.connections import handler_args
 from server.gateway.handlers_beatsync import add_beatsync_routes
 from server.gateway.handlers_couch import add_couch_routes
 from server.gateway.handlers_hub import add_hub_routes
+from server.gateway.handlers_session import add_session_routes
 from server.gateway.keys import (
     AUTHENTICATOR,
     CLOCK,
@@ -120,5 +121,6 @@ def create_app(
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)
     add_hub_routes(app)
+    add_session_routes(app)
     add_couch_routes(app)
     return app

@@ -10,7 +10,6 @@ and "Documents"; the replication protocol's `_revs_diff`, `_bulk_get`,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from aiohttp import web
@@ -18,33 +17,30 @@ from aiohttp import web
 from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, STATE, STORES
 from server.gateway.pages import all_docs_pages, bulk_get_pages, changes_pages, distinct_entries
 from server.gateway.request import (
-    MAX_INTEGER,
     bool_param,
     int_param,
     json_param,
     json_response,
-    parse_integer,
     read_json_object,
 )
+from server.gateway.scoping import beat_selector as _beat_selector
+from server.gateway.scoping import hide_other_beats as _hide_other_beats
+from server.gateway.scoping import parse_since as _since
 from server.gateway.streaming import stream_rows
 from server.policy.access import DbScope, resolve_scope
 from server.policy.write_policy import check_record_id
 from server.policy.writes import WriteDeps, audited_revs_diff, raise_for_result, write_docs
+from sync import session_wire as wire
 from sync.attachments import parse_atts_since
-from sync.database import Database, Doc, Seq
+from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, Forbidden
 from sync.revs_map import check_revs_map
 from sync.revtree import parse_rev, path_from_revisions
-from sync.selector import compile_selector
 
 __all__ = ["add_couch_routes"]
 
 # PouchDB's replication ids are base64 with '/'→'.' and '+'→'_', hence '='.
 _LOCAL_ID = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
-# CouchDB 3 sequences of a large cluster run to a few hundred characters.
-_MAX_SEQ_LENGTH = 4096
-# CouchDB 3's sequence: "<number>-<base64url of the shard positions>".
-_OPAQUE_SEQ = re.compile(r"[0-9]+-[A-Za-z0-9_-]+")
 
 
 async def _scope(request: web.Request) -> tuple[DbScope, Database]:
@@ -68,6 +64,8 @@ async def server_info(request: web.Request) -> web.Response:
             "uuid": request.app[SERVER_UUID],
             "vendor": {"name": "BeatSync"},
             "features": [],
+            # Our own clients' one-round-trip sync (server.gateway.handlers_session).
+            wire.FEATURE: wire.VERSION,
         }
     )
 
@@ -85,35 +83,6 @@ async def ensure_full_commit(request: web.Request) -> web.Response:
     # Every acknowledged write is already durable; kept for older replicators.
     await _scope(request)
     return json_response({"ok": True, "instance_start_time": "0"}, status=201)
-
-
-def _since(value: str | None) -> Seq | Literal["now"]:
-    if value is None:
-        return 0
-    if value == "now":
-        return "now"
-    number = parse_integer(value)
-    if number is not None:
-        if not 0 <= number <= MAX_INTEGER:
-            raise BadRequest("since is out of range", error="query_parse_error")
-        return number
-    if len(value) > _MAX_SEQ_LENGTH:
-        raise BadRequest("since is too long", error="query_parse_error")
-    if not _OPAQUE_SEQ.fullmatch(value):
-        raise BadRequest("Malformed since", error="query_parse_error")
-    # Opaque otherwise (CouchDB 3's "N-g1AAA..."): the store accepts or refuses it.
-    return value
-
-
-def _beat_selector(scope: DbScope, selector: Any) -> Mapping[str, Any] | None:
-    if selector is not None and not isinstance(selector, dict):
-        raise BadRequest("selector must be a JSON object")
-    if selector is not None:
-        compile_selector(selector)  # bounds and RE2 syntax, before any backend sees it
-    if scope.beat_id is None:
-        return selector
-    own_beat = {"beat_id": {"$eq": scope.beat_id}}
-    return {"$and": [selector, own_beat]} if selector else own_beat
 
 
 def _doc_ids(value: Any) -> list[str]:
@@ -171,29 +140,6 @@ async def revs_diff(request: web.Request) -> web.Response:
         await read_json_object(request), endpoint="_revs_diff", check_id=check_record_id
     )
     return json_response(await audited_revs_diff(scope, store, request.app[STATE], body))
-
-
-def _hide_other_beats(scope: DbScope, found: list[Doc]) -> list[Doc]:
-    """Replace other beats' revisions in an ``open_revs``-shaped list with errors."""
-    if scope.beat_id is None:
-        return found
-    out: list[Doc] = []
-    for entry in found:
-        doc = entry.get("ok")
-        if doc is not None and not scope.visible(doc):
-            out.append(
-                {
-                    "error": {
-                        "id": doc.get("_id"),
-                        "rev": doc.get("_rev"),
-                        "error": "forbidden",
-                        "reason": "another beat's record",
-                    }
-                }
-            )
-        else:
-            out.append(entry)
-    return out
 
 
 async def bulk_get(request: web.Request) -> web.StreamResponse:

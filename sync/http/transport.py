@@ -399,6 +399,7 @@ class Transport:
         params: Mapping[str, str],
         body: Any = None,
         idle_timeout: float,
+        accept_gzip: bool = False,
     ) -> AsyncGenerator[bytes, None]:
         """Yield the answer's body line by line as it arrives (a continuous ``_changes``).
 
@@ -408,7 +409,8 @@ class Transport:
         """
         # identity, not gzip: a compressing server (pouchdb-server's express
         # middleware) buffers a gzip stream, holding back rows and heartbeats.
-        all_headers = self._headers({"Accept-Encoding": "identity"})
+        # (Our gateway's sync session flushes its gzip stream itself: accept_gzip.)
+        all_headers = self._headers(None if accept_gzip else {"Accept-Encoding": "identity"})
         data = None if body is None else self._encode_body(body, all_headers)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.request_timeout, sock_read=idle_timeout
