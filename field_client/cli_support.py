@@ -22,6 +22,7 @@ from rich.text import Text
 import schemas
 from field_client import render
 from field_client.errors import SEAL_BROKEN_ADVICE, DeviceRevoked, Offline, SealBroken
+from field_client.keys import MIN_PASSPHRASE_LENGTH
 from field_client.records import Photo
 from field_client.replica import FieldReplica
 from sync.errors import CouchError
@@ -82,11 +83,32 @@ def _run(coro: Awaitable[T]) -> T:
         _fail(str(exc))
 
 
-def _passphrase(*, confirm: bool = False, prompt: str = "Passphrase") -> str:
-    from_env = os.environ.get(PASSPHRASE_ENV)
+def _passphrase(
+    *, confirm: bool = False, prompt: str = "Passphrase", env: str = PASSPHRASE_ENV
+) -> str:
+    from_env = os.environ.get(env)
     if from_env is not None:
         return from_env
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+    return str(
+        click.prompt(
+            prompt,
+            hide_input=True,
+            confirmation_prompt=confirm,
+            err=True,
+            # A new passphrase is checked before the repeat is asked for, so a
+            # too-short one costs one entry, not two.
+            value_proc=_long_enough if confirm else None,
+        )
+    )
+
+
+def _long_enough(passphrase: str) -> str:
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise click.BadParameter(
+            f"The passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters;"
+            " choose a longer one."
+        )
+    return passphrase
 
 
 def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str | None = None) -> T:
