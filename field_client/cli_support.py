@@ -174,17 +174,44 @@ def _save(record: Mapping[str, Any], photos: Mapping[str, Photo] | None = None) 
     _saved(record_type, _with_replica(lambda r: r.save_record(record, photos=photos)))
 
 
+DEFAULT_LIST_LIMIT = 50
+
+
+def _paging(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--limit and --all for a list command: 10,000 rows scrolled past help no one."""
+    func = click.option("--all", "show_all", is_flag=True, help="Show every record, however many.")(
+        func
+    )
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=DEFAULT_LIST_LIMIT,
+        show_default=True,
+        help="Show at most this many records.",
+    )(func)
+
+
 def _show_list(
-    record_type: str, keep: Callable[[Mapping[str, Any]], bool] = lambda d: True
+    record_type: str,
+    keep: Callable[[Mapping[str, Any]], bool] = lambda d: True,
+    limit: int | None = DEFAULT_LIST_LIMIT,
 ) -> None:
+    """The records kept by ``keep``; at most ``limit`` of them (None: all)."""
+
     async def work(replica: FieldReplica) -> list[dict[str, Any]]:
         return [d for d in await replica.list_records(record_type) if keep(d)]
 
     docs, app = _with_replica(work), _app()
+    shown = docs if limit is None else docs[:limit]
     if app.as_json:
-        render.emit_json(app.out, docs)
-    else:
-        app.out.print(render.record_list(record_type, docs))
+        render.emit_json(app.out, shown)
+        return
+    app.out.print(render.record_list(record_type, shown))
+    if len(shown) < len(docs):
+        # On stderr: a script reading the table gets only rows.
+        click.echo(
+            f"Showing {len(shown)} of {len(docs)}; use --limit N for more, or --all.", err=True
+        )
 
 
 def _from_json_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,10 +1,12 @@
-"""Issue 12, friction 2: a too-short passphrase is refused at its first entry."""
+"""Issue 12, the field CLI's frictions: each test failed on the CLI before its fix."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.field_client.support import beatsync
+import orjson
+
+from tests.field_client.support import beatsync, beatsync_json, complaint, init_offline
 
 
 def test_a_too_short_passphrase_is_refused_before_it_is_asked_again(tmp_path: Path) -> None:
@@ -20,3 +22,16 @@ def test_a_too_short_passphrase_is_refused_before_it_is_asked_again(tmp_path: Pa
     # Refused once, at the first entry: the repeat is asked only for the good one.
     assert result.output.count("at least 8 characters") == 1, result.output
     assert result.output.count("Repeat for confirmation") == 1, result.output
+
+
+def test_lists_page_with_limit_and_all(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    for n in range(3):
+        record = orjson.dumps(complaint(f"Complaint number {n} about a theft.")).decode()
+        beatsync_json(home, "complaint", "new", "--from-json", "-", input=record)
+    assert len(beatsync_json(home, "complaint", "list", "--limit", "2")) == 2
+    assert len(beatsync_json(home, "complaint", "list", "--all")) == 3
+    shown = beatsync(home, "complaint", "list", "--limit", "2")
+    assert shown.exit_code == 0, shown.output
+    assert "2 of 3" in shown.output, shown.output
