@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
+import pytest
+from rich.console import Console
 
+from field_client import render
 from tests.field_client.support import beatsync, beatsync_json, complaint, init_offline
 
 
@@ -35,3 +39,20 @@ def test_lists_page_with_limit_and_all(tmp_path: Path) -> None:
     shown = beatsync(home, "complaint", "list", "--limit", "2")
     assert shown.exit_code == 0, shown.output
     assert "2 of 3" in shown.output, shown.output
+
+
+def test_list_times_are_in_the_devices_time_zone_and_fit_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        doc = {**complaint(), "_id": "c" * 32, "created_at": "2026-12-04T00:00:00+00:00"}
+        console = Console(width=80, record=True)
+        console.print(render.record_list("complaint", [doc]))
+        text = console.export_text()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert "2026-12-04 05:30" in text, text
+    assert "+00:00" not in text, text
