@@ -41,7 +41,7 @@ def test_lists_page_with_limit_and_all(tmp_path: Path) -> None:
     assert "2 of 3" in shown.output, shown.output
 
 
-def test_list_times_are_in_the_devices_time_zone_and_fit_80_columns(
+def test_list_times_are_in_the_devices_time_zone_on_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TZ", "Asia/Kolkata")
