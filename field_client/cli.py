@@ -258,9 +258,7 @@ def passphrase() -> None:
     """Change the passphrase (the records are not re-encrypted, only the key)."""
     app = _app()
     old = _passphrase(prompt="Current passphrase")
-    new = os.environ.get("BEATSYNC_NEW_PASSPHRASE") or click.prompt(
-        "New passphrase", hide_input=True, confirmation_prompt=True, err=True
-    )
+    new = _passphrase(confirm=True, prompt="New passphrase", env="BEATSYNC_NEW_PASSPHRASE")
 
     async def run() -> None:
         change_passphrase(app.home, old, new)

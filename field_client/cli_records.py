@@ -24,6 +24,7 @@ from field_client.cli_support import (
     _ask_optional,
     _fail,
     _from_json_option,
+    _paging,
     _passphrase,
     _progress_bar,
     _read_json,
@@ -153,9 +154,14 @@ def complaint_show(record_id: str) -> None:
 
 @complaint.command("list")
 @click.option("--status", type=click.Choice(_COMPLAINT_STATUSES), help="Only this status.")
-def complaint_list(status: str | None) -> None:
-    """List the complaints on this device."""
-    _show_list("complaint", lambda d: status is None or d.get("status") == status)
+@_paging
+def complaint_list(status: str | None, limit: int, show_all: bool) -> None:
+    """List the complaints on this device (the first 50 unless --limit or --all)."""
+    _show_list(
+        "complaint",
+        lambda d: status is None or d.get("status") == status,
+        None if show_all else limit,
+    )
 
 
 # -- visitors --------------------------------------------------------------------
@@ -234,9 +240,10 @@ def _register_filter(inside: bool, expected: bool) -> Callable[[Mapping[str, Any
 @visitor.command("list")
 @click.option("--inside", is_flag=True, help="Only visitors who came in and have not left.")
 @click.option("--expected", is_flag=True, help="Only visitors announced on the portal, not yet in.")
-def visitor_list(inside: bool, expected: bool) -> None:
-    """List the visitor register on this device."""
-    _show_list("visitor_entry", _register_filter(inside, expected))
+@_paging
+def visitor_list(inside: bool, expected: bool, limit: int, show_all: bool) -> None:
+    """List the visitor register on this device (the first 50 unless --limit or --all)."""
+    _show_list("visitor_entry", _register_filter(inside, expected), None if show_all else limit)
 
 
 # -- verification visits -----------------------------------------------------------
@@ -324,9 +331,10 @@ def visit_record(
 
 
 @visit.command("list")
-def visit_list() -> None:
-    """List the verification visits on this device."""
-    _show_list("verification_visit")
+@_paging
+def visit_list(limit: int, show_all: bool) -> None:
+    """List the verification visits on this device (the first 50 unless --limit or --all)."""
+    _show_list("verification_visit", limit=None if show_all else limit)
 
 
 # -- import ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from rich.text import Text
 import schemas
 from field_client import render
 from field_client.errors import SEAL_BROKEN_ADVICE, DeviceRevoked, Offline, SealBroken
+from field_client.keys import MIN_PASSPHRASE_LENGTH
 from field_client.records import Photo
 from field_client.replica import FieldReplica
 from sync.errors import CouchError
@@ -82,11 +83,32 @@ def _run(coro: Awaitable[T]) -> T:
         _fail(str(exc))
 
 
-def _passphrase(*, confirm: bool = False, prompt: str = "Passphrase") -> str:
-    from_env = os.environ.get(PASSPHRASE_ENV)
+def _passphrase(
+    *, confirm: bool = False, prompt: str = "Passphrase", env: str = PASSPHRASE_ENV
+) -> str:
+    from_env = os.environ.get(env)
     if from_env is not None:
         return from_env
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+    return str(
+        click.prompt(
+            prompt,
+            hide_input=True,
+            confirmation_prompt=confirm,
+            err=True,
+            # A new passphrase is checked before the repeat is asked for, so a
+            # too-short one costs one entry, not two.
+            value_proc=_long_enough if confirm else None,
+        )
+    )
+
+
+def _long_enough(passphrase: str) -> str:
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise click.BadParameter(
+            f"The passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters;"
+            " choose a longer one."
+        )
+    return passphrase
 
 
 def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str | None = None) -> T:
@@ -152,17 +174,44 @@ def _save(record: Mapping[str, Any], photos: Mapping[str, Photo] | None = None) 
     _saved(record_type, _with_replica(lambda r: r.save_record(record, photos=photos)))
 
 
+DEFAULT_LIST_LIMIT = 50
+
+
+def _paging(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--limit and --all for a list command: 10,000 rows scrolled past help no one."""
+    func = click.option("--all", "show_all", is_flag=True, help="Show every record, however many.")(
+        func
+    )
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=DEFAULT_LIST_LIMIT,
+        show_default=True,
+        help="Show at most this many records.",
+    )(func)
+
+
 def _show_list(
-    record_type: str, keep: Callable[[Mapping[str, Any]], bool] = lambda d: True
+    record_type: str,
+    keep: Callable[[Mapping[str, Any]], bool] = lambda d: True,
+    limit: int | None = DEFAULT_LIST_LIMIT,
 ) -> None:
+    """The records kept by ``keep``; at most ``limit`` of them (None: all)."""
+
     async def work(replica: FieldReplica) -> list[dict[str, Any]]:
         return [d for d in await replica.list_records(record_type) if keep(d)]
 
     docs, app = _with_replica(work), _app()
+    shown = docs if limit is None else docs[:limit]
     if app.as_json:
-        render.emit_json(app.out, docs)
-    else:
-        app.out.print(render.record_list(record_type, docs))
+        render.emit_json(app.out, shown)
+        return
+    app.out.print(render.record_list(record_type, shown))
+    if len(shown) < len(docs):
+        # On stderr: a script reading the table gets only rows.
+        click.echo(
+            f"Showing {len(shown)} of {len(docs)}; use --limit N for more, or --all.", err=True
+        )
 
 
 def _from_json_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -93,13 +95,34 @@ def record_table(doc: Mapping[str, Any]) -> Table:
     return table
 
 
+# Columns holding an ISO time; shown in the device's own zone, to the minute.
+_TIME_PATHS = frozenset({"created_at", "expected_at", "time_in", "time_out", "visit_time"})
+
+
+def _local_time(value: str) -> str:
+    """``2026-12-04T00:00:00+00:00`` as ``2026-12-04 05:30`` on a device in India.
+
+    Stored times are UTC; an officer reads the clock on the wall. A value that is
+    not an ISO time is shown as it is rather than hidden.
+    """
+    with contextlib.suppress(ValueError):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:  # a naive time's zone is unknown: shown as stored
+            return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    return value
+
+
 def record_list(record_type: str, docs: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title=f"{len(docs)} {record_type.replace('_', ' ')} record(s)")
     table.add_column("Id", style="cyan", no_wrap=True)
-    for title, _ in _COLUMNS[record_type]:
-        table.add_column(title, overflow="fold")
+    for title, path in _COLUMNS[record_type]:
+        # A time split over two lines reads as two values; names may wrap instead.
+        table.add_column(title, overflow="fold", no_wrap=path in _TIME_PATHS)
     for doc in docs:
-        cells = [_at(doc, path) for _, path in _COLUMNS[record_type]]
+        cells = [
+            _local_time(_at(doc, path)) if path in _TIME_PATHS else _at(doc, path)
+            for _, path in _COLUMNS[record_type]
+        ]
         table.add_row(doc["_id"][:SHORT_ID], *cells)
     return table
 
@@ -134,8 +157,10 @@ def status_table(status: Status) -> Table:
         # The server's words, escaped: "[string, ...]" is not console markup.
         table.add_row(
             "[red]Refused by the server[/red]",
-            escape(f"{refused.record_id[:SHORT_ID]} ({refused.error}): {refused.reason}"
-                   f" (at {refused.at}; offered again at every sync)"),
+            escape(
+                f"{refused.record_id[:SHORT_ID]} ({refused.error}): {refused.reason}"
+                f" (at {refused.at}; offered again at every sync)"
+            ),
         )
     return table
 

@@ -181,7 +181,13 @@ def serve(
         )
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
     # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
-    serve_until_signalled(app, host=host, port=port, shutdown_timeout=30)
+    def announce(url: str) -> None:
+        # stderr, like the demo line: stdout stays free for scripts.
+        store = couchdb_url.split("@")[-1] if couchdb_url else None
+        where = f"CouchDB at {store}" if store else f"data folder {data_dir.resolve()}"
+        click.echo(f"Listening on {url} ({where}); stop with Ctrl-C.", err=True)
+
+    serve_until_signalled(app, host=host, port=port, shutdown_timeout=30, announce=announce)
 
 
 @main.group()

@@ -157,6 +157,7 @@ def officer_list(data_dir: Path, station_id: str | None) -> None:
             ]
             for o in officers
         ],
+        whole=("id",),
     )
 
 

@@ -133,12 +133,25 @@ def status_word(revoked: bool) -> str:
     return "REVOKED" if revoked else "active"
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], whole: tuple[str, ...] = ()
+) -> None:
+    """Print a table; the ``whole`` columns (ids typed at a login) never wrap or get cut.
+
+    Rich shrinks every column to fit the terminal and ends a cut value with an
+    ellipsis; an officer id cut that way cannot be copied into ``login``. The
+    whole columns get their widest value as a minimum, so the others wrap instead.
+    """
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     shown = Table(title=title)
-    for column in columns:
-        shown.add_column(column)
-    for row in rows:
-        shown.add_row(*("" if v is None else str(v) for v in row))
+    for index, column in enumerate(columns):
+        if column in whole:
+            widest = max([len(column), *(len(row[index]) for row in cells)])
+            shown.add_column(column, no_wrap=True, min_width=widest)
+        else:
+            shown.add_column(column)
+    for row in cells:
+        shown.add_row(*row)
     Console().print(shown)
 
 

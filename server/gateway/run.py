@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
 __all__ = ["serve_until_signalled"]
 
 
-async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float) -> None:
+async def _serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    announce: Callable[[str], None] | None,
+) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, shutdown_timeout=shutdown_timeout)
         await site.start()
+        if announce is not None:
+            # Said only once the socket listens, so the URL shown is one that answers.
+            shown = f"[{host}]" if ":" in host else host
+            announce(f"http://{shown}:{port}/")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -35,6 +46,12 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
 
 
 def serve_until_signalled(
-    app: web.Application, *, host: str, port: int, shutdown_timeout: float = 30
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    shutdown_timeout: float = 30,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    asyncio.run(_serve(app, host, port, shutdown_timeout))
+    """Serve until signalled; ``announce`` gets the URL once the socket listens."""
+    asyncio.run(_serve(app, host, port, shutdown_timeout, announce))
