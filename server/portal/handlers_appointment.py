@@ -50,6 +50,11 @@ async def _schedule(request: web.Request, officer_id: str) -> Schedule:
     return schedule
 
 
+def _offered(schedule: Schedule) -> set[str]:
+    """Every future slot the officer's hours offer, free or taken."""
+    return {start.isoformat() for start in open_slots(schedule, utc_now())}
+
+
 async def _free(request: web.Request, schedule: Schedule) -> list[tuple[str, str]]:
     taken = await taken_slots(stores_of(request), schedule)
     return [
@@ -115,6 +120,11 @@ async def book_slot(request: web.Request) -> web.Response:
     free = await _free(request, schedule)
     sub = await BOOKING_FORM.read(request, {"slot": free})
     if not sub.ok:
+        if set(sub.errors) == {"slot"} and sub.raw.get("slot") in _offered(schedule):
+            # Offered on the page the citizen saw, booked by someone else since:
+            # the same answer as losing the race at the write itself.
+            sub.errors["slot"] = (SLOT_TAKEN, {})
+            return _slots_page(request, schedule, free, sub, 409)
         return _slots_page(request, schedule, free, sub, 422)
     portal.check_phone(sub.values["phone"])
     sub.values["slot"] = next(
