@@ -18,6 +18,7 @@ from field_client.reports import Status, SyncReport
 
 __all__ = [
     "emit_json",
+    "flatten",
     "problems_table",
     "record_list",
     "record_table",
@@ -70,13 +71,14 @@ def _at(doc: Mapping[str, Any], path: str) -> str:
     return "" if value is None else str(value)
 
 
-def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+def flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    """``(dotted field, text)`` of every field, lists of objects numbered from 1."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(value, list) and value and isinstance(value[0], Mapping):
         for index, item in enumerate(value, 1):
-            yield from _flatten(item, f"{prefix}[{index}]")
+            yield from flatten(item, f"{prefix}[{index}]")
     else:
         yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
@@ -85,7 +87,7 @@ def record_table(doc: Mapping[str, Any]) -> Table:
     table = Table(title=f"{doc.get('type', 'record')} {doc['_id']}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
-    for key, value in _flatten({k: v for k, v in doc.items() if k != "signature"}):
+    for key, value in flatten({k: v for k, v in doc.items() if k != "signature"}):
         table.add_row(key, value)
     if doc.get("_conflicts"):
         table.add_row(

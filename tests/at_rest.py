@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import stat
+import tempfile
 import uuid
 from pathlib import Path
+
+import pytest
 
 __all__ = ["files_under", "loose_modes", "marker_hits", "markers"]
 
@@ -55,3 +58,13 @@ def markers(**prefixes: str) -> dict[str, str]:
     with one random tag, so no other test's text can be mistaken for them."""
     tag = uuid.uuid4().hex[:8].upper()
     return {name: f"{prefix}{tag}" for name, prefix in prefixes.items()}
+
+
+def temp_files_inside(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point TMPDIR (where SQLite and Python put temporary files) into ``root``,
+    the scanned tree, so a scan also sees what lay in temporary files."""
+    scratch = root / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 import schemas
+from field_client import render
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.ui import drafts
 from field_client.ui.fields import FORMS, N_, NEIGHBOUR_ROWS, STATUS_LABELS, field_errors
@@ -99,7 +100,7 @@ async def record_page(request: web.Request) -> web.Response:
         {
             "title": gettext_for(request)(_TITLES[doc["type"]]),
             "doc": doc,
-            "facts": list(_facts(doc)),
+            "facts": list(render.flatten(_shown_fields(doc))),
             "revs": history,
             "journal": sorted(journal, key=lambda e: str(e.get("at"))),
             "status_labels": STATUS_LABELS,
@@ -107,18 +108,10 @@ async def record_page(request: web.Request) -> web.Response:
     )
 
 
-def _facts(value: Any, prefix: str = "") -> Any:
-    """``(dotted field, text)`` of every field, lists of objects numbered from 1."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key.startswith("_") or key in ("signature", "action_log"):
-                continue
-            yield from _facts(item, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(value, list) and value and isinstance(value[0], Mapping):
-        for index, item in enumerate(value, 1):
-            yield from _facts(item, f"{prefix}[{index}]")
-    else:
-        yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+def _shown_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's own fields (the action log has its own list on the page)."""
+    hidden = ("signature", "action_log")
+    return {k: v for k, v in doc.items() if not k.startswith("_") and k not in hidden}
 
 
 def _draft_key(record_type: str, edited: str) -> str:

@@ -33,8 +33,10 @@ async def _serve(
         await site.start()
         if announce is not None:
             # Said only once the socket listens, so the URL shown is one that answers.
+            # The port the socket got: with --port 0 the system picks one.
+            bound = runner.addresses[0][1] if runner.addresses else port
             shown = f"[{host}]" if ":" in host else host
-            announce(f"http://{shown}:{port}/")
+            announce(f"http://{shown}:{bound}/")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -4,14 +4,13 @@ files; and nothing there that another account on the machine can read."""
 from __future__ import annotations
 
 import base64
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from field_client.replica import FieldReplica
 from sync.sqlite import SQLiteDatabase
-from tests.at_rest import loose_modes, markers
+from tests.at_rest import loose_modes, markers, temp_files_inside
 from tests.field_client.support import (
     PASSPHRASE,
     complaint,
@@ -62,11 +61,7 @@ async def test_the_scan_finds_markers_in_an_unencrypted_store(tmp_path: Path) ->
 async def test_no_marker_text_on_disk_after_records_sync_and_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    # SQLite and Python put temporary files under TMPDIR: point it into the scanned tree.
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    temp_files_inside(tmp_path, monkeypatch)
     m = _markers()
     device = await FieldReplica.create(
         tmp_path / "device",

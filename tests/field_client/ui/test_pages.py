@@ -15,7 +15,7 @@ import pytest
 from field_client.ui import uploads
 from field_client.ui.listing import PAGE_SIZE
 from schemas.i18n import translations
-from tests.at_rest import marker_hits, markers
+from tests.at_rest import marker_hits, markers, temp_files_inside
 from tests.field_client.support import complaint
 from tests.field_client.ui.support import PASSPHRASE, Ui, csrf_of, make_ui, new_device
 
@@ -101,10 +101,7 @@ async def test_the_fixed_form_is_saved_signed_and_the_draft_is_gone(ui: Ui) -> N
 async def test_a_draft_is_sealed_on_disk_and_in_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    temp_files_inside(tmp_path, monkeypatch)
     m = markers(draft_en="QZXDRAFT", draft_hi="गुप्तमसौदा", photo="QZXUIPHOTO")
     await new_device(tmp_path / "device")
     async for ui in make_ui(tmp_path / "device"):
