@@ -11,6 +11,15 @@ created 0600 before its first connection keeps its companions 0600 too. That
 is done here rather than by changing the umask around ``connect``: the umask
 is process-wide, and the store opens its connections in worker threads that
 may run side by side.
+
+Neither function ever opens (and so closes) a descriptor on a file that
+exists: POSIX drops *every* fcntl lock a process holds on a file when *any*
+descriptor of that file is closed. SQLite's WAL mode keeps a shared lock on
+the database file for as long as a connection is open; a close here would
+drop it, and the next other process to close a connection (the admin CLI, a
+backup, ``sqlite3``) would think itself the last, checkpoint and delete the
+``-wal`` under the running server, whose later commits then went to a deleted
+file: invisible to every other process, and lost with the process.
 """
 
 from __future__ import annotations
@@ -41,12 +50,19 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """``path`` as a file only its owner can read: created empty (0600) if missing."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+    """``path`` as a file only its owner can read: created empty (0600) if missing,
+    tightened by name if it exists (see the module's note on descriptors)."""
     try:
-        os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        if path.is_symlink():  # what O_NOFOLLOW refused for a new file
+            raise OSError(f"{path} is a symbolic link; refusing to use it") from None
+        os.chmod(path, FILE_MODE)
+    else:
+        try:
+            os.fchmod(fd, FILE_MODE)  # O_CREAT's mode passes through the umask
+        finally:
+            os.close(fd)  # a new file: no connection can hold a lock on it yet
     return path
 
 

@@ -4,6 +4,8 @@ WAL and shared-memory files made 0600 whatever the umask."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,46 @@ async def test_a_store_an_older_version_left_readable_is_tightened_at_open(
         assert loose_modes(root) == []
     finally:
         await db.close()
+
+
+_READ_COUNT = (
+    "import sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    "print(conn.execute('SELECT count(*) FROM docs').fetchone()[0])\n"
+    "conn.close()\n"
+)
+
+
+def _count_from_another_process(path: Path) -> int:
+    """What a second program on the machine (the admin CLI, a backup) reads, and
+    the close that makes SQLite ask whether it is the file's last connection."""
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_COUNT, str(path)], capture_output=True, check=True, text=True
+    )
+    return int(done.stdout)
+
+
+async def test_opening_a_second_connection_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """A store opened while another on the same file is open (the gateway's
+    writer and reader, a station opened twice) used to drop the first's locks,
+    and another process closing its connection then deleted the live WAL: the
+    server's later commits were visible to no one and lost with the process."""
+    path = private_dir(tmp_path / "data") / "station.sqlite"
+    first = await SQLiteDatabase.open(path)
+    try:
+        await first.put({"_id": "a"})
+        second = await SQLiteDatabase.open(path)
+        await second.close()
+        assert _count_from_another_process(path) == 1
+        await first.put({"_id": "b"})
+        assert (path.parent / "station.sqlite-wal").exists()
+        assert _count_from_another_process(path) == 2
+    finally:
+        await first.close()
+
+
+def test_private_file_refuses_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(OSError, match="symbolic link"):
+        private_file(tmp_path / "link")
