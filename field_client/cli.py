@@ -30,6 +30,7 @@ from field_client.cli_support import (
     PASSWORD_ENV,
     _app,
     _ask,
+    _checked_passphrase,
     _passphrase,
     _progress_bar,
     _run,
@@ -142,7 +143,7 @@ def init(
 def enrol(server_url: str | None, device_name: str) -> None:
     """Enrol this device with the server again (after its token expired, or after
     an offline init): asks for your officer password once."""
-    app, passphrase = _app(), _passphrase()
+    app, passphrase = _app(), _checked_passphrase()
     password = os.environ.get(PASSWORD_ENV) or click.prompt(
         "Your officer password (used once, to enrol this device)", hide_input=True, err=True
     )
@@ -184,7 +185,7 @@ def status() -> None:
 def sync(url: str | None) -> None:
     """Send your records to the server and receive the station's (needs a network)."""
     app = _app()
-    passphrase = _passphrase()  # asked before the progress bars take the terminal
+    passphrase = _checked_passphrase()  # asked before the progress bars take the terminal
     with _progress_bar(app) as bar:
         tasks = {
             "push": bar.add_task("Sending  ", total=None),

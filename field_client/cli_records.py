@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import click
 import orjson
 
-from field_client import forms, render
+from field_client import forms, questions, render
 from field_client.cli_support import (
     _CATEGORIES,
     _COMPLAINT_STATUSES,
@@ -21,11 +20,10 @@ from field_client.cli_support import (
     EXIT_ERROR,
     _app,
     _ask,
-    _ask_optional,
+    _checked_passphrase,
     _fail,
     _from_json_option,
     _paging,
-    _passphrase,
     _progress_bar,
     _read_json,
     _resolve,
@@ -36,8 +34,9 @@ from field_client.cli_support import (
     cli,
 )
 from field_client.importing import BadRegister, Imported, import_register
-from field_client.records import RECORD_TYPES, now_stamp
+from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.replica import FieldReplica
+from field_client.ui.fields import FORMS, Form
 
 # -- complaints ------------------------------------------------------------------
 
@@ -60,36 +59,31 @@ def complaint() -> None:
 @click.option("--gps", help="Where it happened as latitude,longitude.")
 @_from_json_option
 def complaint_new(from_json: str | None, **fields: Any) -> None:
-    """Record a new complaint (asks for anything not given as an option)."""
+    """Record a new complaint: asks for every field not given as an option,
+    checking each answer as it is given (optional ones: Enter to skip)."""
     if from_json:
         _save({"type": "complaint", **_read_json(from_json)})
         return
-    at = now_stamp()
-    record = forms.complaint(
-        name=_ask(fields["name"], "Complainant's name"),
-        phone=_ask_optional(fields["phone"], "Complainant's mobile number"),
-        address=_ask(fields["address"], "Complainant's address"),
-        category=_ask(fields["category"], "Category", type=click.Choice(_CATEGORIES)),
-        description=_ask(fields["description"], "What happened"),
-        place=_ask(fields["place"], "Where it happened"),
-        incident_time=fields["incident_time"] or at,
-        gps=_parse_gps(fields["gps"]),
-        officer_id="",  # filled below, once the replica (and so the officer) is known
-        at=at,
-    )
+    _save_form(FORMS["complaint"], _answers(FORMS["complaint"], fields))
+
+
+def _answers(form: Form, given: Mapping[str, Any]) -> dict[str, str]:
+    return questions.ask_form(form, given, _fail)
+
+
+def _save_form(
+    form: Form,
+    values: Mapping[str, str],
+    extra: Mapping[str, Any] | None = None,
+    photos: Mapping[str, Photo] | None = None,
+) -> None:
+    """Build the record from the answers as the officer's app does, then save it."""
 
     async def work(replica: FieldReplica) -> tuple[str, str]:
-        record["action_log"][0]["by"] = replica.settings.officer_id
-        return await replica.save_record(record)
+        record = {**form.build(values, replica.settings.officer_id, now_stamp()), **(extra or {})}
+        return await replica.save_record(record, photos=photos)
 
-    _saved("complaint", _with_replica(work))
-
-
-def _parse_gps(text: str | None) -> dict[str, float] | None:
-    try:
-        return forms.parse_gps(text)
-    except ValueError as exc:
-        _fail(str(exc))
+    _saved(form.record_type, _with_replica(work))
 
 
 @complaint.command("update")
@@ -185,21 +179,12 @@ def visitor() -> None:
 @click.option("--id-last4", help="Only the LAST 4 characters of the document number.")
 @_from_json_option
 def visitor_in(from_json: str | None, **fields: Any) -> None:
-    """Register a visitor coming in (time in is now)."""
+    """Register a visitor coming in (time in is now): asks for every field not
+    given as an option, checking each answer as it is given."""
     if from_json:
         _save({"type": "visitor_entry", **_read_json(from_json)})
         return
-    _save(
-        forms.visitor_in(
-            name=_ask(fields["name"], "Visitor's name"),
-            phone=_ask_optional(fields["phone"], "Visitor's mobile number"),
-            purpose=_ask(fields["purpose"], "Purpose of the visit"),
-            whom_to_meet=_ask(fields["whom_to_meet"], "Whom they came to meet"),
-            id_type=fields["id_type"],
-            id_last4=fields["id_last4"],
-            at=now_stamp(),
-        )
-    )
+    _save_form(FORMS["visitor_entry"], _answers(FORMS["visitor_entry"], fields))
 
 
 @visitor.command("out")
@@ -289,45 +274,32 @@ def visit() -> None:
 def visit_record(
     from_json: str | None, neighbours: tuple[str, ...], photos: tuple[Path, ...], **fields: Any
 ) -> None:
-    """Record a verification visit made now."""
-    attached = {
-        path.name: (
-            mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            path.read_bytes(),
-        )
-        for path in photos
-    }
+    """Record a verification visit made now: asks for every field not given as
+    an option, then the neighbours' statements and the photos, checking each
+    answer as it is given."""
+    attached = dict(_photo_flag(path) for path in photos)
     if from_json:
         _save({"type": "verification_visit", **_read_json(from_json)}, attached)
         return
+    form = FORMS["verification_visit"]
     statements = []
     for item in neighbours:
         name, sep, statement = item.partition("=")
         if not sep:
             _fail("--neighbour takes NAME=STATEMENT")
         statements.append({"name": name.strip(), "statement": statement.strip()})
-    _save(
-        forms.visit(
-            kind=_ask(
-                fields["kind"],
-                "Kind of verification",
-                type=click.Choice(_VISIT_KINDS),
-            ),
-            name=_ask(fields["name"], "Name of the person verified"),
-            father_name=_ask_optional(fields["father_name"], "Father's name"),
-            phone=_ask_optional(fields["phone"], "Their mobile number"),
-            address=_ask(fields["address"], "Address visited"),
-            findings=_ask(fields["findings"], "Findings"),
-            recommendation=_ask(
-                fields["recommendation"],
-                "Recommendation",
-                type=click.Choice(_RECOMMENDATIONS),
-            ),
-            gps=_parse_gps(fields["gps"]),
-            neighbours=statements,
-            at=now_stamp(),
-        )
-    )
+    values = _answers(form, fields)
+    if questions.asking(form, fields):
+        statements = statements or questions.ask_neighbours(form, values)
+        attached = attached or questions.ask_photos()
+    _save_form(form, values, {"neighbours_statements": statements}, attached)
+
+
+def _photo_flag(path: Path) -> tuple[str, Photo]:
+    found = questions.photo_file(path)
+    if isinstance(found, str):
+        _fail(f"--photo: {found}")
+    return found
 
 
 @visit.command("list")
@@ -378,7 +350,7 @@ def import_(file: Any, record_type: str | None, errors_file: Path | None, dry_ru
       beatsync import --type visitor_entry --errors refused.jsonl visitors.json
     """
     app, name = _app(), Path(getattr(file, "name", "FILE")).name
-    passphrase = _passphrase()  # asked before the progress bar takes the terminal
+    passphrase = _checked_passphrase()  # asked before the progress bar takes the terminal
     data = file.read()
     with _progress_bar(app) as bar:
         task = bar.add_task("Checking " if dry_run else "Importing", total=None)

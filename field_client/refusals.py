@@ -22,9 +22,7 @@ _DOC_ID = "_local/beatsync-refused"
 
 async def remember(db: Database, refused: Iterable[Mapping[str, Any]], at: str) -> None:
     """Keep ``refused`` (``{"id", "rev", "error", "reason"}``) as what the last sync refused."""
-    items = [
-        {key: item.get(key) for key in ("id", "rev", "error", "reason")} for item in refused
-    ]
+    items = [{key: item.get(key) for key in ("id", "rev", "error", "reason")} for item in refused]
     try:
         current: dict[str, Any] = await db.get_local(_DOC_ID)
     except NotFound:
@@ -40,8 +38,13 @@ async def recall(db: Database) -> tuple[Refused, ...]:
     except NotFound:
         return ()
     return tuple(
-        Refused(str(item.get("id")), str(item.get("rev")), str(item.get("error")),
-                str(item.get("reason")), str(doc.get("at", "")))
+        Refused(
+            str(item.get("id")),
+            str(item.get("rev")),
+            str(item.get("error")),
+            str(item.get("reason")),
+            str(doc.get("at", "")),
+        )
         for item in doc.get("refused", ())
         if isinstance(item, dict)
     )

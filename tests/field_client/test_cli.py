@@ -74,8 +74,10 @@ def test_offline_records_of_every_type_by_flags_prompts_andbeatsync_json(tmp_pat
         "Boring Road crossing",
     )
     assert saved["ok"] is True
-    # Missing required flags are asked for: name, purpose, whom to meet.
-    prompted = beatsync(home, "visitor", "in", input="Anjali Verma\nTenant papers\nSHO\n")
+    # Missing flags are asked for, every field of the form (Enter skips an optional one).
+    prompted = beatsync(
+        home, "visitor", "in", input="Anjali Verma\n\nTenant papers\nSHO\naadhaar\n1234\n"
+    )
     assert prompted.exit_code == 0, prompted.output
     visit = {
         "kind": "tenant",
@@ -88,7 +90,7 @@ def test_offline_records_of_every_type_by_flags_prompts_andbeatsync_json(tmp_pat
         "photos": [],
     }
     photo = tmp_path / "gate.jpg"
-    photo.write_bytes(b"\xff\xd8 a photo of the gate")
+    photo.write_bytes(b"\xff\xd8\xff a photo of the gate")
     beatsync_json(
         home,
         "visit",
@@ -160,7 +162,8 @@ def test_invalid_record_is_refused_with_field_and_reason(tmp_path: Path) -> None
         "p",
     )
     assert result.exit_code == 1
-    assert "complainant.phone: must be a 10-digit Indian mobile number" in result.stderr
+    # The flag is named, with the message the officer's app shows beside the field.
+    assert "--phone: Give a 10-digit mobile number" in result.stderr
     assert beatsync_json(home, "complaint", "list") == []
     as_json = beatsync(home, "--json", "visit", "record", "--from-json", "-", input="{}")
     assert as_json.exit_code == 1
@@ -326,11 +329,22 @@ def test_enrol_at_an_unreachable_server_prints_no_traceback(tmp_path: Path) -> N
     home = tmp_path / "device"
     init_offline(home)
     result = subprocess.run(
-        [sys.executable, "-m", "field_client", "--home", str(home), "enrol",
-         "--server", UNREACHABLE],
+        [
+            sys.executable,
+            "-m",
+            "field_client",
+            "--home",
+            str(home),
+            "enrol",
+            "--server",
+            UNREACHABLE,
+        ],
         env={**os.environ, **ENV, "BEATSYNC_PASSWORD": "demo-pass-123"},
-        capture_output=True, text=True, timeout=60,
-        cwd=Path(__file__).resolve().parents[2], check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
     )
     assert result.returncode == EXIT_OFFLINE, result.stderr
     _assert_unreachable_enrol_message(result.stderr)

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from field_client import render
-from tests.field_client.support import beatsync, beatsync_json, complaint, init_offline
+from tests.field_client.support import PASSPHRASE, beatsync, beatsync_json, complaint, init_offline
 
 
 def test_a_too_short_passphrase_is_refused_before_it_is_asked_again(tmp_path: Path) -> None:
@@ -56,3 +56,108 @@ def test_list_times_are_in_the_devices_time_zone_on_one_line(
         time.tzset()
     assert "2026-12-04 05:30" in text, text
     assert "+00:00" not in text, text
+
+
+# -- friction 1: each answer checked as it is given; a wrong passphrase costs nothing --
+
+_COMPLAINT_ANSWERS = [
+    "Ram Kumar",
+    "98765",  # refused at once: asked again
+    "9876543210",
+    "Kankarbagh, Patna",
+    "theft",
+    "Her bag was snatched.",
+    "Mithapur bus stand",
+    "yesterday",  # refused at once: asked again
+    "2026-12-01 10:30",
+    "1,2",  # outside India: asked again
+    "25.61,85.14",
+]
+
+
+def _lines(*answers: str) -> str:
+    return "".join(f"{answer}\n" for answer in answers)
+
+
+def test_each_answer_is_checked_as_it_is_given_and_asked_again(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    result = beatsync(home, "complaint", "new", input=_lines(*_COMPLAINT_ANSWERS, PASSPHRASE))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # The phone's message comes before the next question, not after the last one.
+    assert out.index("10-digit mobile number") < out.index("Address:"), out
+    assert out.index("Give a date and time") < out.index("GPS"), out
+    assert "inside India" in out, out
+    [saved] = beatsync_json(home, "complaint", "list")
+    assert saved["complainant"]["phone"] == "9876543210"
+    assert saved["incident"]["gps"] == {"lat": 25.61, "lon": 85.14}
+    assert saved["incident"]["time"].startswith("2026-12-01T10:30:00")
+
+
+def test_a_wrong_flag_is_refused_before_any_question(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    result = beatsync(home, "complaint", "new", "--phone", "98765", input="", env={})
+    assert result.exit_code == 1, result.output
+    assert "--phone: Give a 10-digit mobile number" in result.output, result.output
+    assert "Complainant's name" not in result.output, result.output
+
+
+def test_a_wrong_passphrase_is_asked_again_and_the_answers_kept(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    answers = _lines(*_COMPLAINT_ANSWERS, "not my passphrase", PASSPHRASE)
+    result = beatsync(home, "complaint", "new", input=answers, env={})
+    assert result.exit_code == 0, result.output
+    assert "Wrong passphrase; try again (2 left)" in result.output, result.output
+    [saved] = beatsync_json(home, "complaint", "list")
+    assert saved["description"] == "Her bag was snatched."
+
+
+def test_three_wrong_passphrases_give_up_and_store_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    answers = _lines(*_COMPLAINT_ANSWERS, "wrong one 1", "wrong one 2", "wrong one 3")
+    result = beatsync(home, "complaint", "new", input=answers, env={})
+    assert result.exit_code == 1, result.output
+    assert result.output.count("Wrong passphrase; try again") == 2, result.output
+    assert beatsync_json(home, "complaint", "list") == []
+
+
+# -- friction 3: every field of the form is asked ---------------------------------
+
+
+def test_visitor_in_asks_the_id_type_and_its_last_4(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    answers = _lines("Anjali Verma", "", "Land papers", "SHO", "voter_id", "123456", "56ab")
+    result = beatsync(home, "visitor", "in", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "Only the last 4 characters" in result.output, result.output
+    [saved] = beatsync_json(home, "visitor", "list")
+    assert saved["id_proof"] == {"type": "voter_id", "last4": "56AB"}
+
+
+def test_visit_record_asks_gps_neighbours_and_photos(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    door = tmp_path / "door.jpg"
+    door.write_bytes(b"\xff\xd8\xff\xe0 the front door")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    answers = _lines(
+        *("tenant", "Sunil Yadav", "", "", "House 221, Rajendra Nagar", "Lives here."),
+        *("clear", "25.61,85.14"),
+        *("Imran Ansari", "He has lived here 5 years.", ""),  # then no more neighbours
+        *(str(notes), str(door), ""),  # a text file is refused at once
+    )
+    result = beatsync(home, "visit", "record", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "notes.txt is not a JPEG or PNG picture" in result.output, result.output
+    [saved] = beatsync_json(home, "visit", "list")
+    assert saved["gps"] == {"lat": 25.61, "lon": 85.14}
+    assert saved["neighbours_statements"] == [
+        {"name": "Imran Ansari", "statement": "He has lived here 5 years."}
+    ]
+    assert saved["photos"] == ["door.jpg"]
