@@ -16,10 +16,12 @@ import sys
 from typing import Any
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from field_client import (
     cli_records,  # noqa: F401  (registers the record commands)
     cli_verify,  # noqa: F401  (registers beatsync verify)
+    remote,
     render,
 )
 from field_client.cli_support import (
@@ -31,18 +33,23 @@ from field_client.cli_support import (
     _app,
     _ask,
     _checked_passphrase,
+    _fail,
     _passphrase,
     _progress_bar,
     _run,
     _with_replica,
     cli,
 )
-from field_client.home import change_passphrase, wipe_replica
+from field_client.errors import AlreadyInitialised
+from field_client.home import change_passphrase, replica_paths, wipe_replica
+from field_client.remote import Enrolment
 from field_client.replica import UNASSIGNED, FieldReplica
 from field_client.reports import SyncReport
 from field_client.ui.command import ui
+from sync.errors import Unauthorized
 from sync.http import HttpDatabase
 from sync.replication import Progress as ReplicationProgress
+from sync.signing import public_key_to_b64
 
 __all__ = ["EXIT_ERROR", "EXIT_OFFLINE", "EXIT_REVOKED", "cli", "main"]
 
@@ -73,24 +80,29 @@ def init(
     device_name: str,
     offline: bool,
 ) -> None:
-    """Set up BeatSync on this device: choose a passphrase and enrol with the server.
+    """Set up BeatSync on this device: enrol with the server, then choose a passphrase.
 
     With --server, your officer password is asked for once (or read from
-    BEATSYNC_PASSWORD) to enrol this device; it is not stored. The passphrase
-    protects everything on this device: there is no way to recover it.
+    BEATSYNC_PASSWORD) to enrol this device; it is not stored. It is checked
+    first, before the passphrase is asked for (a wrong one is asked again,
+    three tries). The passphrase protects everything on this device: there is
+    no way to recover it. A station officer's account has no beat: the beat
+    this device records for is asked for (or give --beat).
     """
     app = _app()
+    if any(path.exists() for path in replica_paths(app.home)[1:]):
+        _fail(AlreadyInitialised().reason)  # said before anything is asked or enrolled
     officer_id = _ask(officer_id, "Your officer id")
+    signing_key, enrolment = None, None
     if not offline:
         server_url = _ask(server_url, "BeatSync server URL")
+        signing_key = Ed25519PrivateKey.generate()
+        enrolment = _enrol_first(server_url, officer_id, device_name, signing_key)
+        if enrolment.beat_id is None:
+            beat_id = _ask(beat_id, "Beat id this device records for (your account has none)")
     else:
         station_id = _ask(station_id, "Station id")
         beat_id = _ask(beat_id, "Beat id")
-    password = None
-    if not offline:
-        password = os.environ.get(PASSWORD_ENV) or click.prompt(
-            "Your officer password (used once, to enrol this device)", hide_input=True, err=True
-        )
     passphrase = _passphrase(confirm=True, prompt="Choose a passphrase for this device")
 
     async def run() -> FieldReplica:
@@ -100,10 +112,11 @@ def init(
             officer_id=officer_id,
             station_id=station_id or UNASSIGNED,
             beat_id=beat_id or UNASSIGNED,
+            signing_key=signing_key,
         )
         try:
-            if server_url is not None and password is not None:
-                await replica.enrol(server_url, password=password, device_name=device_name)
+            if server_url is not None and enrolment is not None:
+                replica.adopt(server_url, enrolment)
         except BaseException:
             await replica.wipe()  # a half set-up device would only confuse the next init
             raise
@@ -130,6 +143,42 @@ def init(
             f"Ready. Device {s.device_id} for officer {s.officer_id}, station "
             f"{s.station_id}, beat {s.beat_id}. Data folder: {app.home}"
         )
+
+
+# Wrong officer passwords forgiven at init's prompt (the server's login throttle counts them too).
+PASSWORD_TRIES = 3
+
+
+def _enrol_first(
+    server_url: str, officer_id: str, device_name: str, signing_key: Ed25519PrivateKey
+) -> Enrolment:
+    """Enrol the device's key before its passphrase is chosen, so a wrong password
+    is said at once and asked again, not after the passphrase was typed twice."""
+    from_env = os.environ.get(PASSWORD_ENV)
+
+    async def attempt(password: str) -> Enrolment | str:
+        try:
+            return await remote.enrol(
+                server_url,
+                officer_id=officer_id,
+                password=password,
+                device_name=device_name,
+                public_key=public_key_to_b64(signing_key),
+            )
+        except Unauthorized as exc:
+            return exc.reason
+
+    for tries_left in range(PASSWORD_TRIES - 1, -1, -1):
+        password = from_env or click.prompt(
+            "Your officer password (used once, to enrol this device)", hide_input=True, err=True
+        )
+        answer = _run(attempt(password))
+        if isinstance(answer, Enrolment):
+            return answer
+        if from_env or not tries_left:
+            _fail(answer)
+        click.echo(f"{answer} Try again ({tries_left} left).", err=True)
+    raise AssertionError("unreachable: the last try returned or failed")
 
 
 @cli.command()

@@ -101,12 +101,19 @@ def _unwrap(data: dict[str, Any], passphrase: str) -> bytes:
         raise WrongPassphrase() from None
 
 
-def create_keyfile(path: Path, passphrase: str, *, scrypt_n: int = SCRYPT_N) -> Keyring:
-    """A new data key and device signing key, wrapped under ``passphrase``, written to ``path``."""
+def create_keyfile(
+    path: Path,
+    passphrase: str,
+    *,
+    scrypt_n: int = SCRYPT_N,
+    signing_key: Ed25519PrivateKey | None = None,
+) -> Keyring:
+    """A new data key and device signing key (``signing_key``, made before when the
+    device enrolled first), wrapped under ``passphrase``, written to ``path``."""
     secret = _check_passphrase(passphrase).decode("utf-8")
     data_key = new_data_key()
     codec = AesGcmCodec(data_key)
-    signing_key = Ed25519PrivateKey.generate()
+    signing_key = signing_key or Ed25519PrivateKey.generate()
     raw_private = signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     kdf = new_kdf(scrypt_n)
     _write(

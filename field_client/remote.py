@@ -9,7 +9,7 @@ touching the officer's password.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from field_client.errors import LoginThrottled, Offline
@@ -35,6 +35,7 @@ class Enrolment:
     role: str
     db: str
     server_uuid: str
+    public_key: str = ""  # the device key enrolled (the request's; the answer does not echo it)
 
     @classmethod
     def of(cls, answer: Any) -> Enrolment:
@@ -79,7 +80,7 @@ async def enrol(
         raise Offline.enrolment(exc) from None
     except TooManyRequests as exc:
         raise LoginThrottled.of(exc) from None
-    return Enrolment.of(answer)
+    return replace(Enrolment.of(answer), public_key=public_key)
 
 
 def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 import schemas
 from field_client import keys, refusals
 from field_client.errors import (
@@ -42,7 +44,7 @@ from field_client.records import (
     new_record_id,
     now_stamp,
 )
-from field_client.remote import connect, enrol, is_revocation
+from field_client.remote import Enrolment, connect, enrol, is_revocation
 from field_client.reports import Conflicted, SaveReport, Status, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
@@ -113,8 +115,10 @@ class FieldReplica:
         role: str = "beat_officer",
         device_id: str | None = None,
         scrypt_n: int = keys.SCRYPT_N,
+        signing_key: Ed25519PrivateKey | None = None,
     ) -> FieldReplica:
-        """A new replica in ``home`` for an officer, not yet enrolled with any server."""
+        """A new replica in ``home`` for an officer, not yet enrolled with any server
+        (``signing_key``: the device key an enrolment made before it already registered)."""
         home = Path(home)
         db_path, key_path, settings_path = replica_paths(home)
         if key_path.exists() or settings_path.exists():
@@ -130,7 +134,9 @@ class FieldReplica:
         _check_identity(settings)
         private_dir(home)
         remove_database_files(db_path)  # leftovers of a wiped replica hold nothing usable
-        keyring = keys.create_keyfile(key_path, passphrase, scrypt_n=scrypt_n)
+        keyring = keys.create_keyfile(
+            key_path, passphrase, scrypt_n=scrypt_n, signing_key=signing_key
+        )
         save_settings(settings_path, settings)
         return await cls._opened(home, settings, keyring)
 
@@ -177,8 +183,7 @@ class FieldReplica:
         Enrolling again (a new token after one expired) gives a new device id
         whose journal chain starts afresh; the old id's entries stay valid.
         """
-        enrolled = self._settings.server_url is not None
-        if not enrolled and await self._has_journal():
+        if self._settings.server_url is None and await self._has_journal():
             # Entries signed under the local device id would not verify at the centre.
             raise BadRequest("Enrol the device before recording anything on it.")
         answer = await enrol(
@@ -188,6 +193,14 @@ class FieldReplica:
             device_name=device_name,
             public_key=self.public_key_b64,
         )
+        self.adopt(server_url, answer)
+
+    def adopt(self, server_url: str, answer: Enrolment) -> None:
+        """Remember an enrolment of this device's key (made by :meth:`enrol`, or by
+        ``init`` before the replica existed, to check the password first)."""
+        if answer.public_key != self.public_key_b64:
+            raise BadRequest("That enrolment is of another device's key.")
+        enrolled = self._settings.server_url is not None
         settings = self._settings.replace(
             server_url=server_url.rstrip("/"),
             server_uuid=answer.server_uuid,

@@ -72,6 +72,10 @@ async def gateway(
     return await aiohttp_server(create_app(GatewayConfig(data_dir=data_dir)))
 
 
+def _nothing_set_up(home: Path) -> bool:
+    return not home.exists() or list(home.iterdir()) == []
+
+
 def _url(server: TestServer) -> str:
     return str(server.make_url("")).rstrip("/")
 
@@ -216,7 +220,7 @@ async def test_wrong_officer_password_leaves_no_half_set_up_device(
         env=env,
     )
     assert result.exit_code == 1
-    assert list(home.iterdir()) == []
+    assert _nothing_set_up(home)
 
 
 async def test_station_officer_device_records_for_the_beat_chosen_at_init(
@@ -347,4 +351,65 @@ async def test_cli_init_after_too_many_wrong_passwords_says_how_long_to_wait(
     said = " ".join(waiting.output.split())
     assert re.search(r"try again in [1-9][0-9]* seconds", said), said
     assert "Traceback" not in waiting.output
-    assert list((tmp_path / "device").iterdir()) == []  # nothing half set up
+    assert _nothing_set_up(tmp_path / "device")
+
+
+async def test_cli_init_checks_the_password_before_asking_for_a_passphrase(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    home = tmp_path / "device"
+    args = ["--home", str(home), "init", "--server", _url(gateway), "--officer", "si.sharma"]
+    answers = f"not-the-password\n{PASSWORD}\n{PASSPHRASE}\n{PASSPHRASE}\n"
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, input=answers, env={})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # The wrong password is said, and asked again, before any passphrase is asked.
+    assert "Try again (2 left)" in out, out
+    assert out.index("incorrect") < out.index("Choose a passphrase"), out
+    assert out.count("Choose a passphrase") == 1, out
+    # The key enrolled first is the key the device signs with: its records sync.
+    env = {"BEATSYNC_PASSPHRASE": PASSPHRASE}
+    saved = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        [
+            "--home",
+            str(home),
+            "visitor",
+            "in",
+            "--name",
+            "Priya",
+            "--purpose",
+            "FIR",
+            "--to-meet",
+            "SHO",
+        ],
+        env=env,
+    )
+    assert saved.exit_code == 0, saved.output
+    synced = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["--home", str(home), "--json", "sync"], env=env
+    )
+    assert synced.exit_code == 0, synced.output
+    assert orjson.loads(synced.stdout)["refused"] == []
+
+
+async def test_cli_init_of_a_station_officer_asks_for_the_beat(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    home = tmp_path / "desk"
+    args = [
+        "--home",
+        str(home),
+        "--json",
+        "init",
+        "--server",
+        _url(gateway),
+        "--officer",
+        "so.verma",
+    ]
+    answers = f"{PASSWORD}\nbeat-3\n{PASSPHRASE}\n{PASSPHRASE}\n"
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, input=answers, env={})
+    assert result.exit_code == 0, result.output
+    assert "Beat id this device records for" in result.output, result.output
+    assert orjson.loads(result.stdout)["beat_id"] == "beat-3"
