@@ -44,11 +44,10 @@ from field_client.errors import AlreadyInitialised
 from field_client.home import change_passphrase, replica_paths, wipe_replica
 from field_client.remote import Enrolment
 from field_client.replica import UNASSIGNED, FieldReplica
-from field_client.reports import SyncReport
+from field_client.reports import SyncProgress, SyncReport
 from field_client.ui.command import ui
 from sync.errors import Unauthorized
 from sync.http import HttpDatabase
-from sync.replication import Progress as ReplicationProgress
 from sync.signing import public_key_to_b64
 
 __all__ = ["EXIT_ERROR", "EXIT_OFFLINE", "EXIT_REVOKED", "cli", "main"]
@@ -232,7 +231,12 @@ def status() -> None:
     " (e.g. the station hub: http://user:password@hub:5984/station-x).",
 )
 def sync(url: str | None) -> None:
-    """Send your records to the server and receive the station's (needs a network)."""
+    """Send your records to the server and receive the station's (needs a network).
+
+    The bars and the summary count records, as `beatsync status` counts them
+    waiting. A sync cut short (no signal) keeps everything; what it sent is no
+    longer waiting, and the next sync goes on from there.
+    """
     app = _app()
     passphrase = _checked_passphrase()  # asked before the progress bars take the terminal
     with _progress_bar(app) as bar:
@@ -241,10 +245,9 @@ def sync(url: str | None) -> None:
             "pull": bar.add_task("Receiving", total=None),
         }
 
-        def on_progress(direction: str, progress: ReplicationProgress) -> None:
-            done = progress.docs_written
-            total = None if progress.pending is None else done + progress.pending
-            bar.update(tasks[direction], completed=done, total=total)
+        def on_progress(progress: SyncProgress) -> None:
+            # Records, as `status` counts them waiting: never documents or changes.
+            bar.update(tasks[progress.direction], completed=progress.records, total=progress.total)
 
         async def work(replica: FieldReplica) -> SyncReport:
             if url is None:

@@ -169,7 +169,7 @@ def status_table(status: Status) -> Table:
 
 def sync_summary(report: SyncReport) -> str:
     """One line of console markup; the servers' words in it are escaped."""
-    text = f"Synced: sent {report.pushed}, received {report.pulled} change(s)."
+    text = f"Synced: sent {report.pushed}, received {report.pulled} record(s)."
     if report.refused:
         reasons = "; ".join(f"{r.get('id')}: {r.get('reason')}" for r in report.refused[:5])
         text += f" The server refused {len(report.refused)}: {escape(reasons)}"

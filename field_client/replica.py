@@ -45,7 +45,7 @@ from field_client.records import (
     now_stamp,
 )
 from field_client.remote import Enrolment, connect, enrol, is_revocation
-from field_client.reports import Conflicted, SaveReport, Status, SyncReport
+from field_client.reports import Conflicted, SaveReport, Status, SyncProgress, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
 from schemas.identity import is_slug
@@ -451,10 +451,16 @@ class FieldReplica:
 
     # -- status and sync -------------------------------------------------------
 
+    async def _pending(self) -> list[str]:
+        """Ids of the records changed here since the last point known to be on the
+        server (journal entries left out: each travels with its record)."""
+        pending = await self.db.changes(since=self._settings.synced_seq)
+        return [row["id"] for row in pending["results"] if not is_journal(row["id"])]
+
     async def status(self) -> Status:
         s = self._settings
         pending = await self.db.changes(since=s.synced_seq)
-        journal_rows = sum(1 for row in pending["results"] if row["id"].startswith(JOURNAL_PREFIX))
+        journal_rows = sum(1 for row in pending["results"] if is_journal(row["id"]))
         everything = await self.db.changes(include_docs=True, conflicts=True)
         counts = dict.fromkeys(RECORD_TYPES, 0)
         conflicts = []
@@ -491,41 +497,56 @@ class FieldReplica:
         self,
         remote: Database | None = None,
         *,
-        on_progress: Callable[[str, Progress], None] | None = None,
+        on_progress: Callable[[SyncProgress], None] | None = None,
         retry: RetryPolicy = FIELD_RETRY,
     ) -> SyncReport:
         """Push and pull with ``remote`` (default: the enrolled gateway).
 
         No network: ``Offline``, nothing lost. The gateway says this device is
         revoked: the replica wipes itself and raises ``DeviceRevoked``.
-        ``on_progress(direction, progress)`` gets "push"/"pull" updates.
+        ``on_progress`` follows both directions in records. A sync cut short
+        still moves what it sent out of ``status``'s waiting count.
         """
         own = remote is None
         target = self.remote() if remote is None else remote
+        tally = _Tally(len(await self._pending()), on_progress)
         try:
             # Push first: what the officer recorded reaches the centre even if
             # the link drops before the pull is done.
-            push = await self._replicate(
-                self.db, target, Side.TARGET, retry, _labelled("push", on_progress)
-            )
-            pull = await self._replicate(
-                target, self.db, Side.SOURCE, retry, _labelled("pull", on_progress)
-            )
+            push = await self._replicate(self.db, target, Side.TARGET, retry, tally.push)
+            tally.pushed_all = not push.rejected
+            tally.push_end = (await self.db.info())["update_seq"]
+            pull = await self._replicate(target, self.db, Side.SOURCE, retry, tally.pull)
+        except DeviceRevoked:
+            raise  # wiped: nothing left to advance
+        except BaseException:
+            await self._advance(tally)
+            raise
         finally:
             if own:
                 await target.close()
+        await self._advance(tally)
         at = now_stamp()
         refused = (*push.rejected, *pull.rejected)
         await refusals.remember(self.db, refused, at)
         if not push.rejected:
-            # Everything local up to here is now on the server: pushed, or pulled from it.
-            info = await self.db.info()
-            self._save_settings(
-                self._settings.replace(synced_seq=info["update_seq"], last_sync_at=at)
-            )
-        return SyncReport(
-            pushed=push.docs_written, pulled=pull.docs_written, refused=refused, at=at
-        )
+            self._save_settings(self._settings.replace(last_sync_at=at))
+        return SyncReport(pushed=tally.sent, pulled=tally.received, refused=refused, at=at)
+
+    async def _advance(self, tally: _Tally) -> None:
+        """Move ``synced_seq`` past what is now on the server, also after a cut sync:
+        what the push wrote, and what the pull brought if nothing was edited here
+        meanwhile (an edit saved during the sync stays waiting)."""
+        seq = self._settings.synced_seq
+        if tally.pushed_all and isinstance(tally.push_end, int):
+            seq = tally.push_end
+            since_push = await self.db.changes(since=seq)
+            if all(row["id"] in tally.pulled_ids for row in since_push["results"]):
+                seq = since_push["last_seq"]
+        elif isinstance(tally.pushed_to, int):
+            seq = tally.pushed_to
+        if isinstance(seq, int) and seq > self._settings.synced_seq:
+            self._save_settings(self._settings.replace(synced_seq=seq))
 
     async def _replicate(
         self,
@@ -552,12 +573,33 @@ class FieldReplica:
         wipe_replica(self.home)
 
 
-def _labelled(
-    direction: str, callback: Callable[[str, Progress], None] | None
-) -> Callable[[Progress], None] | None:
-    if callback is None:
-        return None
-    return lambda progress: callback(direction, progress)
+def is_journal(doc_id: str) -> bool:
+    return doc_id.startswith(JOURNAL_PREFIX)
+
+
+class _Tally:
+    """A sync's progress in records, and how far the push got (for ``_advance``)."""
+
+    def __init__(self, waiting: int, listener: Callable[[SyncProgress], None] | None) -> None:
+        self.waiting, self.listener = waiting, listener
+        self.sent = self.received = 0
+        self.pushed_to: Any = None  # local seq up to which every change is on the server
+        self.pushed_all = False
+        self.push_end: Any = None
+        self.pulled_ids: set[str] = set()
+
+    def push(self, progress: Progress) -> None:
+        self.sent += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
+        if progress.doc_write_failures == 0:
+            self.pushed_to = progress.last_seq
+        if self.listener is not None:
+            self.listener(SyncProgress("push", self.sent, max(self.waiting, self.sent)))
+
+    def pull(self, progress: Progress) -> None:
+        self.pulled_ids.update(progress.written_ids)
+        self.received += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
+        if self.listener is not None:
+            self.listener(SyncProgress("pull", self.received, None))
 
 
 def _check_identity(settings: Settings) -> None:

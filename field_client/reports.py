@@ -7,7 +7,7 @@ from typing import Any
 
 import schemas
 
-__all__ = ["Conflicted", "Refused", "SaveReport", "Status", "SyncReport"]
+__all__ = ["Conflicted", "Refused", "SaveReport", "Status", "SyncProgress", "SyncReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +59,18 @@ class SaveReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """How far a sync is, in records: the unit ``status`` counts as waiting. A
+    record's journal entry travels with it and is not counted."""
+
+    direction: str  # "push" or "pull"
+    records: int  # records sent (push) or received (pull) so far
+    total: int | None  # push: the records that were waiting; pull: None (the server does not say)
+
+
+@dataclass(frozen=True, slots=True)
 class SyncReport:
-    pushed: int
+    pushed: int  # records (not documents), as SyncProgress
     pulled: int
     # Revisions still refused after this sync ({"id", "rev", "error", "reason"}),
     # in either direction; the next sync offers them again.

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from field_client.errors import DeviceRevoked, NotEnrolled, Offline
 from field_client.replica import FieldReplica
-from field_client.reports import SyncReport
+from field_client.reports import SyncProgress, SyncReport
 from sync.errors import CouchError
-from sync.replication import Progress
 
 __all__ = ["Direction", "SyncJob", "SyncState"]
 
@@ -30,8 +29,10 @@ class SyncState(enum.Enum):
 
 @dataclass
 class Direction:
+    """Records sent or received so far, as ``status`` counts them waiting."""
+
     done: int = 0
-    pending: int | None = None
+    total: int | None = None  # known for sending only
 
 
 @dataclass
@@ -50,15 +51,15 @@ class SyncJob:
     def start(self, replica: FieldReplica) -> None:
         self._task = asyncio.create_task(self._run(replica))
 
-    def _progress(self, direction: str, progress: Progress) -> None:
-        side = self.push if direction == "push" else self.pull
-        side.done, side.pending = progress.docs_written, progress.pending
+    def _progress(self, progress: SyncProgress) -> None:
+        side = self.push if progress.direction == "push" else self.pull
+        side.done, side.total = progress.records, progress.total
 
     async def _run(self, replica: FieldReplica) -> None:
         try:
             self.report = await replica.sync(on_progress=self._progress)
             self.push.done, self.pull.done = self.report.pushed, self.report.pulled
-            self.push.pending = self.pull.pending = 0
+            self.push.total, self.pull.total = self.report.pushed, self.report.pulled
             self.state = SyncState.DONE
         except Offline as exc:
             self.state, self.reason = SyncState.OFFLINE, exc.reason

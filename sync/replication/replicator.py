@@ -342,6 +342,10 @@ class _Replication:
             rejected.pop((doc["_id"], doc["_rev"]), None)
         for item in refused:
             rejected[(item.get("id"), item.get("rev"))] = item
+        if self.on_progress is not None:
+            self.state.written_ids += (
+                doc["_id"] for doc in fetched.docs if (doc["_id"], doc["_rev"]) not in rejected
+            )
 
     async def _checkpoint(self) -> None:
         checkpointer = self._checkpointer
@@ -399,6 +403,7 @@ class _Replication:
         self.state.phase = phase
         if self.on_progress is not None:
             self.on_progress(Progress.of(self.state))
+            self.state.written_ids.clear()  # each update names only its own
 
 
 def _where(side: Side | None) -> str:

@@ -68,6 +68,9 @@ class ReplicationState:
     # yet. Kept in the checkpoint and offered again by every later session, so
     # the checkpoint moving past them skips nothing (see the replicator).
     rejected: dict[tuple[Any, Any], dict[str, Any]] = field(default_factory=dict)
+    # Ids the batches written since the last progress update wrote (see Progress;
+    # kept only when someone listens to the progress).
+    written_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Progress:
     pending: int | None
     last_seq: Seq
     state: Phase
+    # The ids of the documents written since the previous update, each update
+    # naming its own: a client that counts only some documents (the field
+    # client's records, not their journal entries) adds them up.
+    written_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, state: ReplicationState) -> Progress:
@@ -93,6 +100,7 @@ class Progress:
             pending=state.pending,
             last_seq=state.written_seq,
             state=state.phase,
+            written_ids=tuple(state.written_ids),
         )
 
 

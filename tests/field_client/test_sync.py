@@ -10,6 +10,7 @@ import pytest
 from field_client.errors import DeviceRevoked, Offline, SyncStopped
 from field_client.home import KEY_FILE
 from field_client.replica import FieldReplica
+from field_client.reports import SyncProgress
 from sync import journal
 from sync.errors import Forbidden, ServiceUnavailable, Unauthorized
 from sync.http import HttpDatabase
@@ -42,7 +43,7 @@ async def test_sync_both_ways_then_concurrent_edits_show_as_a_conflict(
         assert (await replica.status()).pending_records == 2
         report = await replica.sync(hub.db)
         assert report.refused == ()
-        assert (report.pushed, report.pulled) == (4, 2)  # records + journal entries
+        assert (report.pushed, report.pulled) == (2, 1)  # records, not their journal entries
         status = await replica.status()
         assert (status.pending_records, status.conflicts) == (0, ())
         assert status.records == {"complaint": 1, "visitor_entry": 1, "verification_visit": 1}
@@ -159,5 +160,39 @@ async def test_a_revocation_is_read_from_the_cause_and_wipes(
         with pytest.raises(DeviceRevoked):
             await replica.sync(Flaky(hub.db, [Fault("revs_diff", 1, revoked)]), retry=_NO_WAIT)
         assert not (replica.home / KEY_FILE).exists()
+    finally:
+        await hub.close()
+
+
+async def test_one_record_count_in_status_sync_and_its_progress_also_after_a_cut(
+    replica: FieldReplica, tmp_path: Path
+) -> None:
+    """Issue 12, friction 4: status said "3 record change(s)", sync "sent 6"
+    (journal entries), and after a cut sync status still counted everything."""
+    hub = await _other(tmp_path)
+    try:
+        for n in range(120):  # 240 documents: a cut after the first batch of 100
+            await replica.save_record(complaint(f"Complaint {n}."))
+        assert (await replica.status()).pending_records == 120
+        cut = Flaky(hub.db, [Fault("bulk_docs", 2, ConnectionResetError("no signal"), times=99)])
+        seen: list[SyncProgress] = []
+        with pytest.raises(Offline):
+            await replica.sync(cut, retry=_NO_WAIT, on_progress=seen.append)
+        at_hub = len(await hub.list_records("complaint"))
+        assert 0 < at_hub < 120
+        pushes = [p for p in seen if p.direction == "push"]
+        assert (pushes[-1].records, pushes[-1].total) == (at_hub, 120)
+        # What the cut sync sent no longer waits; exactly the rest does.
+        assert (await replica.status()).pending_records == 120 - at_hub
+        seen.clear()
+        report = await replica.sync(hub.db, on_progress=seen.append)
+        assert report.pushed == 120 - at_hub
+        assert [p.total for p in seen if p.direction == "push"][-1] == 120 - at_hub
+        assert (await replica.status()).pending_records == 0
+        back = await _other(tmp_path, "another")
+        try:
+            assert (await back.sync(hub.db)).pulled == 120  # records received, not documents
+        finally:
+            await back.close()
     finally:
         await hub.close()
