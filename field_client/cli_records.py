@@ -35,6 +35,7 @@ from field_client.cli_support import (
 )
 from field_client.importing import BadRegister, Imported, import_register
 from field_client.records import RECORD_TYPES, Photo, now_stamp
+from field_client.register_rows import EXAMPLES
 from field_client.replica import FieldReplica
 from field_client.ui.fields import FORMS, Form
 
@@ -316,7 +317,7 @@ _SHOWN_PROBLEMS = 20
 
 
 @cli.command("import")
-@click.argument("file", type=click.File("rb"))
+@click.argument("file", type=click.File("rb"), required=False)
 @click.option(
     "--type",
     "record_type",
@@ -330,14 +331,36 @@ _SHOWN_PROBLEMS = 20
     help="Also write every refusal to this file, one JSON object a line (line, field, reason).",
 )
 @click.option("--dry-run", is_flag=True, help="Check every record and report; store nothing.")
-def import_(file: Any, record_type: str | None, errors_file: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--example",
+    type=click.Choice(RECORD_TYPES),
+    help="Print a complete example line of this type (start your file from it) and stop.",
+)
+def import_(
+    file: Any, record_type: str | None, errors_file: Path | None, dry_run: bool, example: str | None
+) -> None:
     """Move an existing register into this device: the records of FILE are
     checked, signed and stored encrypted, like records typed in one by one.
 
-    FILE holds JSON records, one per line (JSON Lines), or one JSON array of
-    them; '-' reads standard input. Give --type when the records have no
-    "type" field (complaint, visitor_entry or verification_visit). Station,
-    beat, officer and times are filled in as for any record.
+    FILE holds one record per line, each a JSON object (JSON Lines; a
+    spreadsheet can save it), or one JSON array of them; '-' reads standard
+    input. A line uses the names `beatsync complaint new`, `visitor in` and
+    `visit record` ask for (see their --help; dashes or underscores), plus
+    "type" (complaint, visitor_entry or verification_visit; or give --type):
+
+    \b
+      complaint:          name phone address category description place
+                          incident_time gps
+      visitor_entry:      name phone purpose to_meet id_type id_last4
+      verification_visit: kind name father_name phone address findings
+                          recommendation gps neighbours_statements
+
+    Optional ones may be left out. What a record typed in gets is filled in
+    when the line does not say it: station, beat, officer; a complaint's
+    status (registered) and action log; the incident time, time in or
+    visit time (the line's "created_at" when it has one, so an old register
+    keeps its dates, else now). The schema's own shape (what --from-json
+    takes) is accepted too. A wrong name is refused with the name to use.
 
     A wrong record does not stop the others: the refused ones are listed at
     the end with their line, field and reason (exit code 1). Fix those lines
@@ -346,9 +369,15 @@ def import_(file: Any, record_type: str | None, errors_file: Path | None, dry_ru
 
     \b
     Examples:
+      beatsync import --example complaint > register.jsonl
       beatsync import --dry-run register.jsonl
       beatsync import --type visitor_entry --errors refused.jsonl visitors.json
     """
+    if example is not None:
+        click.echo(EXAMPLES[example])
+        return
+    if file is None:
+        raise click.UsageError("Give the FILE to import ('-' for standard input), or --example.")
     app, name = _app(), Path(getattr(file, "name", "FILE")).name
     passphrase = _checked_passphrase()  # asked before the progress bar takes the terminal
     data = file.read()

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import schemas
+from field_client.records import RECORD_TYPES, now_stamp
+from field_client.register_rows import rename_path, row_to_record, transition_reason
+from field_client.ui.fields import Form
 from sync.errors import BadRequest
 from sync.revid import canonical_json, user_fields
 
@@ -34,6 +37,7 @@ __all__ = [
     "BadRegister",
     "Imported",
     "Problem",
+    "Row",
     "Source",
     "import_id",
     "import_register",
@@ -170,36 +174,66 @@ def import_id(record: Mapping[str, Any], device_id: str) -> str:
     return uuid.uuid5(IMPORT_NAMESPACE, name.decode()).hex
 
 
-def records_to_import(
-    sources: Sequence[Source], *, record_type: str | None, device_id: str
-) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """``(line, record)`` ready for ``FieldReplica.save_records``, and the lines refused already.
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A register row made a record: its line, and the form whose names it used."""
 
-    A record without ``type`` takes ``record_type``. CouchDB metadata in the
+    line: int
+    record: dict[str, Any]
+    form: Form | None
+
+
+def records_to_import(
+    sources: Sequence[Source],
+    *,
+    record_type: str | None,
+    device_id: str,
+    officer_id: str = "",
+    at: str = "",
+) -> tuple[list[Row], list[Problem]]:
+    """The rows ready for ``FieldReplica.save_records``, and the lines refused already.
+
+    A record without ``type`` takes ``record_type``. A row in the CLI's names
+    becomes the record the CLI would make, and what a typed-in record gets is
+    filled in (:mod:`field_client.register_rows`). CouchDB metadata in the
     file (``_id``, ``_rev``, ``_attachments``) is not used: the record gets
-    its import id and is a new record.
+    its import id (of the row as written) and is a new record.
     """
-    records: list[tuple[int, dict[str, Any]]] = []
+    rows: list[Row] = []
     problems: list[Problem] = []
     for source in sources:
         if not isinstance(source.value, dict):
             problems.append(Problem(source.line, "", "a record must be a JSON object {...}"))
             continue
-        record = dict(source.value)
-        if "type" not in record:
+        raw = dict(source.value)
+        if "type" not in raw:
             if record_type is None:
                 reason = "is missing: give the file's record type with --type"
                 problems.append(Problem(source.line, "type", reason))
                 continue
-            record["type"] = record_type
-        records.append((source.line, {**user_fields(record), "_id": import_id(record, device_id)}))
-    return records, problems
+            raw["type"] = record_type
+        if raw["type"] not in RECORD_TYPES:
+            reason = f"must be one of {', '.join(RECORD_TYPES)} on an officer's device"
+            problems.append(Problem(source.line, "type", reason))
+            continue
+        record, form, wrong = row_to_record(user_fields(raw), officer_id=officer_id, at=at)
+        if wrong:
+            problems += [Problem(source.line, field, reason) for field, reason in wrong]
+            continue
+        rows.append(Row(source.line, {**record, "_id": import_id(raw, device_id)}, form))
+    return rows, problems
 
 
-def problems_of(line: int, error: schemas.RecordInvalid) -> list[Problem]:
-    """One ``Problem`` per field the validator named (its message without the path)."""
+def problems_of(row: Row, error: schemas.RecordInvalid, role: str) -> list[Problem]:
+    """One ``Problem`` per field the validator named, by the row's own names."""
+    if isinstance(error, schemas.TransitionNotAllowed):
+        return [Problem(row.line, "status", transition_reason(row.record, role))]
     return [
-        Problem(line, e.path, e.message.removeprefix(f"{e.path}: ") if e.path else e.message)
+        Problem(
+            row.line,
+            rename_path(row.form, e.path),
+            e.message.removeprefix(f"{e.path}: ") if e.path else e.message,
+        )
         for e in error.errors
     ]
 
@@ -222,22 +256,27 @@ async def import_register(
     read = list(read_register(data))
     sources = [item for item in read if isinstance(item, Source)]
     problems = [item for item in read if isinstance(item, Problem)]
+    settings = replica.settings
     records, refused = records_to_import(
-        sources, record_type=record_type, device_id=replica.settings.device_id
+        sources,
+        record_type=record_type,
+        device_id=settings.device_id,
+        officer_id=settings.officer_id,
+        at=now_stamp(),
     )
     problems += refused
     before, total = len(problems), len(read)
     if on_progress is not None:
         on_progress(before, total)
     report = await replica.save_records(
-        [record for _, record in records],
+        [row.record for row in records],
         batch_size=batch_size,
         skip_existing=True,
         dry_run=dry_run,
         on_progress=None if on_progress is None else lambda done: on_progress(before + done, total),
     )
     for index, error in report.refused:
-        problems += problems_of(records[index][0], error)
+        problems += problems_of(records[index], error, settings.role)
     return Imported(
         total=total,
         imported=len(report.saved),

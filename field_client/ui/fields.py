@@ -29,7 +29,7 @@ from schemas.web.labels import (
     TOO_LONG,
 )
 
-__all__ = ["FORMS", "N_", "Field", "Form", "field_errors", "record_of"]
+__all__ = ["FORMS", "N_", "Field", "Form", "field_errors", "owner_of", "record_of"]
 
 
 BAD_GPS = N_("Give the place as latitude,longitude inside India, like 25.61,85.14.")
@@ -272,7 +272,7 @@ def field_errors(form: Form, error: schemas.RecordInvalid) -> dict[str, tuple[st
         text = (
             problem.message.removeprefix(f"{problem.path}: ") if problem.path else problem.message
         )
-        owner = _owner(form, problem.path)
+        owner = owner_of(form, problem.path)
         if problem.path.endswith("gps") or ".gps." in f"{problem.path}.":
             found.setdefault(owner, (BAD_GPS, {}))
             continue
@@ -280,7 +280,7 @@ def field_errors(form: Form, error: schemas.RecordInvalid) -> dict[str, tuple[st
     return found
 
 
-def _owner(form: Form, path: str) -> str:
+def owner_of(form: Form, path: str) -> str:
     for spec in form.fields:
         for owned in spec.paths:
             if path == owned or path.startswith(owned + "."):

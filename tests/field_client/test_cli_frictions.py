@@ -161,3 +161,105 @@ def test_visit_record_asks_gps_neighbours_and_photos(tmp_path: Path) -> None:
         {"name": "Imran Ansari", "statement": "He has lived here 5 years."}
     ]
     assert saved["photos"] == ["door.jpg"]
+
+
+# -- friction 6: import in the CLI's names, filled in like a typed-in record -------
+
+_TYPES = ("complaint", "visitor_entry", "verification_visit")
+
+
+@pytest.mark.parametrize("record_type", _TYPES)
+def test_the_example_line_of_each_type_imports_as_it_is(tmp_path: Path, record_type: str) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    example = beatsync(home, "import", "--example", record_type)
+    assert example.exit_code == 0, example.output
+    register = tmp_path / "register.jsonl"
+    register.write_text(example.stdout)
+    done = beatsync_json(home, "import", str(register))
+    assert (done["imported"], done["refused"]) == (1, 0), done
+    [stored] = beatsync_json(home, *_LIST[record_type])
+    assert stored["created_at"] == orjson.loads(example.stdout)["created_at"]  # its date kept
+
+
+_LIST = {
+    "complaint": ("complaint", "list"),
+    "visitor_entry": ("visitor", "list"),
+    "verification_visit": ("visit", "list"),
+}
+
+
+def test_import_help_names_every_field_the_cli_asks_for(tmp_path: Path) -> None:
+    from field_client.ui.fields import FORMS
+
+    shown = beatsync(tmp_path / "device", "import", "--help").output
+    for record_type in _TYPES:
+        for spec in FORMS[record_type].fields:
+            name = "to_meet" if spec.name == "whom_to_meet" else spec.name
+            assert name in shown, (record_type, name)
+
+
+def test_a_register_row_in_the_clis_names_gets_what_a_typed_in_record_gets(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    rows = [
+        {
+            "name": "Priya",
+            "purpose": "FIR copy",
+            "to-meet": "SHO",
+            "id-type": "pan",
+            "id-last4": "12ab",
+        },
+        {"name": "Ravi", "purpose": "Passport", "whom_to_meet": "SHO"},
+        # The schema's shape with no time in: filled in (it was required).
+        {"visitor": {"name": "Geeta"}, "purpose": "Tenant form", "whom_to_meet": "SHO"},
+    ]
+    register = tmp_path / "visitors.jsonl"
+    register.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    done = beatsync_json(home, "import", "--type", "visitor_entry", str(register))
+    assert (done["imported"], done["refused"]) == (3, 0), done
+    stored = {d["visitor"]["name"]: d for d in beatsync_json(home, "visitor", "list")}
+    assert stored["Priya"]["id_proof"] == {"type": "pan", "last4": "12AB"}
+    assert all("time_in" in d for d in stored.values())
+
+
+def test_a_schema_shaped_complaint_needs_no_status_log_or_incident_time(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    row = {
+        "type": "complaint",
+        "complainant": {"name": "Ram", "address": "Patna"},
+        "category": "theft",
+        "description": "A bicycle stolen.",
+        "incident": {"place": "Gandhi Maidan"},
+        "created_at": "2026-10-01T09:00:00+05:30",
+    }
+    done = beatsync_json(home, "import", "-", input=orjson.dumps(row).decode())
+    assert (done["imported"], done["refused"]) == (1, 0), done
+    [stored] = beatsync_json(home, "complaint", "list")
+    assert (stored["status"], stored["action_log"]) == ("registered", [])
+    assert stored["incident"]["time"] == "2026-10-01T09:00:00+05:30"
+
+
+def test_register_rows_are_refused_in_their_own_terms(tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    init_offline(home)
+    base = orjson.loads(beatsync(home, "import", "--example", "complaint").stdout)
+    rows = [
+        {**base, "phone": "98765"},  # a wrong phone, named as the row names it
+        {**{k: v for k, v in base.items() if k != "phone"}, "phone_no": "9876543210"},
+        {**base, "status": "closed", "description": "An old closed case."},
+    ]
+    register = tmp_path / "register.jsonl"
+    register.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    report = beatsync(home, "--json", "import", str(register))
+    assert report.exit_code == 1, report.output
+    errors = {e["line"]: e for e in orjson.loads(report.stdout)["errors"]}
+    assert errors[1]["field"] == "phone", errors
+    assert errors[2]["field"] == "phone_no", errors
+    assert "did you mean 'phone'" in errors[2]["reason"], errors
+    assert errors[3]["field"] == "status", errors
+    assert "already closed cannot be imported on a beat officer's device" in errors[3]["reason"]
+    assert "cannot move" not in errors[3]["reason"]
