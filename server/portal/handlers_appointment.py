@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -156,7 +157,9 @@ async def cancel_booking(request: web.Request) -> web.Response:
     ticket, doc = await _own_booking(request)
     if doc.get("status") not in ("requested", "confirmed"):
         raise web.HTTPConflict()
-    await cancel(state_of(request), stores_of(request), doc)
+    cancelled = await cancel(state_of(request), stores_of(request), doc)
+    # The number now opens the cancelled booking; the slot is free for others.
+    await save_ticket(state_of(request), replace(ticket, doc_id=cancelled["_id"]))
     outbox = portal_of(request).outbox(request)
     await outbox.withdraw(ticket.number)
     await outbox.add(
@@ -199,10 +202,8 @@ async def move_booking(request: web.Request) -> web.Response:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         free = await _free(request, schedule)
         return render("move.html", request, {"free": free, "sub": sub, "keep": keep}, status=409)
-    await cancel(state_of(request), stores_of(request), doc)
-    await save_ticket(
-        state_of(request), Ticket(ticket.number, ticket.station_id, moved["_id"], ticket.pin_hash)
-    )
+    await cancel(state_of(request), stores_of(request), doc)  # frees the old slot
+    await save_ticket(state_of(request), replace(ticket, doc_id=moved["_id"]))
     outbox = portal_of(request).outbox(request)
     await outbox.withdraw(ticket.number)
     await announce(outbox, moved, ticket.number, _texts(request, ticket.number, moved))

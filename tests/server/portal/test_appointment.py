@@ -10,14 +10,17 @@ import html as htmllib
 import re
 from typing import Any
 
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from server.gateway.keys import CONFIG, STATE, STORES
+from server.portal.booking import cancel
 from server.portal.outbox import Outbox
 from server.portal.services import OUTBOX_FILE
 from server.portal.tickets import find_ticket
 from server.state.timestamps import utc_now
+from sync.errors import Forbidden
 from tests.server.portal.support import open_status, post_form, receipt_of
 from tests.web_support import csrf_token_of
 
@@ -94,16 +97,17 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     ticket = await find_ticket(portal.server.app[STATE], number)
     assert ticket is not None
     assert ticket.doc_id.endswith(second[:16].replace("-", "").replace(":", ""))
-    assert first not in await free_slots(portal)  # a cancelled booking keeps its slot (see booking)
+    assert first in await free_slots(portal)  # moving away frees the old slot
+    assert second not in await free_slots(portal)
     store = await portal.server.app[STORES].get("alpha")
-    old = (
+    slots = (
         await store.all_docs(
             startkey="appointment-so-alpha-",
             endkey="appointment-so-alpha-\ufff0",
             include_docs=True,
         )
     )["rows"]
-    assert sorted(row["doc"]["status"] for row in old) == ["cancelled", "requested"]
+    assert [row["doc"]["status"] for row in slots] == ["requested"]
 
     status, page = await post_form(
         portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
@@ -114,7 +118,53 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     kinds = [m.kind for m in await outbox_of(portal).pending()]
     # The moved booking's reminder is withdrawn with the cancellation.
     assert kinds == ["confirmation", "confirmation", "cancellation"]
-    assert third in await free_slots(portal)
+    assert {second, third} <= set(await free_slots(portal))
+
+
+async def test_a_cancelled_slot_is_booked_again_by_exactly_one(
+    portal: TestClient[Any, Any],
+) -> None:
+    slot = (await free_slots(portal))[0]
+    number, pin = receipt_of((await book(portal, slot))[1])
+    status, page = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 200, page
+    assert slot in await free_slots(portal)
+    store = await portal.server.app[STORES].get("alpha")
+    ticket = await find_ticket(portal.server.app[STATE], number)
+    assert ticket is not None
+    kept = await store.get(ticket.doc_id)  # the booking lives on, cancelled, for its citizen
+    assert (kept["status"], kept["slot"], kept["citizen"]) == (
+        "cancelled",
+        slot,
+        {"name": CITIZEN["name"], "phone": CITIZEN["phone"]},
+    )
+
+    token = csrf_token_of(await (await portal.get(SLOTS)).text())
+
+    async def attempt(n: int) -> tuple[int, str]:
+        data = FormData(
+            {
+                "csrf_token": token,
+                **CITIZEN,
+                "name": "Gita Rani",
+                "phone": f"97{n:08d}",
+                "slot": slot,
+            }
+        )
+        answer = await portal.post(SLOTS, data=data)
+        return answer.status, await answer.text()
+
+    answers = await asyncio.gather(*(attempt(n) for n in range(20)))
+    assert sorted(status for status, _ in answers) == [201] + [409] * 19
+    assert slot not in await free_slots(portal)
+    [winner] = [page for status, page in answers if status == 201]
+    again, again_pin = receipt_of(winner)
+    assert "Booked" in (await open_status(portal, again, again_pin))[1]
+    status, page = await open_status(portal, number, pin)
+    assert "Cancelled" in page
+    assert "Gita Rani" not in page
 
 
 async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
@@ -182,3 +232,24 @@ async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -
 
     assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
     assert len(await outbox.pending()) == 1  # kept for the next try
+
+
+async def test_only_the_citizen_who_booked_frees_the_slot(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[0]
+    number, _pin = receipt_of((await book(portal, slot))[1])
+    app = portal.server.app
+    ticket = await find_ticket(app[STATE], number)
+    assert ticket is not None
+    store = await app[STORES].get("alpha")
+    doc = await store.get(ticket.doc_id)
+    stranger = {
+        **doc,
+        "created_by": "citizen:0000000000000bad",
+        "updated_by": "citizen:0000000000000bad",
+    }
+    before = (await store.info())["doc_count"]
+    with pytest.raises(Forbidden):
+        await cancel(app[STATE], app[STORES], stranger)
+    assert (await store.info())["doc_count"] == before  # no cancelled copy either
+    assert (await store.get(ticket.doc_id))["status"] == "requested"
+    assert slot not in await free_slots(portal)
