@@ -127,18 +127,17 @@ async def book_slot(request: web.Request) -> web.Response:
             sub.errors["slot"] = (SLOT_TAKEN, {})
             return _slots_page(request, schedule, free, sub, 409)
         return _slots_page(request, schedule, free, sub, 422)
-    portal.check_phone(sub.values["phone"])
     sub.values["slot"] = next(
         s for s in open_slots(schedule, utc_now()) if s.isoformat() == sub.raw["slot"]
     )
     try:
-        doc = await book(
-            state_of(request), stores_of(request), schedule, new_citizen_ref(), sub.values
-        )
+        with portal.phone_turn(sub.values["phone"]):
+            doc = await book(
+                state_of(request), stores_of(request), schedule, new_citizen_ref(), sub.values
+            )
     except Conflict:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         return _slots_page(request, schedule, await _free(request, schedule), sub, 409)
-    portal.count_phone(sub.values["phone"])
     number, pin = await issue_ticket(request, Kind.APPOINTMENT, doc)
     await announce(portal.outbox(request), doc, number, _texts(request, number, doc))
     title = N_("Your meeting is booked")
@@ -150,6 +149,9 @@ async def _own_booking(request: web.Request) -> tuple[Ticket, dict[str, Any]]:
     opened = await open_ticket(request)
     if opened is None or opened[1].get("type") != "appointment":
         raise web.HTTPForbidden()
+    ticket, doc = opened
+    if ticket.actor and doc.get("created_by") != ticket.actor:
+        raise web.HTTPConflict()  # the office gave the slot to another booking
     return opened
 
 

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from server.gateway.keys import CONFIG, STATE, STORES
+from server.conflicts.runner import MergeRunner
+from server.gateway.keys import CONFIG, MERGE_LISTENERS, MERGER, STATE, STORES
 from server.portal.booking import cancel
 from server.portal.outbox import Outbox
 from server.portal.services import OUTBOX_FILE
@@ -182,33 +183,71 @@ async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
     assert "Booked" in page
 
 
-async def test_a_booking_made_elsewhere_for_the_same_slot_shows_as_a_conflict(
+async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told(
     portal: TestClient[Any, Any],
 ) -> None:
-    """A station hub that was offline booked the same slot for someone else; its
-    revision arrives by replication (new_edits=false) as a second branch of the
-    same document: CouchDB's conflict, which the office resolves. Until then the
-    citizen's status page says so."""
+    """An officer's device, offline, booked the same slot for a walk-in; its
+    revision arrives by replication (new_edits=false) as a second branch of
+    the same document: CouchDB's conflict. The merge runner queues it for the
+    office (never merged), both citizens get a notice in Hindi and English,
+    and the online citizen's status page says so, showing their own booking
+    (the walk-in's branch wins CouchDB's pick here) and nothing of the other."""
+    app = portal.server.app
     slot = (await free_slots(portal))[0]
     number, pin = receipt_of((await book(portal, slot))[1])
-    ticket = await find_ticket(portal.server.app[STATE], number)
+    ticket = await find_ticket(app[STATE], number)
     assert ticket is not None
-    store = await portal.server.app[STORES].get("alpha")
+    store = await app[STORES].get("alpha")
     ours = await store.get(ticket.doc_id)
     theirs = {
         **ours,
         "citizen": {"name": "Someone Else", "phone": "9700000000"},
-        "created_by": "citizen:hub0000000000001",
-        "updated_by": "citizen:hub0000000000001",
-        "_rev": "1-" + "f" * 32,
+        "purpose": "Walked in at the station",
+        "created_by": "so-alpha",
+        "updated_by": "so-alpha",
+        "_rev": "1-" + "f" * 32,  # the highest rev id: CouchDB's winner
         "_revisions": {"start": 1, "ids": ["f" * 32]},
     }
     await store.bulk_docs([theirs], new_edits=False)
-    assert (await store.get(ticket.doc_id, conflicts=True)).get("_conflicts")
+    assert (await store.get(ticket.doc_id, conflicts=True))["created_by"] == "so-alpha"
+
+    report = await app[MERGER].merge_station("alpha")
+    assert report.queued == [ticket.doc_id]
+    assert report.merged == []
+    entry = await app[STATE].open_conflict("alpha", ticket.doc_id)
+    assert entry is not None
+    assert entry.record_type == "appointment"
+    notices = [m for m in await outbox_of(portal).pending() if m.kind == "double_booking"]
+    assert sorted(m.phone for m in notices) == sorted([CITIZEN["phone"], "9700000000"])
+    assert all("booked for someone else too" in m.text for m in notices)
+    assert all("किसी और" in m.text for m in notices)  # and in Hindi
+    # A second pass, or a restarted gateway's runner, tells nobody again.
+    await app[MERGER].merge_station("alpha")
+    await MergeRunner(app[STATE], app[STORES], listeners=app[MERGE_LISTENERS]).merge_station(
+        "alpha"
+    )
+    assert len([m for m in await outbox_of(portal).pending() if m.kind == "double_booking"]) == 2
+
     status, page = await open_status(portal, number, pin)
     assert status == 200
     assert "Two bookings were made for this time at once." in htmllib.unescape(page)
+    assert "Booked" in page
     assert "Someone Else" not in page
+    assert "Walked in" not in page
+
+    # The citizen gives way: only their branch goes; the walk-in keeps the
+    # slot, and the queue entry closes as settled.
+    status, page = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 200, page
+    left = await store.get(ticket.doc_id, conflicts=True)
+    assert left["created_by"] == "so-alpha"
+    assert not left.get("_conflicts")
+    assert slot not in await free_slots(portal)
+    await app[MERGER].merge_station("alpha")
+    assert await app[STATE].open_conflict("alpha", ticket.doc_id) is None
+    assert "Cancelled" in (await open_status(portal, number, pin))[1]
 
 
 async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
