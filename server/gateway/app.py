@@ -25,6 +25,7 @@ from server.gateway.keys import (
     CONFLICTS,
     DISTRICT,
     GZIP_MIN_BYTES,
+    MERGE_LISTENERS,
     MERGER,
     SERVER_UUID,
     STATE,
@@ -86,7 +87,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         clock=app.get(CLOCK),
     )
     stats = MergeStats()  # one set of counters for the runner and the desk
-    app[MERGER] = MergeRunner(state, stores, stats)
+    listeners = app[MERGE_LISTENERS]
+    app[MERGER] = MergeRunner(state, stores, stats, listeners)
     app[CONFLICTS] = ConflictDesk(state, stores, stats)
     stop = asyncio.Event()
     merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None
@@ -118,6 +120,7 @@ def create_app(
     if clock is not None:
         app[CLOCK] = clock
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
+    app[MERGE_LISTENERS] = []
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)
     add_hub_routes(app)

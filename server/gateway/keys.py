@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server.config import GatewayConfig
 from server.conflicts.desk import ConflictDesk
-from server.conflicts.runner import MergeRunner
+from server.conflicts.runner import MergeRunner, QueueListener
 from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
@@ -22,6 +22,7 @@ __all__ = [
     "GZIP_MIN_BYTES",
     "LOGIN_ATTEMPT",
     "MERGER",
+    "MERGE_LISTENERS",
     "PRINCIPAL",
     "SERVER_UUID",
     "STATE",
@@ -38,6 +39,9 @@ SERVER_UUID = web.AppKey("server_uuid", str)
 # that fills its queue (running in the background when config.merge_conflicts).
 CONFLICTS = web.AppKey("conflicts", ConflictDesk)
 MERGER = web.AppKey("merger", MergeRunner)
+# Who the merge runner tells of each conflict it queues: filled before the
+# gateway starts (the portal adds itself, server.portal.app.attach_portal).
+MERGE_LISTENERS: web.AppKey[list[QueueListener]] = web.AppKey("merge_listeners")
 # Set only by tests (token expiry); the Authenticator otherwise reads the real time.
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)

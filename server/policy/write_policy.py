@@ -134,6 +134,15 @@ def _check_deletion(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -
         return
     if old.get("created_by") == author.officer.id and "status" not in old:
         return
+    if (
+        old.get("type") == "appointment"
+        and author.role == CITIZEN
+        and old.get("created_by") == author.officer.id
+    ):
+        # The citizen who booked a slot frees it by cancelling: the slot's
+        # document goes, the booking lives on, cancelled, under a new id
+        # (server.portal.booking), so the slot can be booked again.
+        return
     raise Forbidden("Only a station officer may delete this record.")
 
 
