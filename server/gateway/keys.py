@@ -11,6 +11,7 @@ from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
 from server.state.models import Principal
+from server.state.reports import ReportIndex
 from server.state.stations import StationDatabases
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "LOGIN_ATTEMPT",
     "MERGER",
     "PRINCIPAL",
+    "REPORTS",
     "SERVER_UUID",
     "STATE",
     "STORES",
@@ -38,6 +40,8 @@ SERVER_UUID = web.AppKey("server_uuid", str)
 # that fills its queue (running in the background when config.merge_conflicts).
 CONFLICTS = web.AppKey("conflicts", ConflictDesk)
 MERGER = web.AppKey("merger", MergeRunner)
+# What the office's reports read: the embedded index or the district database's views.
+REPORTS = web.AppKey("reports", ReportIndex)
 # Set only by tests (token expiry); the Authenticator otherwise reads the real time.
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)
