@@ -42,6 +42,7 @@ from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
 
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -179,6 +180,7 @@ def serve(
             f"one station); portal: http://{host}:{port}/portal/",
             err=True,
         )
+
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
     # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
     def announce(url: str) -> None:

@@ -170,5 +170,3 @@ def positive_option(flag: str, default: float, help_text: str) -> Callable[[F], 
         show_default=True,
         help=help_text,
     )
-
-

@@ -27,6 +27,7 @@ from server.gateway.keys import (
     GZIP_MIN_BYTES,
     MERGE_LISTENERS,
     MERGER,
+    REPORTS,
     SERVER_UUID,
     STATE,
     STORES,
@@ -36,6 +37,8 @@ from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
+from server.state.report_index import REPORTS_FILE, SQLiteReportIndex
+from server.state.reports import ReportIndex
 from server.state.sqlite import SQLiteGatewayState
 from server.state.stations import STATIONS_DIR, SQLiteStationStores, StationDatabases
 from sync.files import private_dir
@@ -67,6 +70,18 @@ def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDataba
     return SQLiteStationStores(config.data_dir / STATIONS_DIR, codec=config.at_rest)
 
 
+async def _report_index(
+    state: GatewayState, stores: StationDatabases, config: GatewayConfig
+) -> ReportIndex:
+    if config.couchdb_url is not None:
+        from server.couch.reports import CouchReportIndex
+        from server.couch.state import DISTRICT_DB, CouchGatewayState
+
+        assert isinstance(state, CouchGatewayState)
+        return CouchReportIndex(state.server, DISTRICT_DB)
+    return await SQLiteReportIndex.open(config.data_dir / REPORTS_FILE, state, stores)
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     state = await open_state(config)
@@ -90,6 +105,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     listeners = app[MERGE_LISTENERS]
     app[MERGER] = MergeRunner(state, stores, stats, listeners)
     app[CONFLICTS] = ConflictDesk(state, stores, stats)
+    app[REPORTS] = await _report_index(state, stores, config)
     stop = asyncio.Event()
     merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None
     try:
@@ -102,6 +118,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 await merging
         # Runs after in-flight requests finished (aiohttp's graceful shutdown),
         # so every acknowledged write is committed before the files close.
+        await app[REPORTS].close()
         await stores.close()
         await state.close()
 

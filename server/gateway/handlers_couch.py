@@ -325,8 +325,14 @@ async def _with_revs_info(store: Database, doc: Doc, *, keep_revisions: bool) ->
         if "ok" in item
     }
     info = [
-        {"rev": rev, "status": "missing" if rev not in kept
-         else "deleted" if kept[rev].get("_deleted") else "available"}
+        {
+            "rev": rev,
+            "status": "missing"
+            if rev not in kept
+            else "deleted"
+            if kept[rev].get("_deleted")
+            else "available",
+        }
         for rev in path
     ]
     out = {k: v for k, v in doc.items() if keep_revisions or k != "_revisions"}
@@ -343,8 +349,9 @@ async def _write_one(
     await _note_contact(request, scope)
     if not results:  # new_edits=false answers nothing for a stored revision
         return json_response({"ok": True, "id": doc["_id"], "rev": doc["_rev"]}, status=status)
-    return json_response({"ok": True, "id": results[0]["id"], "rev": results[0]["rev"]},
-                         status=status)
+    return json_response(
+        {"ok": True, "id": results[0]["id"], "rev": results[0]["rev"]}, status=status
+    )
 
 
 async def post_doc(request: web.Request) -> web.Response:

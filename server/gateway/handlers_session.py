@@ -66,8 +66,14 @@ async def _changed(
     and ``(last_seq, None)`` at the end of each page of the feed."""
     tail: dict[str, Any] = {}
     pages = changes_pages(
-        store, tail, since=since, limit=None, style="all_docs",
-        selector=beat_selector(scope, None), feed="normal", timeout=0,
+        store,
+        tail,
+        since=since,
+        limit=None,
+        style="all_docs",
+        selector=beat_selector(scope, None),
+        feed="normal",
+        timeout=0,
     )
     async for rows in pages:
         wanted = [
@@ -79,7 +85,8 @@ async def _changed(
             entries = [{"id": row["id"], "rev": rev} for row, revs in chunk for rev in revs]
             found = (
                 await store.bulk_get(entries, revs=True, attachments=True, latest=True)
-                if entries else []
+                if entries
+                else []
             )
             leaves: dict[str, list[Doc]] = {}
             for result in found:
@@ -98,8 +105,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     store = await request.app[STORES].get(scope.station.id)
     docs, since, budget = _parse(await read_json_object(request))
     state = request.app[STATE]
-    deps = WriteDeps(identities=state, audit=state,
-                     refuse_unsigned=await request.app[DISTRICT].refuse_unsigned())
+    deps = WriteDeps(
+        identities=state, audit=state, refuse_unsigned=await request.app[DISTRICT].refuse_unsigned()
+    )
     # Before any byte of the answer: a structure error is still a plain 400.
     errors = await write_docs(scope, store, deps, docs, new_edits=False) if docs else []
     refused = {e.get("id") for e in errors}

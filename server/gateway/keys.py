@@ -11,6 +11,7 @@ from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.state.interface import GatewayState
 from server.state.models import Principal
+from server.state.reports import ReportIndex
 from server.state.stations import StationDatabases
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "MERGER",
     "MERGE_LISTENERS",
     "PRINCIPAL",
+    "REPORTS",
     "SERVER_UUID",
     "STATE",
     "STORES",
@@ -42,6 +44,8 @@ MERGER = web.AppKey("merger", MergeRunner)
 # Who the merge runner tells of each conflict it queues: filled before the
 # gateway starts (the portal adds itself, server.portal.app.attach_portal).
 MERGE_LISTENERS: web.AppKey[list[QueueListener]] = web.AppKey("merge_listeners")
+# What the office's reports read: the embedded index or the district database's views.
+REPORTS = web.AppKey("reports", ReportIndex)
 # Set only by tests (token expiry); the Authenticator otherwise reads the real time.
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 GZIP_MIN_BYTES = web.AppKey("gzip_min_bytes", int)

@@ -78,8 +78,10 @@ async def changes_pages(
         yield rows
         if remaining is not None:
             remaining -= len(rows)
-        if len(rows) < size or options.get("descending") or (
-            remaining is not None and remaining <= 0
+        if (
+            len(rows) < size
+            or options.get("descending")
+            or (remaining is not None and remaining <= 0)
         ):
             return
         since = result["last_seq"]
