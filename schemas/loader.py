@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -39,6 +39,8 @@ __all__ = [
     "KNOWN_VERSIONS",
     "RECORD_TYPES",
     "declared_fields",
+    "ecma_matcher",
+    "inlined_schema",
     "parse_datetime",
     "raw_validator_for",
     "validator_for",
@@ -60,14 +62,17 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 
+_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
+
 
 def parse_datetime(value: object) -> datetime | None:
     """The aware datetime an RFC 3339 string names, or ``None`` if it is not one."""
     if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
         return None
     text = value.upper()
-    # fromisoformat takes at most 6 fraction digits; RFC 3339 allows any number.
-    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
+    if "." in text:
+        # fromisoformat takes at most 6 fraction digits; RFC 3339 allows any number.
+        text = _LONG_FRACTION.sub(r"\1", text)
     try:
         return datetime.fromisoformat(text)
     except ValueError:  # month 13, 30 February, offset +25:00 ...
@@ -101,19 +106,20 @@ _REGISTRY: Registry = Registry().with_resources(
 
 
 @cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def ecma_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """How a string is matched against ``pattern``: ``None`` when it does not match.
+
+    Both validation paths (jsonschema here, the compiled one) use this one rule.
+    """
+    regex = re.compile(pattern)
+    anchored = pattern.startswith("^") and pattern.endswith("$")
+    return regex.fullmatch if anchored else regex.search
 
 
 def _ecma_pattern(
     validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
-    if not isinstance(instance, str):
-        return
-    regex = _regex(pattern)
-    anchored = pattern.startswith("^") and pattern.endswith("$")
-    found = regex.fullmatch(instance) if anchored else regex.search(instance)
-    if found is None:
+    if isinstance(instance, str) and ecma_matcher(pattern)(instance) is None:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -181,10 +187,11 @@ def raw_validator_for(record_type: str, version: int) -> Validator:
 
 
 @cache
-def validator_for(record_type: str, version: int) -> Validator:
-    """The compiled validator for one schema version (``KeyError`` if there is none)."""
+def inlined_schema(record_type: str, version: int) -> dict[str, Any]:
+    """One schema version with every ``$ref`` inlined and the record closed up front
+    (``KeyError`` if there is none). Shared: callers must not change it."""
     schema = _SCHEMAS[(record_type, version)]
-    inlined = _inline(schema, _REGISTRY.resolver(base_uri=schema["$id"]))
+    inlined: dict[str, Any] = _inline(schema, _REGISTRY.resolver(base_uri=schema["$id"]))
     if inlined.pop("unevaluatedProperties", None) is False:
         # Same rule, a third cheaper: every field any branch declares is listed
         # up front, so plain additionalProperties can close the record without
@@ -192,7 +199,16 @@ def validator_for(record_type: str, version: int) -> Validator:
         known = {name: True for name in declared_fields(record_type, version)}
         inlined["properties"] = {**known, **inlined.get("properties", {})}
         inlined["additionalProperties"] = False
-    return _RecordValidator(inlined, registry=_REGISTRY, format_checker=_FORMATS)
+    return inlined
+
+
+@cache
+def validator_for(record_type: str, version: int) -> Validator:
+    """The jsonschema validator over :func:`inlined_schema` (``KeyError`` if there is none):
+    what finds every problem and its wording once the compiled check said no."""
+    return _RecordValidator(
+        inlined_schema(record_type, version), registry=_REGISTRY, format_checker=_FORMATS
+    )
 
 
 def _properties(schema: Mapping[str, Any], resolver: Resolver) -> set[str]:
