@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -36,12 +36,15 @@ from field_client.cli_support import (
     _with_replica,
     cli,
 )
-from field_client.home import change_passphrase, wipe_replica
-from field_client.replica import UNASSIGNED, FieldReplica
-from field_client.reports import SyncReport
 from field_client.ui.command import ui
-from sync.http import HttpDatabase
-from sync.replication import Progress as ReplicationProgress
+
+# The replica (SQLite, crypto) and the HTTP client (aiohttp) are imported by
+# the commands that use them: `beatsync --help` and a mistyped option answer
+# without loading either (a guard test holds this).
+if TYPE_CHECKING:
+    from field_client.replica import FieldReplica
+    from field_client.reports import SyncReport
+    from sync.replication import Progress as ReplicationProgress
 
 __all__ = ["EXIT_ERROR", "EXIT_OFFLINE", "EXIT_REVOKED", "cli", "main"]
 
@@ -91,6 +94,8 @@ def init(
             "Your officer password (used once, to enrol this device)", hide_input=True, err=True
         )
     passphrase = _passphrase(confirm=True, prompt="Choose a passphrase for this device")
+
+    from field_client.replica import UNASSIGNED, FieldReplica
 
     async def run() -> FieldReplica:
         replica = await FieldReplica.create(
@@ -197,6 +202,8 @@ def sync(url: str | None) -> None:
             bar.update(tasks[direction], completed=done, total=total)
 
         async def work(replica: FieldReplica) -> SyncReport:
+            from sync.http import HttpDatabase
+
             if url is None:
                 return await replica.sync(on_progress=on_progress)
             async with HttpDatabase(url, compress_requests=True) as remote:
@@ -246,6 +253,8 @@ def wipe(yes: bool) -> None:
             abort=True,
             err=True,
         )
+    from field_client.home import wipe_replica
+
     wipe_replica(app.home)
     if app.as_json:
         render.emit_json(app.out, {"ok": True, "wiped": str(app.home)})
@@ -261,6 +270,8 @@ def passphrase() -> None:
     new = _passphrase(confirm=True, prompt="New passphrase", env="BEATSYNC_NEW_PASSPHRASE")
 
     async def run() -> None:
+        from field_client.home import change_passphrase
+
         change_passphrase(app.home, old, new)
 
     _run(run())

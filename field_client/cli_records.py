@@ -6,12 +6,12 @@ import mimetypes
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from field_client import forms, render
+from field_client import render
 from field_client.cli_support import (
     _CATEGORIES,
     _COMPLAINT_STATUSES,
@@ -37,7 +37,11 @@ from field_client.cli_support import (
 )
 from field_client.importing import BadRegister, Imported, import_register
 from field_client.records import RECORD_TYPES, now_stamp
-from field_client.replica import FieldReplica
+
+# forms and the replica are imported by the commands that use them, so that
+# `beatsync --help` loads neither (see field_client.cli).
+if TYPE_CHECKING:
+    from field_client.replica import FieldReplica
 
 # -- complaints ------------------------------------------------------------------
 
@@ -61,6 +65,8 @@ def complaint() -> None:
 @_from_json_option
 def complaint_new(from_json: str | None, **fields: Any) -> None:
     """Record a new complaint (asks for anything not given as an option)."""
+    from field_client import forms
+
     if from_json:
         _save({"type": "complaint", **_read_json(from_json)})
         return
@@ -86,6 +92,8 @@ def complaint_new(from_json: str | None, **fields: Any) -> None:
 
 
 def _parse_gps(text: str | None) -> dict[str, float] | None:
+    from field_client import forms
+
     try:
         return forms.parse_gps(text)
     except ValueError as exc:
@@ -116,6 +124,8 @@ def complaint_update(
         note = _ask(None, "Note to add to the action log")
 
     async def work(replica: FieldReplica) -> tuple[str, str]:
+        from field_client import forms
+
         old = await _resolve(replica, record_id, "complaint")
         if changes is not None:
             new = {**old, **changes, "_id": old["_id"], "_rev": old["_rev"]}
@@ -186,6 +196,8 @@ def visitor() -> None:
 @_from_json_option
 def visitor_in(from_json: str | None, **fields: Any) -> None:
     """Register a visitor coming in (time in is now)."""
+    from field_client import forms
+
     if from_json:
         _save({"type": "visitor_entry", **_read_json(from_json)})
         return
@@ -208,6 +220,8 @@ def visitor_out(record_id: str) -> None:
     """Mark visitor RECORD_ID as gone (time out is now)."""
 
     async def work(replica: FieldReplica) -> tuple[str, str]:
+        from field_client import forms
+
         old = await _resolve(replica, record_id, "visitor_entry")
         return await replica.save_record(forms.visitor_out(old, at=now_stamp()))
 
@@ -220,6 +234,8 @@ def visitor_checkin(record_id: str) -> None:
     """Check in visitor RECORD_ID, announced on the portal (time in is now)."""
 
     async def work(replica: FieldReplica) -> tuple[str, str]:
+        from field_client import forms
+
         old = await _resolve(replica, record_id, "visitor_entry")
         if "time_in" in old:
             raise click.ClickException("This visitor is already checked in.")
@@ -290,6 +306,8 @@ def visit_record(
     from_json: str | None, neighbours: tuple[str, ...], photos: tuple[Path, ...], **fields: Any
 ) -> None:
     """Record a verification visit made now."""
+    from field_client import forms
+
     attached = {
         path.name: (
             mimetypes.guess_type(path.name)[0] or "application/octet-stream",

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -22,10 +22,11 @@ from rich.text import Text
 import schemas
 from field_client import render
 from field_client.errors import SEAL_BROKEN_ADVICE, DeviceRevoked, Offline, SealBroken
-from field_client.keys import MIN_PASSPHRASE_LENGTH
-from field_client.records import Photo
-from field_client.replica import FieldReplica
 from sync.errors import CouchError
+
+if TYPE_CHECKING:  # the replica loads SQLite, crypto and aiohttp: only a command that opens it
+    from field_client.records import Photo
+    from field_client.replica import FieldReplica
 
 EXIT_ERROR = 1
 EXIT_OFFLINE = 3
@@ -103,6 +104,8 @@ def _passphrase(
 
 
 def _long_enough(passphrase: str) -> str:
+    from field_client.keys import MIN_PASSPHRASE_LENGTH  # cryptography: not for --help
+
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise click.BadParameter(
             f"The passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters;"
@@ -116,6 +119,8 @@ def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str 
     passphrase = _passphrase() if passphrase is None else passphrase
 
     async def run() -> T:
+        from field_client.replica import FieldReplica
+
         async with await FieldReplica.open(home, passphrase) as replica:
             return await work(replica)
 

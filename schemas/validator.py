@@ -26,7 +26,7 @@ from schemas.lifecycle import (
     STATUSES,
     check_transition,
 )
-from schemas.loader import CURRENT_VERSIONS, RECORD_TYPES, declared_fields, validator_for
+from schemas.loader import CURRENT_VERSIONS, RECORD_TYPES, declared_fields
 from schemas.messages import field_errors
 from schemas.migrations import migrate
 from schemas.versions import is_tombstone, record_version
@@ -67,6 +67,8 @@ def validate(doc: Mapping[str, Any]) -> None:
     problems = list(cross_field_errors(record_type, body))
     if not compiled_check(record_type, version)(body):
         # Only now the slow walk that names every problem in the officer's words.
+        from schemas.reference import validator_for
+
         found = field_errors(
             validator_for(record_type, version).iter_errors(body),
             declared_fields(record_type, version),

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.compiled import _draft7, compiled_check
-from schemas.loader import KNOWN_VERSIONS, RECORD_TYPES, inlined_schema, raw_validator_for
+from schemas.loader import KNOWN_VERSIONS, RECORD_TYPES, inlined_schema
+from schemas.reference import raw_validator_for
 from schemas.samples import sample_records
 from tests.schemas.examples import valid
 from tests.schemas.test_fuzz import containers, json_values
