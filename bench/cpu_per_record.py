@@ -9,7 +9,9 @@ over the work, divided by the documents it handled.
   journal entry, seal, one SQLite transaction), in a fresh interpreter;
 * push: devices send their records and journal entries (all signed) to the
   gateway with ``_bulk_docs`` (``new_edits=false``, 100 a request), the
-  embedded store; the gateway's CPU per document;
+  embedded store (and with ``--couchdb`` the CouchDB backend over
+  pouchdb-server, whose CPU is printed under the gateway's); the gateway's
+  CPU per document;
 * pull: a fresh device replicates its beat from the gateway into SQLite
   (``sync.replication``): the gateway's CPU and this client's, per document;
 * the same documents pushed to and pulled from pouchdb-server (PouchDB 9 in
@@ -49,6 +51,8 @@ from sync.http import HttpDatabase
 from sync.replication import replicate
 from sync.sqlite import SQLiteDatabase
 from tests.peers import ROOT, pouchdb_server_process
+from tests.server import couch_support
+from tests.server.couch_support import bootstrap_stations, gateway_couch_url
 
 _TICK = os.sysconf("SC_CLK_TCK")
 BATCH = 100  # documents per _bulk_docs, as a replicator sends them
@@ -140,32 +144,48 @@ def _work(sims: list[SimDevice], records: int) -> list[tuple[SimDevice, list[dic
 
 
 async def gateway_figures(
-    tree: Path, work: list[tuple[SimDevice, list[dict[str, Any]]]], data: Path
+    tree: Path,
+    work: list[tuple[SimDevice, list[dict[str, Any]]]],
+    data: Path,
+    *serve_args: str,
+    couch_pid: int | None = None,
 ) -> Figures:
+    """The gateway's CPU per document (and, over CouchDB, CouchDB's: ``couch_pid``)."""
     out = Figures()
     pushed = sum(len(docs) for _, docs in work)
-    async with gateway_process(data, root=tree) as (url, process), aiohttp.ClientSession() as http:
-        before = process_cpu(process.pid)
+    gateway = gateway_process(data, *serve_args, root=tree)
+    async with gateway as (url, process), aiohttp.ClientSession() as http:
+        pids = {"gateway": process.pid} | ({"CouchDB": couch_pid} if couch_pid else {})
+        before = {name: process_cpu(pid) for name, pid in pids.items()}
         await asyncio.gather(
             *(
                 _push(http, f"{url}/station-{device.station_id}", docs, device.token)
                 for device, docs in work
             )
         )
-        out.values["gateway takes a push"] = 1e6 * (process_cpu(process.pid) - before) / pushed
+        out.values["gateway takes a push"] = (
+            1e6 * (process_cpu(process.pid) - before["gateway"]) / pushed
+        )
+        if couch_pid:
+            used = process_cpu(couch_pid) - before["CouchDB"]
+            out.values["  CouchDB under it, push"] = 1e6 * used / pushed
         device = work[0][0]
         with tempfile.TemporaryDirectory() as tmp:
             source = HttpDatabase(f"{url}/station-{device.station_id}", auth=device.token)
             target = await SQLiteDatabase.open(Path(tmp) / "pull.sqlite3")
-            before, client = process_cpu(process.pid), time.process_time()
+            before = {name: process_cpu(pid) for name, pid in pids.items()}
+            client = time.process_time()
             try:
                 result = await replicate(source, target, batch_size=BATCH)
             finally:
                 await source.close()
                 await target.close()
             client = time.process_time() - client
-        served = process_cpu(process.pid) - before
+        served = process_cpu(process.pid) - before["gateway"]
         out.values["gateway serves a pull"] = 1e6 * served / result.docs_written
+        if couch_pid:
+            used = process_cpu(couch_pid) - before["CouchDB"]
+            out.values["  CouchDB under it, pull"] = 1e6 * used / result.docs_written
         out.values["client pulls (SQLite)"] = 1e6 * client / result.docs_written
         out.notes["pull"] = f"{result.docs_written} docs"
     out.notes["push"] = f"{pushed} docs"
@@ -202,8 +222,25 @@ async def pouchdb_figures(work: list[tuple[SimDevice, list[dict[str, Any]]]]) ->
     return out
 
 
+async def couch_figures(tree: Path, devices: int, records: int, data: Path) -> Figures:
+    """The gateway over CouchDB (pouchdb-server standing in), the same work."""
+    home = Path(tempfile.mkdtemp(dir=data))
+    with pouchdb_server_process(home / "couch") as (couch_url, couch):
+        await couch_support.provision(couch_url)  # bootstrap: the gateway's account
+        sims = (await provision(home, devices, gateway_couch_url(couch_url)))[:devices]
+        await bootstrap_stations(couch_url, sorted({d.station_id for d in sims}))
+        return await gateway_figures(
+            tree,
+            _work(sims, records),
+            home,
+            "--couchdb",
+            gateway_couch_url(couch_url),
+            couch_pid=couch.pid,
+        )
+
+
 async def measure(
-    trees: dict[str, Path], devices: int, records: int
+    trees: dict[str, Path], devices: int, records: int, couchdb: bool
 ) -> tuple[dict[str, Figures], str]:
     data = Path(tempfile.mkdtemp(prefix="beatsync-cpu-"))
     try:
@@ -214,6 +251,8 @@ async def measure(
             # Each tree's gateway gets its own copy of the same provisioned folder.
             shutil.copytree(data / "seed", data / label)
             results[label] = await gateway_figures(tree, work, data / label)
+            if couchdb:
+                results[f"{label}, CouchDB"] = await couch_figures(tree, devices, records, data)
         results["PouchDB 9 / pouchdb-server"] = await pouchdb_figures(work)
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -227,11 +266,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1000, help="device: records saved")
     parser.add_argument("--devices", type=int, default=4, help="gateway: devices pushing")
     parser.add_argument("--per-device", type=int, default=250, help="gateway: records each")
+    parser.add_argument(
+        "--couchdb", action="store_true", help="also the gateway over CouchDB (pouchdb-server)"
+    )
     args = parser.parse_args()
     trees = {"before": args.before} if args.before else {}
     trees["this tree"] = ROOT
     device = {label: device_figures(tree, args.records) for label, tree in trees.items()}
-    results, what = asyncio.run(measure(trees, args.devices, args.per_device))
+    results, what = asyncio.run(measure(trees, args.devices, args.per_device, args.couchdb))
     columns = list(results)
     print(f"{os.cpu_count()} cores; CPU µs per document (user + system)")
     print(f"{'':30}" + "".join(f"{c[:26]:>28}" for c in columns))
@@ -243,11 +285,20 @@ def main() -> None:
         for c in columns
     )
     print(f"{'device: signed edit, saved':30}" + "".join(f"{cell:>28}" for cell in cells))
-    for name in ("gateway takes a push", "gateway serves a pull", "client pulls (SQLite)"):
-        cells = (results[c].values.get(name) for c in columns)
-        print(f"{name:30}" + "".join(f"{v:>28.0f}" if v else f"{'-':>28}" for v in cells))
+    names = [
+        "gateway takes a push",
+        "  CouchDB under it, push",
+        "gateway serves a pull",
+        "  CouchDB under it, pull",
+        "client pulls (SQLite)",
+    ]
+    for name in names:
+        if not any(name in results[c].values for c in columns):
+            continue
+        values = (results[c].values.get(name) for c in columns)
+        print(f"{name:30}" + "".join(f"{v:>28.0f}" if v else f"{'-':>28}" for v in values))
     print(f"\ndevice: {args.records} records one by one, encrypted replica; gateway: {what},")
-    print("embedded store; pull: one fresh device's beat; PouchDB: the same documents, all")
+    print("embedded store unless named; pull: one fresh device's beat; PouchDB: the same docs, all")
     print("pushed to one database, one device's pulled by PouchDB into leveldb.")
 
 

@@ -63,9 +63,10 @@ class SimDevice:
     token: str
 
 
-async def provision(data: Path, devices: int) -> list[SimDevice]:
-    """Stations, one beat officer per beat, and ``devices`` enrolled devices spread over them."""
-    state = await open_state(GatewayConfig(data_dir=data))
+async def provision(data: Path, devices: int, couchdb_url: str | None = None) -> list[SimDevice]:
+    """Stations, one beat officer per beat, and ``devices`` enrolled devices spread over
+    them, in the embedded state under ``data`` or in the CouchDB at ``couchdb_url``."""
+    state = await open_state(GatewayConfig(data_dir=data, couchdb_url=couchdb_url))
     sims: list[SimDevice] = []
     try:
         officers = []
