@@ -32,12 +32,9 @@ from server.config import (
     DEFAULT_TOKEN_DAYS,
     GatewayConfig,
 )
-from server.gateway.run import serve_until_signalled
 from server.logs import configure_logging
 from server.policy import admin
 from server.portal.commands import keys_commands, portal_commands
-from server.portal.demo import provision_demo_portal
-from server.site import create_site
 from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
@@ -136,6 +133,11 @@ def serve(
     key_file: Path | None = None,
 ) -> None:
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
+    # The web stack (aiohttp, the pages) is loaded by serve only, not by --help.
+    from server.gateway.run import serve_until_signalled
+    from server.portal.demo import provision_demo_portal
+    from server.site import create_site
+
     configure_logging()
     if couchdb_url and (encrypt_at_rest or key_file):
         raise click.UsageError(

@@ -23,8 +23,8 @@ import schemas
 from schemas.identity import CITIZEN, Role, is_citizen_actor
 from server.policy.access import DbScope
 from server.policy.parents import edited_rev
+from server.policy.request_identities import Identities
 from server.policy.signatures import Signature, check_signature
-from server.state.interface import IdentityRepo
 from server.state.models import Officer
 from sync import journal, signing
 from sync.database import Doc
@@ -211,7 +211,7 @@ class Author:
         return CITIZEN if is_citizen_actor(self.officer.id) else self.officer.role.value
 
 
-async def _author(signature: Signature, scope: DbScope, identities: IdentityRepo) -> Author:
+async def _author(signature: Signature, scope: DbScope, identities: Identities) -> Author:
     if signature.device is None:
         return Author(scope.principal.officer, signed=False)
     if signature.device.officer_id == scope.principal.officer.id:
@@ -229,7 +229,7 @@ async def check_revision(
     doc: Doc,
     old: Doc | None,
     scope: DbScope,
-    identities: IdentityRepo,
+    identities: Identities,
     *,
     new_edits: bool,
     refuse_unsigned: bool,
