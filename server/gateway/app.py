@@ -13,7 +13,10 @@ from server.config import GatewayConfig
 from server.conflicts.desk import ConflictDesk
 from server.conflicts.runner import MergeRunner
 from server.conflicts.views import MergeStats
+from server.gateway.body import INFLATIONS_AT_ONCE
 from server.gateway.connections import handler_args
+from server.gateway.fair_share import FairShare
+from server.gateway.forwarded import parse_networks
 from server.gateway.handlers_beatsync import add_beatsync_routes
 from server.gateway.handlers_couch import add_couch_routes
 from server.gateway.handlers_hub import add_hub_routes
@@ -24,15 +27,25 @@ from server.gateway.keys import (
     CONFIG,
     CONFLICTS,
     DISTRICT,
+    FAIR_SHARE,
     GZIP_MIN_BYTES,
+    INFLATIONS,
     MERGE_LISTENERS,
     MERGER,
     REPORTS,
     SERVER_UUID,
     STATE,
     STORES,
+    TRUSTED_PROXIES,
 )
-from server.gateway.middlewares import access_log, authenticate, compress, errors
+from server.gateway.middlewares import (
+    access_log,
+    authenticate,
+    compress,
+    errors,
+    fair_share,
+    forwarded,
+)
 from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
@@ -128,8 +141,10 @@ def create_app(
 ) -> web.Application:
     """The gateway; ``clock`` (the current UTC time) is for tests of token expiry."""
     config = config or GatewayConfig()
+    # X-Forwarded-For is read only with proxies to trust: otherwise no middleware at all.
+    behind = [forwarded] if config.trusted_proxies else []
     app = web.Application(
-        middlewares=[access_log, compress, errors, authenticate],
+        middlewares=[*behind, access_log, compress, errors, authenticate, fair_share],
         client_max_size=config.max_body_bytes,
         handler_args=handler_args(config),
     )
@@ -138,6 +153,9 @@ def create_app(
         app[CLOCK] = clock
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
     app[MERGE_LISTENERS] = []
+    app[FAIR_SHARE] = FairShare(config.fair)
+    app[TRUSTED_PROXIES] = parse_networks(config.trusted_proxies)
+    app[INFLATIONS] = asyncio.Semaphore(INFLATIONS_AT_ONCE)
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)
     add_hub_routes(app)

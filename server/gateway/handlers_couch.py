@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, STATE, STORES
+from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, SLOT, STATE, STORES
 from server.gateway.pages import all_docs_pages, bulk_get_pages, changes_pages, distinct_entries
 from server.gateway.request import (
     bool_param,
@@ -128,9 +128,18 @@ async def changes(request: web.Request) -> web.StreamResponse:
         timeout=max_wait if timeout_ms is None else min(timeout_ms / 1000, max_wait),
         descending=bool_param(request, "descending"),
         conflicts=bool_param(request, "conflicts"),
+        idle=slot.idle if (slot := request.get(SLOT)) is not None else None,
     )
-    response = await stream_rows(request, "results", pages, lambda: tail)
-    await _note_contact(request, scope, last_seq=tail.get("last_seq"))
+    sent: dict[str, Any] = {}
+
+    def closing() -> dict[str, Any]:
+        sent.update(tail)
+        return tail
+
+    response = await stream_rows(request, "results", pages, closing)
+    # Only a whole answer moves the device's recorded last_seq: a cut one is
+    # truncated JSON the device throws away, resuming from its own checkpoint.
+    await _note_contact(request, scope, last_seq=sent.get("last_seq"))
     return response
 
 

@@ -23,6 +23,7 @@ from server.gateway.keys import DISTRICT, PRINCIPAL, STATE, STORES
 from server.gateway.pages import changes_pages
 from server.gateway.request import read_json_object
 from server.gateway.scoping import beat_selector, hide_other_beats, parse_since
+from server.gateway.streaming import cut_reason
 from server.policy.access import DbScope, resolve_scope
 from server.policy.writes import WriteDeps, write_docs
 from sync import session_wire as wire
@@ -120,7 +121,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     out = wire.LineCompressor(gzip=gzip)
     push_line = {"push": {"written": len(docs) - len(errors), "errors": errors}}
     await response.write(out.add(orjson.dumps(push_line), flush=True))
-    last_seq, told, more = since, since, False
+    # `delivered`: the last resume point whose line is out whole (not waiting in
+    # zlib for a flush): what the device holds if the answer is cut after it.
+    last_seq, told, delivered, more = since, since, since, False
     try:
         async for seq, leaves in _changed(scope, store, since, pushed):
             last_seq = seq
@@ -130,21 +133,29 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
             elif leaves is None and seq != told:
                 await response.write(out.add(orjson.dumps({"checkpoint": seq}), flush=True))
                 told = seq
+            if out.whole:
+                delivered = told
             if out.sent >= budget:
                 more = True
                 break
         final = orjson.dumps({"last_seq": last_seq, "more": more})
         await response.write(out.add(final, flush=True) + out.finish())
         await response.write_eof()
-    except CouchError as exc:
+        delivered = last_seq
+    except (CouchError, TimeoutError) as exc:
         # 200 is sent: cutting the connection is the honest signal left; the
         # client keeps the complete lines and resumes from the last seq.
-        error_logger.warning("%s answer cut short: %s", request.path, exc.reason)
-        if request.transport is not None:
+        error_logger.warning("%s answer cut short: %s", request.path, cut_reason(exc))
+        cut = True
+    else:
+        cut = False
+    try:
+        # Recorded before the cut is seen: the device's next request finds it.
+        if (device := scope.principal.device) is not None:
+            await state.seen(device.id, scope.db_name, last_seq=delivered, checkpoint=True)
+    finally:
+        if cut and request.transport is not None:
             request.transport.abort()
-    device = scope.principal.device
-    if device is not None:
-        await state.seen(device.id, scope.db_name, last_seq=last_seq, checkpoint=True)
     return response
 
 
