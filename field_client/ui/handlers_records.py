@@ -9,6 +9,7 @@ from aiohttp import web
 
 import schemas
 from field_client import render
+from field_client.decisions import decision_of
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.ui import drafts
 from field_client.ui.fields import FORMS, N_, NEIGHBOUR_ROWS, STATUS_LABELS, field_errors
@@ -104,6 +105,7 @@ async def record_page(request: web.Request) -> web.Response:
             "revs": history,
             "journal": sorted(journal, key=lambda e: str(e.get("at"))),
             "status_labels": STATUS_LABELS,
+            "decision": decision_of(doc),
         },
     )
 

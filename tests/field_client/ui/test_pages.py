@@ -274,3 +274,29 @@ async def test_the_passphrase_never_reaches_a_page(ui: Ui) -> None:
     await ui.enter()
     answer = await ui.unlock()
     assert PASSPHRASE not in await answer.text()
+
+
+async def test_a_record_page_shows_what_the_office_decided_on_its_conflict(ui: Ui) -> None:
+    await unlocked(ui)
+    replica = ui.session.replica
+    assert replica is not None
+    reason = "The Aadhaar card reads Sunita Devi."
+    decided = complaint()
+    decided["action_log"].append(
+        {
+            "at": "2026-12-04T10:00:00+05:30",
+            "by": "so.verma",
+            "action": "conflict_resolved",
+            "note": reason,
+        }
+    )
+    doc_id, _ = await replica.save_record(decided)
+    plain, _ = await replica.save_record(complaint())
+    html = await (await ui.get(f"/record/{doc_id}?lang=hi")).text()
+    said = hi("The office decided this record's conflict: %(reason)s (%(by)s, %(at)s)") % {
+        "reason": reason,
+        "by": "so.verma",
+        "at": "2026-12-04T10:00:00+05:30",
+    }
+    assert said in html
+    assert 'id="decision"' not in await (await ui.get(f"/record/{plain}")).text()
