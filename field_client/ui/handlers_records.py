@@ -12,7 +12,14 @@ from field_client import render
 from field_client.decisions import decision_of
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.ui import drafts
-from field_client.ui.fields import FORMS, N_, NEIGHBOUR_ROWS, STATUS_LABELS, field_errors
+from field_client.ui.fields import (
+    FORMS,
+    N_,
+    NEIGHBOUR_ROWS,
+    STATUS_LABELS,
+    UPDATE_FIELDS,
+    field_errors,
+)
 from field_client.ui.handlers_session import page, replica_of
 from field_client.ui.listing import due_by, is_today, matches, page_of
 from field_client.ui.uploads import read_upload
@@ -85,8 +92,16 @@ async def record_list(request: web.Request) -> web.Response:
     )
 
 
-async def record_page(request: web.Request) -> web.Response:
+async def record_page(
+    request: web.Request,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The record with its log, history and journal, and the edits it takes
+    (``values``/``errors``: a refused edit, shown again beside its fields)."""
     replica = replica_of(request)
+    _ = gettext_for(request)
     try:
         doc = await replica.get_record(request.match_info["id"])
     except NotFound:
@@ -99,14 +114,18 @@ async def record_page(request: web.Request) -> web.Response:
         "record.html",
         request,
         {
-            "title": gettext_for(request)(_TITLES[doc["type"]]),
+            "title": _(_TITLES[doc["type"]]),
             "doc": doc,
             "facts": list(render.flatten(_shown_fields(doc))),
             "revs": history,
             "journal": sorted(journal, key=lambda e: str(e.get("at"))),
             "status_labels": STATUS_LABELS,
             "decision": decision_of(doc),
+            "update_fields": UPDATE_FIELDS,
+            "values": values or {},
+            "errors": {k: _(m) % v if v else _(m) for k, (m, v) in (errors or {}).items()},
         },
+        status=status,
     )
 
 
