@@ -43,6 +43,12 @@ async def _enrolled_device(home: Path, url: str) -> None:
         await replica.close()
 
 
+async def _new_replica(home: Path) -> FieldReplica:
+    """A new device's replica, opened to put records on it before the app starts."""
+    await new_device(home)
+    return await FieldReplica.open(home, PASSPHRASE)
+
+
 async def _unlock(page: Any) -> None:
     await page.fill("#f-passphrase", PASSPHRASE)
     await page.click("button[type=submit]")
@@ -128,12 +134,8 @@ async def test_an_assigned_visit_is_recorded_with_a_photo(
     tmp_path: Path, open_browser: OpenBrowser
 ) -> None:
     home = tmp_path / "device"
-    await new_device(home)
-    replica = await FieldReplica.open(home, PASSPHRASE)
-    try:
+    async with await _new_replica(home) as replica:
         await replica.db.put(assigned_visit())
-    finally:
-        await replica.close()
     photo = tmp_path / "door.jpg"
     photo.write_bytes(JPEG)
 
@@ -198,13 +200,9 @@ async def test_a_visitor_checked_out_and_a_complaint_updated_in_hindi(
     tmp_path: Path, open_browser: OpenBrowser
 ) -> None:
     home = tmp_path / "device"
-    await new_device(home)
-    replica = await FieldReplica.open(home, PASSPHRASE)
-    try:
+    async with await _new_replica(home) as replica:
         visitor_id, _ = await replica.save_record(visitor())
         complaint_id, _ = await replica.save_record(complaint())
-    finally:
-        await replica.close()
 
     async for ui in make_ui(home):
         browser = await open_browser(javascript=False, locale="hi-IN")
