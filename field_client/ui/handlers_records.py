@@ -22,7 +22,7 @@ from field_client.ui.fields import (
 )
 from field_client.ui.handlers_session import page, replica_of
 from field_client.ui.listing import due_by, is_today, matches, page_of
-from field_client.ui.uploads import read_upload
+from field_client.ui.uploads import MAX_PHOTOS, TOO_MANY_PHOTOS, read_upload
 from schemas.web.pages import CSRF_FIELD, gettext_for
 from sync.errors import NotFound
 
@@ -169,8 +169,9 @@ async def form_page(request: web.Request) -> web.Response:
     record_type = _type_of(request)
     assigned = await _assigned(request)
     key = _draft_key(record_type, assigned["_id"] if assigned else "")
-    values = {**_prefill(assigned), **await drafts.load(replica_of(request).db, key)}
-    return _form(request, record_type, values, {}, assigned)
+    db = replica_of(request).db
+    values = {**_prefill(assigned), **await drafts.load(db, key)}
+    return _form(request, record_type, values, {}, assigned, kept=await drafts.load_photos(db, key))
 
 
 def _form(
@@ -182,6 +183,7 @@ def _form(
     *,
     notice: str = "",
     status: int = 200,
+    kept: Mapping[str, Photo] | None = None,
 ) -> web.Response:
     _ = gettext_for(request)
     # A form with photos carries its CSRF token in its action (see uploads).
@@ -199,6 +201,7 @@ def _form(
             "fix_these": _(FIX_THESE) if errors else "",
             "neighbour_rows": range(1, NEIGHBOUR_ROWS + 1),
             "action": str(action),
+            "kept_photos": sorted(kept or {}),
         },
         status=status,
     )
@@ -220,9 +223,14 @@ async def form_post(request: web.Request) -> web.Response:
     values.pop(CSRF_FIELD, None)
     action = values.pop("action", "save")
     key = _draft_key(record_type, assigned["_id"] if assigned else "")
+    if form.neighbours:  # the photos kept in the draft come first, then the new ones
+        photos = drafts.numbered(await drafts.load_photos(replica.db, key), photos)
+        if len(photos) > MAX_PHOTOS:
+            photos = dict(list(photos.items())[:MAX_PHOTOS])
+            errors["photos"] = (TOO_MANY_PHOTOS, {"limit": MAX_PHOTOS})
     if action == "draft":
-        await drafts.save(replica.db, key, values)
-        return _form(request, record_type, values, {}, assigned, notice=DRAFT_KEPT)
+        await drafts.save(replica.db, key, values, photos)
+        return _form(request, record_type, values, {}, assigned, notice=DRAFT_KEPT, kept=photos)
     if not errors:
         try:
             doc_id = await _save(replica, record_type, values, photos, assigned)
@@ -232,9 +240,9 @@ async def form_post(request: web.Request) -> web.Response:
             await drafts.discard(replica.db, key)
             url = request.app.router["record"].url_for(id=doc_id)
             raise web.HTTPSeeOther(str(url.with_query(saved="1")))
-    # Refused: nothing is stored but the draft, so nothing typed is lost.
-    await drafts.save(replica.db, key, values)
-    return _form(request, record_type, values, errors, assigned, status=422)
+    # Refused: nothing is stored but the draft, so nothing typed (or photographed) is lost.
+    await drafts.save(replica.db, key, values, photos)
+    return _form(request, record_type, values, errors, assigned, status=422, kept=photos)
 
 
 async def _save(

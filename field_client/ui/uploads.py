@@ -16,7 +16,14 @@ from aiohttp import BodyPartReader, web
 from field_client.records import Photo
 from schemas.web.labels import N_, NOT_AN_IMAGE, PHOTO_TOO_LARGE
 
-__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "Upload", "photo_kind", "read_upload"]
+__all__ = [
+    "MAX_PHOTOS",
+    "MAX_PHOTO_BYTES",
+    "TOO_MANY_PHOTOS",
+    "Upload",
+    "photo_kind",
+    "read_upload",
+]
 
 # A phone camera's JPEG is 2-5 MB; the gateway's attachment limit is above this.
 MAX_PHOTO_BYTES = 8 * 1024 * 1024

@@ -192,7 +192,7 @@ async def _post_visit(ui: Ui, token: str, *, findings: str, photo: bytes, query:
     }
     for key, value in values.items():
         form.add_field(key, value)
-    form.add_field("photos", photo, filename="door.jpg", content_type="image/jpeg")
+    form.add_field("photos", photo, filename="door.jpg", content_type="image/jpeg")  # b"": none
     sep = "&" if query else "?"
     return await ui.post(f"/records/verification_visit/new{query}{sep}csrf_token={token}", form)
 
@@ -360,3 +360,33 @@ async def test_a_complaint_update_is_logged_and_a_refused_one_keeps_what_was_typ
     doc = await replica.get_record(doc_id)
     assert doc["status"] == "assigned"
     assert doc["action_log"][-1]["note"] == "Taken up."
+
+
+async def test_a_refused_visits_photo_is_kept_sealed_in_its_draft_and_saved_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp_files_inside(tmp_path, monkeypatch)
+    m = markers(photo="QZXDRAFTPHOTO")
+    await new_device(tmp_path / "device")
+    async for ui in make_ui(tmp_path / "device"):
+        token = await unlocked(ui)
+        photo = JPEG + m["photo"].encode()
+        refused = await _post_visit(ui, token, findings="", photo=photo)  # findings missing
+        assert refused.status == 422
+        assert 'id="kept-photos"' in await refused.text()
+        assert (
+            hi("Photos kept with this draft: %(num)s. New ones are added to them.") % {"num": 1}
+            in await (await ui.get("/records/verification_visit/new?lang=hi")).text()
+        )
+        await ui.post("/lock", {"csrf_token": token})
+        # Locked: the draft's photo is on disk only sealed.
+        assert marker_hits(tmp_path, m) == []
+        token = await unlocked(ui)
+        saved = await _post_visit(ui, token, findings="Lives here.", photo=b"")  # no new photo
+        assert saved.status == 200
+        replica = ui.session.replica
+        assert replica is not None
+        [visit] = await replica.list_records("verification_visit")
+        assert visit["photos"] == ["photo-1.jpg"]
+        stored = await replica.db.get(visit["_id"], attachments=True)
+        assert stored["_attachments"]["photo-1.jpg"]["content_type"] == "image/jpeg"
