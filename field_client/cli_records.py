@@ -59,13 +59,22 @@ def complaint() -> None:
 @click.option("--description", help="What happened, in the complainant's words.")
 @click.option("--place", help="Where it happened.")
 @click.option(
-    "--incident-time", help="When it happened (e.g. 2024-05-01T10:30:00+05:30); default now."
+    "--incident-time",
+    help="When it happened, e.g. '2026-05-01 10:30' (this device's time zone); default now.",
 )
 @click.option("--gps", help="Where it happened as latitude,longitude.")
 @_from_json_option
 def complaint_new(from_json: str | None, **fields: Any) -> None:
     """Record a new complaint: asks for every field not given as an option,
-    checking each answer as it is given (optional ones: Enter to skip)."""
+    checking each answer as it is given (optional ones: Enter to skip).
+
+    \b
+    Examples:
+      beatsync complaint new
+      beatsync complaint new --name "Ram Kumar" --phone 9876543210 \\
+        --address "Kankarbagh, Patna" --category theft \\
+        --description "Phone snatched." --place "Mithapur bus stand"
+    """
     if from_json:
         _save({"type": "complaint", **_read_json(from_json)})
         return

@@ -230,15 +230,16 @@ def _show_list(
 ) -> None:
     """The records kept by ``keep``; at most ``limit`` of them (None: all)."""
 
-    async def work(replica: FieldReplica) -> list[dict[str, Any]]:
-        return [d for d in await replica.list_records(record_type) if keep(d)]
+    async def work(replica: FieldReplica) -> tuple[list[dict[str, Any]], set[str]]:
+        docs = [d for d in await replica.list_records(record_type) if keep(d)]
+        return docs, {c.record_id for c in await replica.conflicts()}
 
-    docs, app = _with_replica(work), _app()
+    (docs, conflicted), app = _with_replica(work), _app()
     shown = docs if limit is None else docs[:limit]
     if app.as_json:
         render.emit_json(app.out, shown)
         return
-    app.out.print(render.record_list(record_type, shown))
+    app.out.print(render.record_list(record_type, shown, conflicted))
     if len(shown) < len(docs):
         # On stderr: a script reading the table gets only rows.
         click.echo(

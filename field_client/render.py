@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from field_client.decisions import Decision, decision_of
 from field_client.importing import Problem
 from field_client.reports import Status, SyncReport
 
@@ -94,7 +95,19 @@ def record_table(doc: Mapping[str, Any]) -> Table:
             "[red]CONFLICT[/red]",
             "edited on another device too: " + ", ".join(doc["_conflicts"]),
         )
+    if decision := decision_of(doc):
+        table.add_row("[green]Office's decision[/green]", escape(_decision_text(decision)))
     return table
+
+
+def _decision_text(decision: Decision) -> str:
+    return f"{decision.reason} (by {decision.by}, {_local_time(decision.at)})"
+
+
+def _conflict_mark(doc: Mapping[str, Any], conflicted: Set[str]) -> str:
+    if doc.get("_conflicts") or doc["_id"] in conflicted:
+        return "open"
+    return "decided" if decision_of(doc) else ""
 
 
 # Columns holding an ISO time; shown in the device's own zone, to the minute.
@@ -114,18 +127,27 @@ def _local_time(value: str) -> str:
     return value
 
 
-def record_list(record_type: str, docs: Sequence[Mapping[str, Any]]) -> Table:
+def record_list(
+    record_type: str, docs: Sequence[Mapping[str, Any]], conflicted: Set[str] = frozenset()
+) -> Table:
+    """The list's table; ``conflicted``: ids of records in an undecided conflict."""
     table = Table(title=f"{len(docs)} {record_type.replace('_', ' ')} record(s)")
     table.add_column("Id", style="cyan", no_wrap=True)
     for title, path in _COLUMNS[record_type]:
         # A time split over two lines reads as two values; names may wrap instead.
         table.add_column(title, overflow="fold", no_wrap=path in _TIME_PATHS)
+    # A conflict column only when a record has one: open, or decided by the office.
+    marked = any(_conflict_mark(doc, conflicted) for doc in docs)
+    if marked:
+        table.add_column("Conflict", no_wrap=True)
     for doc in docs:
         cells = [
             _local_time(_at(doc, path)) if path in _TIME_PATHS else _at(doc, path)
             for _, path in _COLUMNS[record_type]
         ]
-        table.add_row(doc["_id"][:SHORT_ID], *cells)
+        table.add_row(
+            doc["_id"][:SHORT_ID], *cells, *([_conflict_mark(doc, conflicted)] if marked else [])
+        )
     return table
 
 
@@ -173,6 +195,11 @@ def sync_summary(report: SyncReport) -> str:
     if report.refused:
         reasons = "; ".join(f"{r.get('id')}: {r.get('reason')}" for r in report.refused[:5])
         text += f" The server refused {len(report.refused)}: {escape(reasons)}"
+    for decided in report.decided:
+        what = f"{decided['type'].replace('_', ' ')} {decided['id'][:SHORT_ID]}"
+        text += f"\nThe office decided the conflict on {what}: " + escape(
+            _decision_text(Decision(decided["at"], decided["by"], decided["reason"]))
+        )
     return text
 
 

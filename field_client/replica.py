@@ -15,6 +15,7 @@ Every command but :meth:`FieldReplica.sync` works with no network.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import schemas
 from field_client import keys, refusals
+from field_client.decisions import decision_of
 from field_client.errors import (
     AlreadyInitialised,
     DeviceRevoked,
@@ -457,10 +459,8 @@ class FieldReplica:
         pending = await self.db.changes(since=self._settings.synced_seq)
         return [row["id"] for row in pending["results"] if not is_journal(row["id"])]
 
-    async def status(self) -> Status:
-        s = self._settings
-        pending = await self.db.changes(since=s.synced_seq)
-        journal_rows = sum(1 for row in pending["results"] if is_journal(row["id"]))
+    async def _scan(self) -> tuple[dict[str, int], list[Conflicted]]:
+        """Records per type, and the records in conflict (one pass over every record)."""
         everything = await self.db.changes(include_docs=True, conflicts=True)
         counts = dict.fromkeys(RECORD_TYPES, 0)
         conflicts = []
@@ -472,6 +472,17 @@ class FieldReplica:
                 conflicts.append(
                     Conflicted(doc["_id"], doc.get("type"), doc["_rev"], tuple(doc["_conflicts"]))
                 )
+        return counts, conflicts
+
+    async def conflicts(self) -> list[Conflicted]:
+        """The records edited on two devices whose conflict is not decided yet."""
+        return (await self._scan())[1]
+
+    async def status(self) -> Status:
+        s = self._settings
+        pending = await self.db.changes(since=s.synced_seq)
+        journal_rows = sum(1 for row in pending["results"] if is_journal(row["id"]))
+        counts, conflicts = await self._scan()
         return Status(
             officer_id=s.officer_id,
             device_id=s.device_id,
@@ -531,7 +542,30 @@ class FieldReplica:
         await refusals.remember(self.db, refused, at)
         if not push.rejected:
             self._save_settings(self._settings.replace(last_sync_at=at))
-        return SyncReport(pushed=tally.sent, pulled=tally.received, refused=refused, at=at)
+        return SyncReport(
+            pushed=tally.sent,
+            pulled=tally.received,
+            refused=refused,
+            at=at,
+            decided=await self._decided(tally.pulled_ids),
+        )
+
+    async def _decided(self, pulled: set[str]) -> tuple[dict[str, str], ...]:
+        """The records just received whose newest revision is the office's decision."""
+        keys = sorted(doc_id for doc_id in pulled if not is_journal(doc_id))
+        if not keys:
+            return ()
+        rows = (await self.db.all_docs(keys=keys, include_docs=True))["rows"]
+        decided = []
+        for row in rows:
+            doc = row.get("doc")
+            log = doc.get("action_log") if isinstance(doc, dict) else None
+            decision = decision_of({"action_log": log[-1:]}) if isinstance(log, list) else None
+            if doc is not None and decision is not None:
+                decided.append(
+                    {"id": doc["_id"], "type": str(doc.get("type")), **dataclasses.asdict(decision)}
+                )
+        return tuple(decided)
 
     async def _advance(self, tally: _Tally) -> None:
         """Move ``synced_seq`` past what is now on the server, also after a cut sync:

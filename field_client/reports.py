@@ -76,3 +76,5 @@ class SyncReport:
     # in either direction; the next sync offers them again.
     refused: tuple[dict[str, Any], ...] = field(default=())
     at: str = ""
+    # Conflicts the office decided that this sync brought: {"id", "type", "at", "by", "reason"}.
+    decided: tuple[dict[str, str], ...] = field(default=())

@@ -67,6 +67,7 @@ from schemas.migrations import migrate
 from sync.revtree import RevInfo, generation, winning_rev
 
 __all__ = [
+    "CONFLICT_RESOLVED",
     "REOPENED",
     "RULES",
     "Leaf",
@@ -87,6 +88,9 @@ _ABSENT: Final = object()
 _ENVELOPE: Final = ("updated_at", "updated_by")
 _DROPPED: Final = frozenset({"signature", "_attachments"})
 REOPENED: Final = "reopened"
+# The action-log entry the office's conflict desk adds when it decides a
+# conflict (its note is the reason); devices show it as the office's decision.
+CONFLICT_RESOLVED: Final = "conflict_resolved"
 _STATUS_RANK: Final = {
     "registered": 0,
     "assigned": 1,

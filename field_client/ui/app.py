@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from field_client.ui import handlers_edits as edits
 from field_client.ui import handlers_records as records
 from field_client.ui import handlers_session as session_pages
 from field_client.ui.guard import make_guard
@@ -91,4 +92,6 @@ def create_ui(
     add.add_get("/records/{type}/new", records.form_page, name="new")
     add.add_post("/records/{type}/new", records.form_post)
     add.add_get("/record/{id}", records.record_page, name="record")
+    add.add_post("/record/{id}/visitor", edits.visitor_mark, name="visitor_mark")
+    add.add_post("/record/{id}/update", edits.complaint_update, name="complaint_update")
     return app

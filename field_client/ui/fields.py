@@ -29,7 +29,19 @@ from schemas.web.labels import (
     TOO_LONG,
 )
 
-__all__ = ["FORMS", "N_", "Field", "Form", "field_errors", "owner_of", "record_of"]
+__all__ = [
+    "FORMS",
+    "NOTHING_TO_UPDATE",
+    "NOT_YOUR_STEP",
+    "N_",
+    "UPDATE_FIELDS",
+    "UPDATE_FORM",
+    "Field",
+    "Form",
+    "field_errors",
+    "owner_of",
+    "record_of",
+]
 
 
 BAD_GPS = N_("Give the place as latitude,longitude inside India, like 25.61,85.14.")
@@ -248,6 +260,39 @@ FORMS: Mapping[str, Form] = {
         neighbours=True,
     ),
 }
+
+
+# A complaint's update from its page: what `beatsync complaint update` takes.
+UPDATE_FIELDS: Sequence[Field] = (
+    Field(
+        "status",
+        N_("New status"),
+        "choice",
+        choices=_choices("complaint", "status", STATUS_LABELS),
+        paths=("status", "assigned_officer"),
+    ),
+    Field("note", N_("Note for the action log"), "textarea", paths=("action_log",)),
+    Field(
+        "fir_number",
+        N_("FIR number"),
+        paths=("fir_number",),
+        hint=N_("Only when the complaint became an FIR."),
+    ),
+)
+NOTHING_TO_UPDATE = N_("Write a note or choose a new status.")
+NOT_YOUR_STEP = N_(
+    "Your role may not move the complaint to this status (a station officer decides)."
+)
+
+
+def _built_from_the_old_record(
+    values: Mapping[str, str], officer_id: str, at: str
+) -> dict[str, Any]:
+    raise TypeError("an update is built from the record it edits: forms.complaint_update")
+
+
+# The update's fields as a form, so a refusal lands beside its field as on the new-record forms.
+UPDATE_FORM = Form("complaint", UPDATE_FIELDS, _built_from_the_old_record)
 
 
 def record_of(form: Form, values: Mapping[str, str], officer_id: str, at: str) -> dict[str, Any]:

@@ -9,12 +9,20 @@ from aiohttp import web
 
 import schemas
 from field_client import render
+from field_client.decisions import decision_of
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.ui import drafts
-from field_client.ui.fields import FORMS, N_, NEIGHBOUR_ROWS, STATUS_LABELS, field_errors
+from field_client.ui.fields import (
+    FORMS,
+    N_,
+    NEIGHBOUR_ROWS,
+    STATUS_LABELS,
+    UPDATE_FIELDS,
+    field_errors,
+)
 from field_client.ui.handlers_session import page, replica_of
 from field_client.ui.listing import due_by, is_today, matches, page_of
-from field_client.ui.uploads import read_upload
+from field_client.ui.uploads import MAX_PHOTOS, TOO_MANY_PHOTOS, read_upload
 from schemas.web.pages import CSRF_FIELD, gettext_for
 from sync.errors import NotFound
 
@@ -84,8 +92,16 @@ async def record_list(request: web.Request) -> web.Response:
     )
 
 
-async def record_page(request: web.Request) -> web.Response:
+async def record_page(
+    request: web.Request,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The record with its log, history and journal, and the edits it takes
+    (``values``/``errors``: a refused edit, shown again beside its fields)."""
     replica = replica_of(request)
+    _ = gettext_for(request)
     try:
         doc = await replica.get_record(request.match_info["id"])
     except NotFound:
@@ -98,13 +114,18 @@ async def record_page(request: web.Request) -> web.Response:
         "record.html",
         request,
         {
-            "title": gettext_for(request)(_TITLES[doc["type"]]),
+            "title": _(_TITLES[doc["type"]]),
             "doc": doc,
             "facts": list(render.flatten(_shown_fields(doc))),
             "revs": history,
             "journal": sorted(journal, key=lambda e: str(e.get("at"))),
             "status_labels": STATUS_LABELS,
+            "decision": decision_of(doc),
+            "update_fields": UPDATE_FIELDS,
+            "values": values or {},
+            "errors": {k: _(m) % v if v else _(m) for k, (m, v) in (errors or {}).items()},
         },
+        status=status,
     )
 
 
@@ -148,8 +169,9 @@ async def form_page(request: web.Request) -> web.Response:
     record_type = _type_of(request)
     assigned = await _assigned(request)
     key = _draft_key(record_type, assigned["_id"] if assigned else "")
-    values = {**_prefill(assigned), **await drafts.load(replica_of(request).db, key)}
-    return _form(request, record_type, values, {}, assigned)
+    db = replica_of(request).db
+    values = {**_prefill(assigned), **await drafts.load(db, key)}
+    return _form(request, record_type, values, {}, assigned, kept=await drafts.load_photos(db, key))
 
 
 def _form(
@@ -161,6 +183,7 @@ def _form(
     *,
     notice: str = "",
     status: int = 200,
+    kept: Mapping[str, Photo] | None = None,
 ) -> web.Response:
     _ = gettext_for(request)
     # A form with photos carries its CSRF token in its action (see uploads).
@@ -178,6 +201,7 @@ def _form(
             "fix_these": _(FIX_THESE) if errors else "",
             "neighbour_rows": range(1, NEIGHBOUR_ROWS + 1),
             "action": str(action),
+            "kept_photos": sorted(kept or {}),
         },
         status=status,
     )
@@ -199,9 +223,14 @@ async def form_post(request: web.Request) -> web.Response:
     values.pop(CSRF_FIELD, None)
     action = values.pop("action", "save")
     key = _draft_key(record_type, assigned["_id"] if assigned else "")
+    if form.neighbours:  # the photos kept in the draft come first, then the new ones
+        photos = drafts.numbered(await drafts.load_photos(replica.db, key), photos)
+        if len(photos) > MAX_PHOTOS:
+            photos = dict(list(photos.items())[:MAX_PHOTOS])
+            errors["photos"] = (TOO_MANY_PHOTOS, {"limit": MAX_PHOTOS})
     if action == "draft":
-        await drafts.save(replica.db, key, values)
-        return _form(request, record_type, values, {}, assigned, notice=DRAFT_KEPT)
+        await drafts.save(replica.db, key, values, photos)
+        return _form(request, record_type, values, {}, assigned, notice=DRAFT_KEPT, kept=photos)
     if not errors:
         try:
             doc_id = await _save(replica, record_type, values, photos, assigned)
@@ -211,9 +240,9 @@ async def form_post(request: web.Request) -> web.Response:
             await drafts.discard(replica.db, key)
             url = request.app.router["record"].url_for(id=doc_id)
             raise web.HTTPSeeOther(str(url.with_query(saved="1")))
-    # Refused: nothing is stored but the draft, so nothing typed is lost.
-    await drafts.save(replica.db, key, values)
-    return _form(request, record_type, values, errors, assigned, status=422)
+    # Refused: nothing is stored but the draft, so nothing typed (or photographed) is lost.
+    await drafts.save(replica.db, key, values, photos)
+    return _form(request, record_type, values, errors, assigned, status=422, kept=photos)
 
 
 async def _save(

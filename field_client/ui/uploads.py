@@ -16,7 +16,14 @@ from aiohttp import BodyPartReader, web
 from field_client.records import MAX_PHOTO_BYTES, MAX_PHOTOS, Photo, photo_kind
 from schemas.web.labels import N_, NOT_AN_IMAGE, PHOTO_TOO_LARGE
 
-__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "Upload", "photo_kind", "read_upload"]
+__all__ = [
+    "MAX_PHOTOS",
+    "MAX_PHOTO_BYTES",
+    "TOO_MANY_PHOTOS",
+    "Upload",
+    "photo_kind",
+    "read_upload",
+]
 
 MAX_TEXT_BYTES = 64 * 1024
 TOO_MANY_PHOTOS = N_("At most %(limit)s photos at a time.")

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas.identity import Role
-from schemas.merge import RULES, Leaf, MergeResult, differing, merge_leaves, with_choices
+from schemas.merge import (
+    CONFLICT_RESOLVED,
+    RULES,
+    Leaf,
+    MergeResult,
+    differing,
+    merge_leaves,
+    with_choices,
+)
 from server.conflicts.leaves import (
     Conflicted,
     leaf_revs_of,
@@ -46,7 +54,7 @@ MAX_PAGE: Final = 200
 # The reason goes into the record's log as a note (long_text allows 20,000);
 # a paragraph is what an officer writes, and what a slow link carries back.
 MAX_REASON: Final = 2000
-RESOLVED_ACTION: Final = "conflict_resolved"
+RESOLVED_ACTION: Final = CONFLICT_RESOLVED  # one word for the desk and the devices
 _STATUSES: Final[Mapping[str, ConflictStatus]] = {
     "open": "open",
     "resolved": "resolved",

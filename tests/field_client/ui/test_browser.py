@@ -18,6 +18,7 @@ from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.gateway.keys import STORES
 from tests.browser import OpenBrowser, fits_phone, screenshot
+from tests.field_client.support import complaint, visitor
 from tests.field_client.test_gateway import PASSWORD, _provision
 from tests.field_client.ui.support import PASSPHRASE, SECRET, make_ui, new_device
 from tests.field_client.ui.test_pages import JPEG, assigned_visit
@@ -40,6 +41,12 @@ async def _enrolled_device(home: Path, url: str) -> None:
         await replica.enrol(url, password=PASSWORD, device_name="tablet 7")
     finally:
         await replica.close()
+
+
+async def _new_replica(home: Path) -> FieldReplica:
+    """A new device's replica, opened to put records on it before the app starts."""
+    await new_device(home)
+    return await FieldReplica.open(home, PASSPHRASE)
 
 
 async def _unlock(page: Any) -> None:
@@ -110,9 +117,9 @@ async def test_a_complaint_recorded_offline_in_hindi_reaches_the_centre(
         centre = await aiohttp_server(create_app(config), host="127.0.0.1", port=port)
         await page.click("#sync-now")
         await page.wait_for_selector("#sync-outcome.ok", timeout=60_000)
-        # Done equals the total (the count is the sync's own: documents, journal included).
-        done, total = (await page.inner_text("#push-progress")).split(" / ")
-        assert done == total != "0"
+        # Records, as the pending count counted them: the one complaint (its journal
+        # entry travels with it uncounted).
+        assert await page.inner_text("#push-progress") == "1 / 1"
         assert await page.inner_text("#pending") == hi("Everything recorded here is at the centre.")
         await screenshot(page, "ui-sync-done-hi")
 
@@ -127,12 +134,8 @@ async def test_an_assigned_visit_is_recorded_with_a_photo(
     tmp_path: Path, open_browser: OpenBrowser
 ) -> None:
     home = tmp_path / "device"
-    await new_device(home)
-    replica = await FieldReplica.open(home, PASSPHRASE)
-    try:
+    async with await _new_replica(home) as replica:
         await replica.db.put(assigned_visit())
-    finally:
-        await replica.close()
     photo = tmp_path / "door.jpg"
     photo.write_bytes(JPEG)
 
@@ -191,3 +194,49 @@ async def test_the_pages_are_keyboard_usable(tmp_path: Path, open_browser: OpenB
         assert min(sizes) >= 44  # touch targets
         await page.set_viewport_size({"width": 800, "height": 1000})  # a tablet
         await screenshot(page, "ui-home-tablet")
+
+
+async def test_a_visitor_checked_out_and_a_complaint_updated_in_hindi(
+    tmp_path: Path, open_browser: OpenBrowser
+) -> None:
+    home = tmp_path / "device"
+    async with await _new_replica(home) as replica:
+        visitor_id, _ = await replica.save_record(visitor())
+        complaint_id, _ = await replica.save_record(complaint())
+
+    async for ui in make_ui(home):
+        browser = await open_browser(javascript=False, locale="hi-IN")
+        page = await browser.new_page()
+        await page.goto(f"{ui.base}/?key={SECRET}")
+        await _unlock(page)
+
+        await page.goto(f"{ui.base}/record/{visitor_id}")
+        assert await page.inner_text("#check-out") == hi("Mark as gone (time out now)")
+        await page.click("#check-out")
+        await page.wait_for_selector("#notice")
+        assert await page.locator("#check-out").count() == 0
+        await screenshot(page, "ui-visitor-checked-out-hi")
+        assert await fits_phone(page)
+
+        await page.goto(f"{ui.base}/record/{complaint_id}")
+        await page.select_option("#f-status", "closed")  # not a beat officer's step
+        await page.fill("#f-note", "दोनों पक्षों में समझौता हो गया।")
+        await page.click("#update")
+        error = await page.inner_text("#f-status-error")
+        assert error == hi(
+            "Your role may not move the complaint to this status (a station officer decides)."
+        )
+        assert await page.input_value("#f-note") == "दोनों पक्षों में समझौता हो गया।"
+        await screenshot(page, "ui-complaint-update-refused-hi")
+        assert await fits_phone(page)
+        await page.select_option("#f-status", "assigned")
+        await page.click("#update")
+        await page.wait_for_selector("#notice")
+        log = await page.inner_text("#action-log")
+        assert "दोनों पक्षों में समझौता हो गया।" in log
+        await screenshot(page, "ui-complaint-updated-hi")
+
+        unlocked = ui.session.replica
+        assert unlocked is not None
+        assert "time_out" in await unlocked.get_record(visitor_id)
+        assert (await unlocked.get_record(complaint_id))["status"] == "assigned"

@@ -16,7 +16,7 @@ from field_client.ui import uploads
 from field_client.ui.listing import PAGE_SIZE
 from schemas.i18n import translations
 from tests.at_rest import marker_hits, markers, temp_files_inside
-from tests.field_client.support import complaint
+from tests.field_client.support import complaint, visitor
 from tests.field_client.ui.support import PASSPHRASE, Ui, csrf_of, make_ui, new_device
 
 hi = translations("hi").gettext
@@ -192,7 +192,7 @@ async def _post_visit(ui: Ui, token: str, *, findings: str, photo: bytes, query:
     }
     for key, value in values.items():
         form.add_field(key, value)
-    form.add_field("photos", photo, filename="door.jpg", content_type="image/jpeg")
+    form.add_field("photos", photo, filename="door.jpg", content_type="image/jpeg")  # b"": none
     sep = "&" if query else "?"
     return await ui.post(f"/records/verification_visit/new{query}{sep}csrf_token={token}", form)
 
@@ -274,3 +274,119 @@ async def test_the_passphrase_never_reaches_a_page(ui: Ui) -> None:
     await ui.enter()
     answer = await ui.unlock()
     assert PASSPHRASE not in await answer.text()
+
+
+async def test_a_record_page_shows_what_the_office_decided_on_its_conflict(ui: Ui) -> None:
+    await unlocked(ui)
+    replica = ui.session.replica
+    assert replica is not None
+    reason = "The Aadhaar card reads Sunita Devi."
+    decided = complaint()
+    decided["action_log"].append(
+        {
+            "at": "2026-12-04T10:00:00+05:30",
+            "by": "so.verma",
+            "action": "conflict_resolved",
+            "note": reason,
+        }
+    )
+    doc_id, _ = await replica.save_record(decided)
+    plain, _ = await replica.save_record(complaint())
+    html = await (await ui.get(f"/record/{doc_id}?lang=hi")).text()
+    said = hi("The office decided this record's conflict: %(reason)s (%(by)s, %(at)s)") % {
+        "reason": reason,
+        "by": "so.verma",
+        "at": "2026-12-04T10:00:00+05:30",
+    }
+    assert said in html
+    assert 'id="decision"' not in await (await ui.get(f"/record/{plain}")).text()
+
+
+def _rev_of(html: str) -> str:
+    match = re.search(r'name="rev" value="([^"]+)"', html)
+    assert match, "the page has no edit form"
+    return match.group(1)
+
+
+async def test_a_visitor_is_checked_out_from_the_record_page(ui: Ui) -> None:
+    token = await unlocked(ui)
+    replica = ui.session.replica
+    assert replica is not None
+    doc_id, _ = await replica.save_record(visitor())
+    html = await (await ui.get(f"/record/{doc_id}?lang=hi")).text()
+    assert hi("Mark as gone (time out now)") in html
+    answer = await ui.post(
+        f"/record/{doc_id}/visitor", {"action": "out", "rev": _rev_of(html), "csrf_token": token}
+    )
+    assert answer.status == 200  # followed to the record page
+    assert "time_out" in await replica.get_record(doc_id)
+    assert 'id="check-out"' not in await answer.text()
+    # An old page's form (the revision it saw is gone) stores nothing.
+    again = await ui.post(
+        f"/record/{doc_id}/visitor", {"action": "out", "rev": _rev_of(html), "csrf_token": token}
+    )
+    assert again.status == 409
+
+
+async def test_a_complaint_update_is_logged_and_a_refused_one_keeps_what_was_typed(
+    ui: Ui,
+) -> None:
+    token = await unlocked(ui)
+    replica = ui.session.replica
+    assert replica is not None
+    doc_id, _ = await replica.save_record(complaint())
+    html = await (await ui.get(f"/record/{doc_id}")).text()
+    rev = _rev_of(html)
+    # A beat officer may not close a complaint: said beside the status, the note kept.
+    refused = await ui.post(
+        f"/record/{doc_id}/update?lang=hi",
+        {"status": "closed", "note": "समझौता हो गया", "rev": rev, "csrf_token": token},
+    )
+    assert refused.status == 422
+    page = await refused.text()
+    assert field_error(page, "status") == hi(
+        "Your role may not move the complaint to this status (a station officer decides)."
+    )
+    assert "समझौता हो गया" in page
+    assert (await replica.get_record(doc_id))["_rev"] == rev  # nothing stored
+    empty = await ui.post(f"/record/{doc_id}/update?lang=en", {"rev": rev, "csrf_token": token})
+    assert empty.status == 422
+    assert field_error(await empty.text(), "note") == "Write a note or choose a new status."
+    done = await ui.post(
+        f"/record/{doc_id}/update",
+        {"status": "assigned", "note": "Taken up.", "rev": rev, "csrf_token": token},
+    )
+    assert done.status == 200
+    doc = await replica.get_record(doc_id)
+    assert doc["status"] == "assigned"
+    assert doc["action_log"][-1]["note"] == "Taken up."
+
+
+async def test_a_refused_visits_photo_is_kept_sealed_in_its_draft_and_saved_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp_files_inside(tmp_path, monkeypatch)
+    m = markers(photo="QZXDRAFTPHOTO")
+    await new_device(tmp_path / "device")
+    async for ui in make_ui(tmp_path / "device"):
+        token = await unlocked(ui)
+        photo = JPEG + m["photo"].encode()
+        refused = await _post_visit(ui, token, findings="", photo=photo)  # findings missing
+        assert refused.status == 422
+        assert 'id="kept-photos"' in await refused.text()
+        assert (
+            hi("Photos kept with this draft: %(num)s. New ones are added to them.") % {"num": 1}
+            in await (await ui.get("/records/verification_visit/new?lang=hi")).text()
+        )
+        await ui.post("/lock", {"csrf_token": token})
+        # Locked: the draft's photo is on disk only sealed.
+        assert marker_hits(tmp_path, m) == []
+        token = await unlocked(ui)
+        saved = await _post_visit(ui, token, findings="Lives here.", photo=b"")  # no new photo
+        assert saved.status == 200
+        replica = ui.session.replica
+        assert replica is not None
+        [visit] = await replica.list_records("verification_visit")
+        assert visit["photos"] == ["photo-1.jpg"]
+        stored = await replica.db.get(visit["_id"], attachments=True)
+        assert stored["_attachments"]["photo-1.jpg"]["content_type"] == "image/jpeg"
