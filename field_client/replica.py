@@ -46,20 +46,13 @@ from field_client.remote import connect, enrol, is_revocation
 from field_client.reports import Conflicted, SaveReport, Status, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
+from field_client.syncing import Failed, two_way
 from schemas.identity import is_slug
 from sync import journal
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
 from sync.files import private_dir
-from sync.replication import (
-    Progress,
-    ReplicationError,
-    ReplicationResult,
-    RetryPolicy,
-    Side,
-    is_transient,
-    replicate,
-)
+from sync.replication import Progress, RetryPolicy, is_transient
 from sync.sqlite import SQLiteDatabase
 
 __all__ = ["FIELD_RETRY", "UNASSIGNED", "FieldReplica"]
@@ -481,7 +474,8 @@ class FieldReplica:
         on_progress: Callable[[str, Progress], None] | None = None,
         retry: RetryPolicy = FIELD_RETRY,
     ) -> SyncReport:
-        """Push and pull with ``remote`` (default: the enrolled gateway).
+        """Push and pull with ``remote`` (default: the enrolled gateway), in one
+        sync session when the server offers it (:mod:`field_client.syncing`).
 
         No network: ``Offline``, nothing lost. The gateway says this device is
         revoked: the replica wipes itself and raises ``DeviceRevoked``.
@@ -490,61 +484,40 @@ class FieldReplica:
         own = remote is None
         target = self.remote() if remote is None else remote
         try:
-            # Push first: what the officer recorded reaches the centre even if
-            # the link drops before the pull is done.
-            push = await self._replicate(
-                self.db, target, Side.TARGET, retry, _labelled("push", on_progress)
+            done = await two_way(
+                self.db,
+                target,
+                retry=retry,
+                on_progress=on_progress,
+                known_session=own and self._settings.server_session,
             )
-            pull = await self._replicate(
-                target, self.db, Side.SOURCE, retry, _labelled("pull", on_progress)
-            )
-        finally:
-            if own:
-                await target.close()
-        at = now_stamp()
-        refused = (*push.rejected, *pull.rejected)
-        await refusals.remember(self.db, refused, at)
-        if not push.rejected:
-            # Everything local up to here is now on the server: pushed, or pulled from it.
-            info = await self.db.info()
-            self._save_settings(
-                self._settings.replace(synced_seq=info["update_seq"], last_sync_at=at)
-            )
-        return SyncReport(
-            pushed=push.docs_written, pulled=pull.docs_written, refused=refused, at=at
-        )
-
-    async def _replicate(
-        self,
-        source: Database,
-        target: Database,
-        server: Side,
-        retry: RetryPolicy,
-        on_progress: Callable[[Progress], None] | None,
-    ) -> ReplicationResult:
-        """One direction of :meth:`sync`; ``server`` says which side the server is."""
-        try:
-            return await replicate(source, target, retry=retry, on_progress=on_progress)
-        except ReplicationError as failure:
+        except Failed as stopped:
+            failure = stopped.failure
             if is_revocation(failure):
                 await self.wipe()
                 raise DeviceRevoked() from None
             if failure.cause is not None and is_transient(failure.cause):
                 raise _offline(failure.cause) from failure
-            raise SyncStopped.of(failure, server=server) from failure
+            raise SyncStopped.of(failure, server=stopped.server) from failure
+        finally:
+            if own:
+                await target.close()
+        at = now_stamp()
+        refused = (*done.pushed_refused, *done.pulled_refused)
+        await refusals.remember(self.db, refused, at)
+        settings = self._settings.replace(server_session=done.session) if own else self._settings
+        if not done.pushed_refused:
+            # Everything local up to here is now on the server: pushed, or pulled from it.
+            info = await self.db.info()
+            settings = settings.replace(synced_seq=info["update_seq"], last_sync_at=at)
+        if settings != self._settings:
+            self._save_settings(settings)
+        return SyncReport(pushed=done.pushed, pulled=done.pulled, refused=refused, at=at)
 
     async def wipe(self) -> None:
         """Close and crypto-shred this replica (see :func:`wipe_replica`)."""
         await self.close()
         wipe_replica(self.home)
-
-
-def _labelled(
-    direction: str, callback: Callable[[str, Progress], None] | None
-) -> Callable[[Progress], None] | None:
-    if callback is None:
-        return None
-    return lambda progress: callback(direction, progress)
 
 
 def _check_identity(settings: Settings) -> None:

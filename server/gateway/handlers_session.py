@@ -60,10 +60,11 @@ def _parse(body: dict[str, Any]) -> tuple[list[Any], Any, int]:
 
 
 async def _changed(
-    scope: DbScope, store: Database, since: Any, pushed: set[tuple[str, str]]
+    scope: DbScope, store: Database, since: Any, pushed: set[tuple[str, str]], pending: list[int]
 ) -> AsyncIterator[tuple[Any, list[Doc] | None]]:
     """``(seq, leaves the device lacks)`` per change from ``since``, in feed order,
-    and ``(last_seq, None)`` at the end of each page of the feed."""
+    and ``(last_seq, None)`` at the end of each page of the feed, when
+    ``pending[0]`` holds the changes left after that page (if the store says)."""
     tail: dict[str, Any] = {}
     pages = changes_pages(
         store, tail, since=since, limit=None, style="all_docs",
@@ -88,6 +89,8 @@ async def _changed(
                         leaves.setdefault(result["id"], []).append(item["ok"])
             for row, _ in chunk:
                 yield row["seq"], leaves.get(row["id"], [])
+        if "pending" in tail:
+            pending[:] = [tail["pending"]]
         yield tail.get("last_seq"), None  # a page's end: a checkpoint
 
 
@@ -114,13 +117,15 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     await response.write(out.add(orjson.dumps(push_line), flush=True))
     last_seq, told, more = since, since, False
     try:
-        async for seq, leaves in _changed(scope, store, since, pushed):
+        pending: list[int] = []
+        async for seq, leaves in _changed(scope, store, since, pushed, pending):
             last_seq = seq
             if leaves:
                 await response.write(out.add(orjson.dumps({"seq": seq, "docs": leaves})))
                 told = seq
-            elif leaves is None and seq != told:
-                await response.write(out.add(orjson.dumps({"checkpoint": seq}), flush=True))
+            elif leaves is None and (seq != told or (pending and pending[0])):
+                mark = {"checkpoint": seq, **({"pending": pending[0]} if pending else {})}
+                await response.write(out.add(orjson.dumps(mark), flush=True))
                 told = seq
             if out.sent >= budget:
                 more = True
