@@ -1,8 +1,10 @@
 """The client side of the sync session (:mod:`sync.session_wire`): push and pull in one request.
 
 The device keeps both checkpoints in one ``_local`` document of its own store:
-``push_seq`` (its own seq up to which the server has everything) and
-``pull_seq`` (the server's seq up to which the device has everything). What
+``push_seq`` (its own seq up to which the server has everything),
+``pull_seq`` (the server's seq up to which the device has everything) and
+``have``, the revisions a push of several requests has sent so far, which
+the pull leaves out (they are past ``pull_seq`` on the server). What
 the device pulled advances ``push_seq`` too, when nothing else was written in
 between, so pulled documents are never offered back (the standard protocol
 pays a ``_revs_diff`` round trip to learn that). A document the server
@@ -42,6 +44,10 @@ __all__ = [
 
 # Pulled docs written to the local store per transaction.
 _WRITE_BATCH: Final = 200
+# Changed docs pushed per request, and their bytes (JSON, before gzip, about
+# 15 KB on the wire for records): see _Outbox.
+_PUSH_ROWS: Final = 200
+_PUSH_BYTES: Final = 64 * 1024
 # Longest silence while the answer streams: a 2G link stalls for seconds, not minutes.
 _IDLE_TIMEOUT: Final = 60.0
 
@@ -90,13 +96,39 @@ async def _save(local: Database, doc: Doc) -> Doc:
     return {**doc, "_rev": answer["rev"]}
 
 
-async def _changed_leaves(local: Database, since: Any) -> tuple[list[Doc], Any]:
-    """Every leaf (with history and attachments) of the docs changed after ``since``."""
-    feed = await local.changes(since=since, style="all_docs")
-    wanted = [{"id": r["id"], "rev": c["rev"]} for r in feed["results"] for c in r["changes"]]
-    found = await local.bulk_get(wanted, revs=True, attachments=True) if wanted else []
-    docs = [item["ok"] for result in found for item in result["docs"] if "ok" in item]
-    return docs, feed["last_seq"]
+class _Outbox:
+    """The device's changes since the push checkpoint, handed out a request's worth at a time.
+
+    A request carries at most :data:`_PUSH_BYTES` of documents (one larger
+    document goes alone): on a link that drops every few hundred KB, a push
+    in one piece would be cut and sent again forever."""
+
+    def __init__(self, local: Database, rows: list[Doc]) -> None:
+        self._local = local
+        self._rows = rows
+
+    @classmethod
+    async def since(cls, local: Database, since: Any) -> _Outbox:
+        return cls(local, (await local.changes(since=since, style="all_docs"))["results"])
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    async def take(self) -> list[Doc]:
+        """Every leaf (with history and attachments) of the next changed docs."""
+        rows, self._rows = self._rows[:_PUSH_ROWS], self._rows[_PUSH_ROWS:]
+        wanted = [{"id": r["id"], "rev": c["rev"]} for r in rows for c in r["changes"]]
+        found = await self._local.bulk_get(wanted, revs=True, attachments=True) if wanted else []
+        docs: list[Doc] = []
+        size = 0
+        for index, result in enumerate(found):
+            leaves = [item["ok"] for item in result["docs"] if "ok" in item]
+            size += sum(len(orjson.dumps(leaf)) for leaf in leaves)
+            if docs and size > _PUSH_BYTES:
+                self._rows = rows[index:] + self._rows  # the rest in the next request
+                break
+            docs += leaves
+        return docs
 
 
 async def _advance_push(local: Database, push_seq: Any, known: set[tuple[str, str]]) -> Any:
@@ -148,11 +180,20 @@ async def session_sync(
     result = SessionResult() if result is None else result
     report = on_progress or (lambda direction, progress: None)
     cp = await _checkpoint(local, local_id)
-    docs, local_last = await _changed_leaves(local, cp["push_seq"])
+    outbox = await _Outbox.since(local, cp["push_seq"])
     known: set[tuple[str, str]] = set()
     more = True
     while more:
+        docs = await outbox.take()
+        # Push all of it before pulling: a doc pulled before the device's own
+        # are acknowledged would sit behind them in its feed, where push_seq
+        # cannot pass it, and be offered back after a cut.
+        pull = not outbox
         body = {"session": wire.VERSION, "docs": docs, "since": cp["pull_seq"], "budget": budget}
+        if not pull:
+            body["pull"] = False
+        elif cp.get("have"):
+            body["have"] = cp["have"]
         batch: list[Doc] = []
         since, pending, ended = cp["pull_seq"], None, False
 
@@ -185,11 +226,13 @@ async def session_sync(
                     result.rejected += errors
                     result.pushed += line["push"]["written"]
                     refused = {e.get("id") for e in errors}
-                    known.update((d["_id"], d["_rev"]) for d in docs if d["_id"] not in refused)
-                    if not errors:
-                        cp = await _save(local, {**cp, "push_seq": local_last})
-                    docs = []
-                    report("push", _progress(result.pushed, len(result.rejected), 0, local_last))
+                    accepted = [[d["_id"], d["_rev"]] for d in docs if d["_id"] not in refused]
+                    known.update((doc_id, rev) for doc_id, rev in accepted)
+                    if accepted:
+                        # Left out of the pulls until one reaches the feed's end.
+                        cp = await _save(local, {**cp, "have": [*cp.get("have", []), *accepted]})
+                    pushed = _progress(result.pushed, len(result.rejected), len(outbox), None)
+                    report("push", pushed)
                 elif "docs" in line:
                     batch += line["docs"]
                     since = line["seq"]
@@ -198,7 +241,9 @@ async def session_sync(
                 elif "checkpoint" in line:
                     since, pending = line["checkpoint"], line.get("pending", pending)
                 elif "last_seq" in line:
-                    since, more, ended = line["last_seq"], bool(line["more"]), True
+                    since, more, ended = line["last_seq"], bool(line["more"]) or bool(outbox), True
+                    if pull and not line["more"] and cp.get("have"):
+                        cp = await _save(local, {**cp, "have": []})
         finally:
             await lines.aclose()
             await flush(since, pending)

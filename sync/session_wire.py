@@ -8,7 +8,10 @@ JSON object (gzip allowed)::
               with "_revisions" and inline attachments: _bulk_docs?new_edits=false],
      "since": the pull checkpoint (a remote seq, 0 at first),
      "budget": bytes of answer the client wants at most (about; a document
-               is never split, so one line may pass it)}
+               is never split, so one line may pass it),
+     "pull": false to push only (more of the push follows in the next request),
+     "have": [[id, rev], ...] the revisions pushed by earlier requests of this
+             sync, left out of the pull like this request's own docs}
 
 The answer is NDJSON (one JSON object a line, gzip when accepted, flushed
 every few KB so a cut loses only the lines after the last flush):

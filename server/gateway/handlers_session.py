@@ -47,6 +47,15 @@ def _budget(value: Any) -> int:
     return value
 
 
+def _have(value: Any) -> set[tuple[str, str]]:
+    """The ``have`` list: ``[[id, rev], ...]`` the device pushed earlier in this sync."""
+    if not isinstance(value, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
+    ):
+        raise BadRequest('"have" must be a JSON array of [id, rev] pairs')
+    return {(doc_id, rev) for doc_id, rev in value}
+
+
 def _parse(body: dict[str, Any]) -> tuple[list[Any], Any, int]:
     if body.get("session") != wire.VERSION:
         raise BadRequest(f'This gateway speaks session version {wire.VERSION} ("session": 1)')
@@ -94,12 +103,19 @@ async def _changed(
         yield tail.get("last_seq"), None  # a page's end: a checkpoint
 
 
+async def _nothing() -> AsyncIterator[tuple[Any, list[Doc] | None]]:
+    return
+    yield
+
+
 async def session_sync(request: web.Request) -> web.StreamResponse:
     scope = await resolve_scope(
         request.get(PRINCIPAL), request.match_info["db"], request.app[STATE]
     )
     store = await request.app[STORES].get(scope.station.id)
-    docs, since, budget = _parse(await read_json_object(request))
+    body = await read_json_object(request)
+    docs, since, budget = _parse(body)
+    have, pull = _have(body.get("have", [])), body.get("pull", True) is not False
     state = request.app[STATE]
     deps = WriteDeps(identities=state, audit=state,
                      refuse_unsigned=await request.app[DISTRICT].refuse_unsigned())
@@ -107,6 +123,7 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     errors = await write_docs(scope, store, deps, docs, new_edits=False) if docs else []
     refused = {e.get("id") for e in errors}
     pushed = {(d["_id"], d["_rev"]) for d in docs if d["_id"] not in refused}
+    pushed |= have
     gzip = "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
     response = web.StreamResponse(headers={hdrs.CONTENT_TYPE: "application/x-ndjson"})
     if gzip:
@@ -118,7 +135,8 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     last_seq, told, more = since, since, False
     try:
         pending: list[int] = []
-        async for seq, leaves in _changed(scope, store, since, pushed, pending):
+        feed = _changed(scope, store, since, pushed, pending) if pull else _nothing()
+        async for seq, leaves in feed:
             last_seq = seq
             if leaves:
                 await response.write(out.add(orjson.dumps({"seq": seq, "docs": leaves})))
