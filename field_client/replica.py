@@ -50,20 +50,13 @@ from field_client.remote import Enrolment, connect, enrol, is_revocation
 from field_client.reports import Conflicted, SaveReport, Status, SyncProgress, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
+from field_client.syncing import Failed, two_way
 from schemas.identity import is_slug
 from sync import journal
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
 from sync.files import private_dir
-from sync.replication import (
-    Progress,
-    ReplicationError,
-    ReplicationResult,
-    RetryPolicy,
-    Side,
-    is_transient,
-    replicate,
-)
+from sync.replication import Progress, RetryPolicy, is_transient
 from sync.sqlite import SQLiteDatabase
 
 __all__ = ["FIELD_RETRY", "UNASSIGNED", "FieldReplica"]
@@ -511,7 +504,8 @@ class FieldReplica:
         on_progress: Callable[[SyncProgress], None] | None = None,
         retry: RetryPolicy = FIELD_RETRY,
     ) -> SyncReport:
-        """Push and pull with ``remote`` (default: the enrolled gateway).
+        """Push and pull with ``remote`` (default: the enrolled gateway), in one
+        sync session when the server offers it (:mod:`field_client.syncing`).
 
         No network: ``Offline``, nothing lost. The gateway says this device is
         revoked: the replica wipes itself and raises ``DeviceRevoked``.
@@ -520,28 +514,41 @@ class FieldReplica:
         """
         own = remote is None
         target = self.remote() if remote is None else remote
-        tally = _Tally(len(await self._pending()), on_progress)
+        start_seq = (await self.db.info())["update_seq"]
+        tally = _Tally(len(await self._pending()), start_seq, on_progress)
         try:
-            # Push first: what the officer recorded reaches the centre even if
-            # the link drops before the pull is done.
-            push = await self._replicate(self.db, target, Side.TARGET, retry, tally.push)
-            tally.pushed_all = not push.rejected
-            tally.push_end = (await self.db.info())["update_seq"]
-            pull = await self._replicate(target, self.db, Side.SOURCE, retry, tally.pull)
-        except DeviceRevoked:
-            raise  # wiped: nothing left to advance
+            done = await two_way(
+                self.db,
+                target,
+                retry=retry,
+                on_progress=tally.update,
+                known_session=own and self._settings.server_session,
+            )
+        except Failed as stopped:
+            failure = stopped.failure
+            if is_revocation(failure):
+                await self.wipe()
+                raise DeviceRevoked() from None
+            await self._advance(tally)
+            if failure.cause is not None and is_transient(failure.cause):
+                raise _offline(failure.cause) from failure
+            raise SyncStopped.of(failure, server=stopped.server) from failure
         except BaseException:
             await self._advance(tally)
             raise
         finally:
             if own:
                 await target.close()
+        tally.pushed_all = not done.pushed_refused
         await self._advance(tally)
         at = now_stamp()
-        refused = (*push.rejected, *pull.rejected)
+        refused = (*done.pushed_refused, *done.pulled_refused)
         await refusals.remember(self.db, refused, at)
-        if not push.rejected:
-            self._save_settings(self._settings.replace(last_sync_at=at))
+        settings = self._settings.replace(server_session=done.session) if own else self._settings
+        if not done.pushed_refused:
+            settings = settings.replace(last_sync_at=at)
+        if settings != self._settings:
+            self._save_settings(settings)
         return SyncReport(
             pushed=tally.sent,
             pulled=tally.received,
@@ -582,25 +589,6 @@ class FieldReplica:
         if isinstance(seq, int) and seq > self._settings.synced_seq:
             self._save_settings(self._settings.replace(synced_seq=seq))
 
-    async def _replicate(
-        self,
-        source: Database,
-        target: Database,
-        server: Side,
-        retry: RetryPolicy,
-        on_progress: Callable[[Progress], None] | None,
-    ) -> ReplicationResult:
-        """One direction of :meth:`sync`; ``server`` says which side the server is."""
-        try:
-            return await replicate(source, target, retry=retry, on_progress=on_progress)
-        except ReplicationError as failure:
-            if is_revocation(failure):
-                await self.wipe()
-                raise DeviceRevoked() from None
-            if failure.cause is not None and is_transient(failure.cause):
-                raise _offline(failure.cause) from failure
-            raise SyncStopped.of(failure, server=server) from failure
-
     async def wipe(self) -> None:
         """Close and crypto-shred this replica (see :func:`wipe_replica`)."""
         await self.close()
@@ -612,24 +600,44 @@ def is_journal(doc_id: str) -> bool:
 
 
 class _Tally:
-    """A sync's progress in records, and how far the push got (for ``_advance``)."""
+    """A sync's progress in records, and how far the push got (for ``_advance``).
 
-    def __init__(self, waiting: int, listener: Callable[[SyncProgress], None] | None) -> None:
+    Both ways of syncing (the session and the standard replication) push
+    everything before they pull, so the first pull report means the push is
+    over: with nothing refused, every change up to ``push_end`` (the local
+    seq when the sync began) is on the server. An edit saved during the sync
+    is after it, so it stays waiting until the next sync."""
+
+    def __init__(
+        self, waiting: int, start_seq: Any, listener: Callable[[SyncProgress], None] | None
+    ) -> None:
         self.waiting, self.listener = waiting, listener
         self.sent = self.received = 0
         self.pushed_to: Any = None  # local seq up to which every change is on the server
+        self.push_failures = 0
         self.pushed_all = False
-        self.push_end: Any = None
+        self.push_end: Any = start_seq
         self.pulled_ids: set[str] = set()
+        self._pulling = False
 
-    def push(self, progress: Progress) -> None:
+    def update(self, direction: str, progress: Progress) -> None:
+        if direction == "push":
+            self._push(progress)
+        else:
+            self._pull(progress)
+
+    def _push(self, progress: Progress) -> None:
         self.sent += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
-        if progress.doc_write_failures == 0:
+        self.push_failures = progress.doc_write_failures
+        if progress.doc_write_failures == 0 and progress.last_seq is not None:
             self.pushed_to = progress.last_seq
         if self.listener is not None:
             self.listener(SyncProgress("push", self.sent, max(self.waiting, self.sent)))
 
-    def pull(self, progress: Progress) -> None:
+    def _pull(self, progress: Progress) -> None:
+        if not self._pulling:
+            self._pulling = True
+            self.pushed_all = self.push_failures == 0
         self.pulled_ids.update(progress.written_ids)
         self.received += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
         if self.listener is not None:

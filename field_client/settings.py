@@ -35,6 +35,8 @@ class Settings:
     # server (pushed, or pulled from it): the base of "pending changes".
     synced_seq: int = 0
     last_sync_at: str | None = None
+    # The server offered BeatSync's sync session: skip asking (GET /) each sync.
+    server_session: bool = False
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

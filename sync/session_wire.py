@@ -8,21 +8,26 @@ JSON object (gzip allowed)::
               with "_revisions" and inline attachments: _bulk_docs?new_edits=false],
      "since": the pull checkpoint (a remote seq, 0 at first),
      "budget": bytes of answer the client wants at most (about; a document
-               is never split, so one line may pass it)}
+               is never split, so one line may pass it),
+     "pull": false to push only (more of the push follows in the next request),
+     "have": [[id, rev], ...] the revisions pushed by earlier requests of this
+             sync, left out of the pull like this request's own docs}
 
 The answer is NDJSON (one JSON object a line, gzip when accepted, flushed
 every few KB so a cut loses only the lines after the last flush):
 
     {"push": {"written": N, "errors": [per-doc errors, as new_edits=false gives]}}
     {"seq": S, "docs": [the leaves of one changed doc the device lacks]}   ...
-    {"checkpoint": S}                                                      ...
+    {"checkpoint": S, "pending": N}                                        ...
     {"last_seq": S, "more": true|false}
 
-Every ``seq`` and ``checkpoint`` is a resume point: all the changes up to it
-have been sent on lines before it. ``more`` says the budget ended the answer
-before the feed did; the client asks again from ``last_seq``. A cut answer
-without its last line keeps every complete line that arrived: the client
-writes those docs and resumes from the last ``seq`` it got.
+``pending`` (when the store counts it) is the number of changes after the
+checkpoint, for a progress bar. Every ``seq`` and ``checkpoint`` is a resume
+point: all the changes up to it have been sent on lines before it. ``more``
+says the budget ended the answer before the feed did; the client asks again
+from ``last_seq``. A cut answer without its last line keeps every complete
+line that arrived: the client writes those docs and resumes from the last
+``seq`` it got.
 """
 
 from __future__ import annotations

@@ -48,6 +48,15 @@ def _budget(value: Any) -> int:
     return value
 
 
+def _have(value: Any) -> set[tuple[str, str]]:
+    """The ``have`` list: ``[[id, rev], ...]`` the device pushed earlier in this sync."""
+    if not isinstance(value, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
+    ):
+        raise BadRequest('"have" must be a JSON array of [id, rev] pairs')
+    return {(doc_id, rev) for doc_id, rev in value}
+
+
 def _parse(body: dict[str, Any]) -> tuple[list[Any], Any, int]:
     if body.get("session") != wire.VERSION:
         raise BadRequest(f'This gateway speaks session version {wire.VERSION} ("session": 1)')
@@ -61,10 +70,11 @@ def _parse(body: dict[str, Any]) -> tuple[list[Any], Any, int]:
 
 
 async def _changed(
-    scope: DbScope, store: Database, since: Any, pushed: set[tuple[str, str]]
+    scope: DbScope, store: Database, since: Any, pushed: set[tuple[str, str]], pending: list[int]
 ) -> AsyncIterator[tuple[Any, list[Doc] | None]]:
     """``(seq, leaves the device lacks)`` per change from ``since``, in feed order,
-    and ``(last_seq, None)`` at the end of each page of the feed."""
+    and ``(last_seq, None)`` at the end of each page of the feed, when
+    ``pending[0]`` holds the changes left after that page (if the store says)."""
     tail: dict[str, Any] = {}
     pages = changes_pages(
         store,
@@ -96,7 +106,14 @@ async def _changed(
                         leaves.setdefault(result["id"], []).append(item["ok"])
             for row, _ in chunk:
                 yield row["seq"], leaves.get(row["id"], [])
+        if "pending" in tail:
+            pending[:] = [tail["pending"]]
         yield tail.get("last_seq"), None  # a page's end: a checkpoint
+
+
+async def _nothing() -> AsyncIterator[tuple[Any, list[Doc] | None]]:
+    return
+    yield
 
 
 async def session_sync(request: web.Request) -> web.StreamResponse:
@@ -104,7 +121,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
         request.get(PRINCIPAL), request.match_info["db"], request.app[STATE]
     )
     store = await request.app[STORES].get(scope.station.id)
-    docs, since, budget = _parse(await read_json_object(request))
+    body = await read_json_object(request)
+    docs, since, budget = _parse(body)
+    have, pull = _have(body.get("have", [])), body.get("pull", True) is not False
     state = request.app[STATE]
     deps = WriteDeps(
         identities=state, audit=state, refuse_unsigned=await request.app[DISTRICT].refuse_unsigned()
@@ -113,6 +132,7 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     errors = await write_docs(scope, store, deps, docs, new_edits=False) if docs else []
     refused = {e.get("id") for e in errors}
     pushed = {(d["_id"], d["_rev"]) for d in docs if d["_id"] not in refused}
+    pushed |= have
     gzip = "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
     response = web.StreamResponse(headers={hdrs.CONTENT_TYPE: "application/x-ndjson"})
     if gzip:
@@ -125,13 +145,16 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     # zlib for a flush): what the device holds if the answer is cut after it.
     last_seq, told, delivered, more = since, since, since, False
     try:
-        async for seq, leaves in _changed(scope, store, since, pushed):
+        pending: list[int] = []
+        feed = _changed(scope, store, since, pushed, pending) if pull else _nothing()
+        async for seq, leaves in feed:
             last_seq = seq
             if leaves:
                 await response.write(out.add(orjson.dumps({"seq": seq, "docs": leaves})))
                 told = seq
-            elif leaves is None and seq != told:
-                await response.write(out.add(orjson.dumps({"checkpoint": seq}), flush=True))
+            elif leaves is None and (seq != told or (pending and pending[0])):
+                mark = {"checkpoint": seq, **({"pending": pending[0]} if pending else {})}
+                await response.write(out.add(orjson.dumps(mark), flush=True))
                 told = seq
             if out.whole:
                 delivered = told

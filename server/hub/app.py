@@ -12,9 +12,10 @@ station, and two background jobs:
   for days while the station's internet is down. Devices enrol at the
   district (the hub refuses enrolment: a key the centre never saw would make
   every record from it unverifiable there).
-* **relay**: continuous two-way replication of the station database with the
-  upstream gateway (:func:`sync.replication.sync`), resuming from its
-  checkpoints and backing off with jitter while the link is down.
+* **relay**: the station database kept in step with the upstream gateway
+  (:func:`sync.session_relay.keep_in_step`: one sync session a round when
+  the district offers it, else the standard continuous replication), resuming
+  from its checkpoints and backing off with jitter while the link is down.
 
 The hub's credential is a device enrolled by one of the station's station
 officers (``beatsync-server hub enrol``, saved as ``hub.json`` in the data
@@ -46,7 +47,8 @@ from server.state.models import station_db_name
 from sync.errors import BadRequest, CouchError, Forbidden, ServiceUnavailable, Unauthorized
 from sync.http import HttpDatabase
 from sync.http.transport import Transport
-from sync.replication import ReplicationError, RetryPolicy, sync
+from sync.replication import ReplicationError, RetryPolicy
+from sync.session_relay import keep_in_step
 
 __all__ = ["HubOptions", "create_hub_app"]
 
@@ -135,6 +137,10 @@ class _Hub:
         finally:
             await upstream.close()
 
+    def _relay_retry(self, exc: BaseException) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.info("relay retrying", extra={"fields": {"error": self.last_error}})
+
     async def relay(self) -> None:
         local = await self.app[STORES].get(self.credential.station_id)
         upstream = HttpDatabase(
@@ -149,8 +155,9 @@ class _Hub:
                 try:
                     # Continuous: transient failures back off and resume from the
                     # checkpoints inside; only a permanent refusal comes out here.
-                    await sync(
-                        local, upstream, continuous=True, stop=self.stop, retry=self.options.retry
+                    await keep_in_step(
+                        local, upstream, stop=self.stop, retry=self.options.retry,
+                        on_retry=self._relay_retry,
                     )
                 except ReplicationError as exc:
                     self.last_error = str(exc)

@@ -121,6 +121,12 @@ class HttpDatabase(Database):
         return self._http.stats
 
     @property
+    def transport(self) -> Transport:
+        """The HTTP plumbing under this database, for BeatSync's own endpoints
+        (the sync session, :mod:`sync.session_client`) on the same connection pool."""
+        return self._http
+
+    @property
     def url(self) -> str:
         """The database URL without credentials."""
         return self._http.identity

@@ -13,7 +13,7 @@ import contextlib
 from enum import Enum
 from typing import Self
 
-__all__ = ["CutProxy", "LinkState"]
+__all__ = ["CutProxy", "LinkState", "reset_connection"]
 
 _CHUNK = 64 * 1024
 
@@ -67,12 +67,12 @@ class CutProxy:
 
     def _drop_all(self) -> None:
         for writer in list(self._writers):
-            _reset(writer)
+            reset_connection(writer)
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.state is LinkState.CUT:
-            _reset(writer)
+            reset_connection(writer)
             return
         self._writers.add(writer)
         if self.state is LinkState.STALLED:
@@ -80,7 +80,7 @@ class CutProxy:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
-            _reset(writer)
+            reset_connection(writer)
             return
         self.connections += 1
         self._writers.add(up_writer)
@@ -110,7 +110,7 @@ class CutProxy:
                 if self.state is LinkState.UP:
                     writer.close()
                 else:
-                    _reset(writer)
+                    reset_connection(writer)
 
     async def close(self) -> None:
         self.cut()
@@ -124,7 +124,7 @@ class CutProxy:
                 await task
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def reset_connection(writer: asyncio.StreamWriter) -> None:
     """Close with RST, not FIN: the peer sees the connection reset, as when a link dies."""
     transport = writer.transport
     with contextlib.suppress(Exception):

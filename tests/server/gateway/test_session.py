@@ -92,6 +92,22 @@ async def test_refused_docs_get_per_doc_errors(client, district) -> None:
     assert (await (await store_of(client)).info())["doc_count"] == 0
 
 
+async def test_a_push_in_several_requests_is_not_pulled_back(client, district) -> None:
+    await bulk_docs(client, [record(1)], basic("so-alpha"))
+    device = bearer(district, "dev-so-alpha")
+    edits = field_edits(district, "dev-so-alpha", [record(2), record(3)])
+    first, second = edits[:2], edits[2:]  # each record with its journal entry
+    # More of the push follows: nothing is pulled yet.
+    lines = await _session(client, {"session": 1, "docs": first, "pull": False}, device)
+    assert [line for line in lines if "docs" in line] == []
+    assert lines[-1] == {"last_seq": 0, "more": False}
+    have = [[d["_id"], d["_rev"]] for d in first]
+    lines = await _session(client, {"session": 1, "docs": second, "have": have}, device)
+    pulled = {d["_id"] for line in lines if "docs" in line for d in line["docs"]}
+    assert pulled == {record(1)["_id"]}  # neither request's docs come back
+    assert (await (await store_of(client)).info())["doc_count"] == 5
+
+
 BOMB = gzip.compress(orjson.dumps({"session": 1, "docs": [], "pad": "x" * (LIMIT * 4)}))
 
 
@@ -109,6 +125,9 @@ BOMB = gzip.compress(orjson.dumps({"session": 1, "docs": [], "pad": "x" * (LIMIT
         (basic("so-alpha"), orjson.dumps({"session": 1, "budget": "big"}), 400),
         (basic("so-alpha"), orjson.dumps({"session": 1, "budget": 10}), 400),
         (basic("so-alpha"), orjson.dumps({"session": 1, "docs": [5]}), 400),
+        (basic("so-alpha"),
+         orjson.dumps({"session": 1, "docs": [record(1)], "have": [["a"]]}), 400),
+        (basic("so-alpha"), orjson.dumps({"session": 1, "have": {"a": "1-x"}}), 400),
         (basic("so-alpha"),
          orjson.dumps({"session": 1, "docs": [{**record(1), "_rev": "abc"}]}), 400),
         (basic("so-alpha"),
