@@ -40,6 +40,7 @@ class Row:
     docs: int
     seconds: float
     traffic: Traffic | None = None
+    cpu_s: float | None = None  # the client's CPU, where it reports it
 
     @property
     def rate(self) -> float:
@@ -87,6 +88,7 @@ async def pouchdb_pull(url: str, proxy: CountingProxy, batch_size: int) -> Row:
         figures["docs_written"],
         figures["seconds"],
         proxy.reset(),
+        figures["cpu_us"] / 1e6 if "cpu_us" in figures else None,
     )
 
 
@@ -134,9 +136,7 @@ async def gateway_process(
 
 
 @asynccontextmanager
-async def serve_gateway(
-    data_dir: Path, *extra: str, log: Path | None = None
-) -> AsyncIterator[str]:
+async def serve_gateway(data_dir: Path, *extra: str, log: Path | None = None) -> AsyncIterator[str]:
     """``beatsync-server serve`` as its own process on loopback; yields its URL."""
     async with gateway_process(data_dir, *extra, log=log) as (url, _process):
         yield url

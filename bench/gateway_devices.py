@@ -14,12 +14,18 @@ syncs/s, p50/p99 sync latency and errors, for each N.
 
     python bench/gateway_devices.py            # N = 100 and 500
     python bench/gateway_devices.py -n 50      # one size
+    python bench/gateway_devices.py -n 500 --arrival 300   # arriving over 5 minutes
+
+All devices start at once (a thundering herd) unless ``--arrival S``: then
+each device starts at its own random time in the first S seconds, as a
+district's devices do in a morning, and the latencies are what one sync sees.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -57,9 +63,10 @@ class SimDevice:
     token: str
 
 
-async def provision(data: Path, devices: int) -> list[SimDevice]:
-    """Stations, one beat officer per beat, and ``devices`` enrolled devices spread over them."""
-    state = await open_state(GatewayConfig(data_dir=data))
+async def provision(data: Path, devices: int, couchdb_url: str | None = None) -> list[SimDevice]:
+    """Stations, one beat officer per beat, and ``devices`` enrolled devices spread over
+    them, in the embedded state under ``data`` or in the CouchDB at ``couchdb_url``."""
+    state = await open_state(GatewayConfig(data_dir=data, couchdb_url=couchdb_url))
     sims: list[SimDevice] = []
     try:
         officers = []
@@ -102,11 +109,13 @@ def _replicated(doc: dict[str, Any], device: SimDevice) -> dict[str, Any]:
     )
 
 
-def outbox(device: SimDevice, rng: random.Random) -> list[dict[str, Any]]:
-    """The device's offline work: 5 records and their journal entries."""
+def outbox(
+    device: SimDevice, rng: random.Random, records: int = RECORDS_PER_DEVICE
+) -> list[dict[str, Any]]:
+    """The device's offline work: ``records`` records (5) and their journal entries."""
     docs: list[dict[str, Any]] = []
     prev = None
-    for _ in range(RECORDS_PER_DEVICE):
+    for _ in range(records):
         record_type = rng.choice(["complaint", "visitor_entry", "verification_visit"])
         doc = sample_record(
             rng,
@@ -178,8 +187,9 @@ async def sync_once(
         await call("POST", f"{db}/_bulk_get?revs=true", (200,), json={"docs": wanted})
 
 
-async def run(n: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
+async def run(n: int, base: str, sims: list[SimDevice], arrival: float = 0.0) -> dict[str, Any]:
     rng = random.Random(n)
+    starts = sorted(rng.uniform(0, arrival) for _ in sims) if arrival else [0.0] * len(sims)
     work = [(device, outbox(device, rng)) for device in sims]
     latencies: list[float] = []
     errors: list[str] = []
@@ -188,7 +198,8 @@ async def run(n: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
-        async def one(device: SimDevice, docs: list[dict[str, Any]]) -> None:
+        async def one(device: SimDevice, docs: list[dict[str, Any]], at: float) -> None:
+            await asyncio.sleep(at)
             started = time.perf_counter()
             try:
                 await sync_once(http, base, device, docs)
@@ -198,7 +209,9 @@ async def run(n: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
             latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(d, docs) for d, docs in work))
+        await asyncio.gather(
+            *(one(d, docs, at) for (d, docs), at in zip(work, starts, strict=True))
+        )
         wall = time.perf_counter() - started
     latencies.sort()
     return {
@@ -214,12 +227,12 @@ async def run(n: int, base: str, sims: list[SimDevice]) -> dict[str, Any]:
     }
 
 
-async def bench(n: int, server_log: Path | None = None) -> dict[str, Any]:
+async def bench(n: int, server_log: Path | None = None, arrival: float = 0.0) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="beatsync-bench-"))
     try:
         sims = await provision(data, n)
         async with serve_gateway(data, log=server_log) as base:
-            return await run(n, base, sims)
+            return await run(n, base, sims, arrival)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -228,11 +241,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, action="append", help="number of devices (repeatable)")
     parser.add_argument("--server-log", type=Path, help="append the gateway's JSON logs here")
+    parser.add_argument(
+        "--arrival",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="devices start at random times over S seconds (default 0: all at once)",
+    )
     args = parser.parse_args()
     sizes = args.n or [100, 500]
+    print(f"{os.cpu_count()} cores; devices arrive over {args.arrival:g} s")
     print(f"{'devices':>8} {'syncs/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'wall s':>8} {'errors':>7}")
     for n in sizes:
-        r = asyncio.run(bench(n, args.server_log))
+        r = asyncio.run(bench(n, args.server_log, args.arrival))
         print(
             f"{r['devices']:>8} {r['syncs_per_s']:>9.1f} {r['p50_ms']:>9.0f} {r['p99_ms']:>9.0f}"
             f" {r['wall_s']:>8.1f} {r['errors']:>7}"

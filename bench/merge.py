@@ -66,7 +66,9 @@ def _edit(doc: Doc, at: str, change: Callable[[dict[str, Any]], None]) -> Doc:
     return _revision(doc, body)
 
 
-def _plan(records: int, stations: int, conflicts: int) -> dict[str, tuple[list[Doc], list[Doc]]]:
+def plan_conflicts(
+    records: int, stations: int, conflicts: int
+) -> dict[str, tuple[list[Doc], list[Doc]]]:
     """Per station: the first revisions, and the conflicting edits of some of them."""
     rng = random.Random(0)
     out: dict[str, tuple[list[Doc], list[Doc]]] = {}
@@ -101,7 +103,7 @@ def _plan(records: int, stations: int, conflicts: int) -> dict[str, tuple[list[D
     return out
 
 
-async def _load(
+async def load_plan(
     state: GatewayState, stores: StationDatabases, plan: dict[str, tuple[list[Doc], list[Doc]]]
 ) -> None:
     for station, (firsts, edits) in plan.items():
@@ -138,7 +140,7 @@ async def _run(
     records: int,
 ) -> None:
     started = time.perf_counter()
-    await _load(state, stores, plan)
+    await load_plan(state, stores, plan)
     load_s = time.perf_counter() - started
     runner = MergeRunner(state, stores)
     for label in ("first pass", "second pass"):
@@ -182,7 +184,7 @@ async def couch(tmp: Path, plan: Any, conflicts: int, records: int) -> None:
 
 
 async def main(records: int, stations: int, conflicts: int, backends: list[str]) -> None:
-    plan = _plan(records, stations, conflicts)
+    plan = plan_conflicts(records, stations, conflicts)
     print(_row("backend", "pass", "records", "conflicts", "merged", "queued", "s", "handled/s"))
     for backend in backends:
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,5 +1,5 @@
 // PouchDB 9 pulls one database into a fresh on-disk (leveldb) PouchDB and
-// prints {"docs_written", "seconds"} as JSON. Used by bench/replication.py as
+// prints {"docs_written", "seconds", "cpu_us"} as JSON. Used by bench/replication.py as
 // the reference client; run from the project root so node_modules resolve.
 //
 // usage: node bench/pouchdb_pull.js <source_url> [batch_size]
@@ -17,11 +17,14 @@ async function main() {
   const remote = new PouchDB(source);
   try {
     const started = process.hrtime.bigint();
+    const cpuBefore = process.cpuUsage();
     const result = await PouchDB.replicate(remote, local, { batch_size: batchSize });
+    const cpu = process.cpuUsage(cpuBefore);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const info = await local.info();
     console.log(JSON.stringify({
       docs_written: result.docs_written, doc_count: info.doc_count, seconds,
+      cpu_us: cpu.user + cpu.system, // this client's CPU during the pull
     }));
   } finally {
     await local.destroy();

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from field_client import (
     cli_records,  # noqa: F401  (registers the record commands)
     cli_verify,  # noqa: F401  (registers beatsync verify)
-    remote,
     render,
 )
 from field_client.cli_support import (
@@ -42,13 +41,17 @@ from field_client.cli_support import (
 )
 from field_client.errors import AlreadyInitialised, Offline
 from field_client.home import change_passphrase, replica_paths, wipe_replica
-from field_client.remote import Enrolment
-from field_client.replica import UNASSIGNED, FieldReplica
 from field_client.reports import SyncProgress, SyncReport
 from field_client.ui.command import ui
 from sync.errors import Unauthorized
-from sync.http import HttpDatabase
 from sync.signing import public_key_to_b64
+
+# The replica (SQLite, crypto) and the HTTP client (aiohttp) are imported by
+# the commands that use them: `beatsync --help` and a mistyped option answer
+# without loading either (tests/test_command_start.py holds this).
+if TYPE_CHECKING:
+    from field_client.remote import Enrolment
+    from field_client.replica import FieldReplica
 
 __all__ = ["EXIT_ERROR", "EXIT_OFFLINE", "EXIT_REVOKED", "cli", "main"]
 
@@ -103,6 +106,7 @@ def init(
         station_id = _ask(station_id, "Station id")
         beat_id = _ask(beat_id, "Beat id")
     passphrase = _passphrase(confirm=True, prompt="Choose a passphrase for this device")
+    from field_client.replica import UNASSIGNED, FieldReplica
 
     async def run() -> FieldReplica:
         replica = await FieldReplica.create(
@@ -153,6 +157,8 @@ def _enrol_first(
 ) -> Enrolment:
     """Enrol the device's key before its passphrase is chosen, so a wrong password
     is said at once and asked again, not after the passphrase was typed twice."""
+    from field_client import remote
+
     from_env = os.environ.get(PASSWORD_ENV)
 
     async def attempt(password: str) -> Enrolment | str:
@@ -172,7 +178,7 @@ def _enrol_first(
             "Your officer password (used once, to enrol this device)", hide_input=True, err=True
         )
         answer = _run(attempt(password))
-        if isinstance(answer, Enrolment):
+        if not isinstance(answer, str):
             return answer
         if from_env or not tries_left:
             _fail(answer)
@@ -253,6 +259,8 @@ def sync(url: str | None) -> None:
             bar.update(tasks[progress.direction], completed=progress.records, total=progress.total)
 
         async def work(replica: FieldReplica) -> SyncReport:
+            from sync.http import HttpDatabase
+
             try:
                 if url is None:
                     return await replica.sync(on_progress=on_progress)

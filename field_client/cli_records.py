@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -36,8 +36,12 @@ from field_client.cli_support import (
 from field_client.importing import BadRegister, Imported, import_register
 from field_client.records import RECORD_TYPES, Photo, now_stamp
 from field_client.register_rows import EXAMPLES
-from field_client.replica import FieldReplica
 from field_client.ui.fields import FORMS, Form
+
+# The replica is imported by the commands that open it, so that `beatsync
+# --help` loads neither SQLite nor aiohttp (see tests/test_command_start.py).
+if TYPE_CHECKING:
+    from field_client.replica import FieldReplica
 
 # -- complaints ------------------------------------------------------------------
 

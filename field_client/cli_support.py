@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -30,9 +30,11 @@ from field_client.errors import (
 )
 from field_client.home import replica_paths
 from field_client.keys import MIN_PASSPHRASE_LENGTH
-from field_client.records import Photo
-from field_client.replica import FieldReplica
 from sync.errors import CouchError
+
+if TYPE_CHECKING:  # the replica loads SQLite, crypto and aiohttp: only a command that opens it
+    from field_client.records import Photo
+    from field_client.replica import FieldReplica
 
 EXIT_ERROR = 1
 EXIT_OFFLINE = 3
@@ -150,6 +152,8 @@ def _checked_passphrase() -> str:
 def _with_replica(work: Callable[[FieldReplica], Awaitable[T]], passphrase: str | None = None) -> T:
     home = _app().home
     passphrase = _checked_passphrase() if passphrase is None else passphrase
+
+    from field_client.replica import FieldReplica
 
     async def run() -> T:
         async with await FieldReplica.open(home, passphrase) as replica:

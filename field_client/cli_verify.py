@@ -12,7 +12,6 @@ from field_client import render
 from field_client.cli_support import EXIT_ERROR, EXIT_OFFLINE, _app, cli
 from field_client.home import SETTINGS_FILE
 from field_client.settings import load_settings
-from field_client.verify import fetch_keys, verify_offline
 from sync.errors import PeerUnreachable
 
 __all__ = ["verify"]
@@ -35,6 +34,8 @@ def verify(payload: str, refresh: bool, keys_file: Path | None) -> None:
     """Check PAYLOAD (the code under a certificate's QR, or the scanned link):
     signed by the district, not altered, revoked or expired. Works offline
     with the keys fetched at the last --refresh."""
+    from field_client.verify import fetch_keys, verify_offline  # aiohttp: only when verifying
+
     app = _app()
     if "#" in payload:  # the whole scanned link
         payload = payload.rsplit("#", 1)[1]

@@ -8,6 +8,8 @@ re-exported here; the CLI adds what the officer should do about it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sync.errors import (
     CouchError,
     Forbidden,
@@ -19,7 +21,9 @@ from sync.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from sync.replication import ReplicationError, Side
+
+if TYPE_CHECKING:  # the replicator is loaded by a sync, not by every command that can fail
+    from sync.replication import ReplicationError, Side
 
 __all__ = [
     "SEAL_BROKEN_ADVICE",
@@ -153,6 +157,8 @@ class SyncStopped(CouchError):
 
 
 def _where(side: Side | None, server: Side) -> str:
+    from sync.replication import Side
+
     if side is server:
         return "the server"
     if side is Side.CHECKPOINT:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from field_client import keys
 from field_client.settings import remove_settings
 
 __all__ = [
@@ -45,6 +44,8 @@ def wipe_replica(home: Path) -> None:
     survive on flash storage; no passphrase opens it again. Needs no
     passphrase: a device handed in or revoked must be wipeable as it is.
     """
+    from field_client import keys  # cryptography: only when the keys are touched
+
     db_path, key_path, settings_path = replica_paths(Path(home))
     keys.destroy_keyfile(key_path)
     remove_settings(settings_path)
@@ -53,4 +54,6 @@ def wipe_replica(home: Path) -> None:
 
 def change_passphrase(home: Path, old: str, new: str) -> None:
     """Rewrap the data key; records are not re-encrypted. Wrong ``old``: nothing changes."""
+    from field_client import keys
+
     keys.change_passphrase(replica_paths(Path(home))[1], old, new)

@@ -23,9 +23,8 @@ from typing import Any
 import click
 
 import schemas
-from field_client.records import Photo, now_stamp
+from field_client.records import MAX_PHOTO_BYTES, MAX_PHOTOS, Photo, now_stamp, photo_kind
 from field_client.ui.fields import Field, Form, field_errors
-from field_client.ui.uploads import MAX_PHOTO_BYTES, MAX_PHOTOS, photo_kind
 
 __all__ = ["ask_form", "ask_neighbours", "ask_photos", "asking", "check", "photo_file"]
 

@@ -23,11 +23,14 @@ from sync.signing import SIGNATURE_FIELD
 
 __all__ = [
     "JOURNAL_PREFIX",
+    "MAX_PHOTOS",
+    "MAX_PHOTO_BYTES",
     "RECORD_TYPES",
     "Photo",
     "attachments_for",
     "new_record_id",
     "now_stamp",
+    "photo_kind",
     "prepare",
     "revisions",
 ]
@@ -36,6 +39,17 @@ __all__ = [
 RECORD_TYPES = ("complaint", "visitor_entry", "verification_visit")
 # A photo to attach: (content type, bytes).
 Photo = tuple[str, bytes]
+# A phone camera's JPEG is 2-5 MB; the gateway's attachment limit is above this.
+# (Here, not in the app's upload reader, so the CLI's questions check photos
+# the same way without loading aiohttp.)
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTOS = 6
+_IMAGE_MAGIC = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
+
+
+def photo_kind(data: bytes) -> tuple[str, str] | None:
+    """``(content type, extension)`` of a JPEG or PNG by its first bytes; ``None`` otherwise."""
+    return next((k for magic, k in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
 JOURNAL_PREFIX = "journal-"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from schemas.loader import CURRENT_VERSIONS, validator_for
+from schemas.loader import CURRENT_VERSIONS, inlined_schema
 
 __all__ = ["choices"]
 
@@ -21,7 +21,7 @@ def choices(record_type: str, field: str) -> tuple[str, ...]:
 
     ``KeyError`` when the type is unknown or the field is not enumerated.
     """
-    schema = validator_for(record_type, CURRENT_VERSIONS[record_type]).schema
+    schema = inlined_schema(record_type, CURRENT_VERSIONS[record_type])
     found = _enum_at(schema, field.split("."))
     if found is None:
         raise KeyError(f"{record_type}.{field} is not an enumerated field")

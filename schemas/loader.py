@@ -1,47 +1,46 @@
-"""The schema files, loaded once and compiled once per (type, version).
+"""The schema files, loaded once, each version inlined once per (type, version).
 
 Files live in ``schemas/json/<type>.v<N>.json`` and ``common.json`` (shipped as
 package data). Every file of every version stays: an older device's record is
 validated against the version it was written in, then migrated.
 
-Two deliberate departures from jsonschema's defaults, so the field client and
-the gateway agree with each other and with the JSON Schema spec:
+Two rules both validation paths share (``schemas.compiled``, the fast verdict,
+and ``schemas.reference``, jsonschema for the messages), so the field client
+and the gateway agree with each other and with the JSON Schema spec:
 
 * ``pattern``: JSON Schema uses ECMA-262 regexes, where ``$`` is the end of
   the string. Python's ``$`` also matches before a final newline, which would
   let ``"beat-1\\n"`` pass as a slug; our patterns are all ``^...$``, so they are
-  matched with ``fullmatch``.
-* ``format: date-time`` is checked by our own RFC 3339 parser rather than
-  whichever optional format package happens to be installed (jsonschema
-  silently skips formats it has no checker for).
+  matched with ``fullmatch`` (:func:`ecma_matcher`).
+* ``format: date-time`` is checked by our own RFC 3339 parser
+  (:func:`parse_datetime`) rather than whichever optional format package
+  happens to be installed (jsonschema silently skips formats it has no checker for).
+
+jsonschema itself is not imported here: a process that only reads records
+(a command's ``--help``) never loads it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
-
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
-from jsonschema.protocols import Validator
-from referencing import Registry, Resource
-
-if TYPE_CHECKING:  # referencing exports Resolver only from its private module
-    from referencing._core import Resolver
+from typing import Any
+from urllib.parse import urljoin
 
 __all__ = [
     "CURRENT_VERSIONS",
     "KNOWN_VERSIONS",
     "RECORD_TYPES",
     "declared_fields",
+    "ecma_matcher",
+    "inlined_schema",
     "parse_datetime",
-    "raw_validator_for",
-    "validator_for",
+    "schema_file",
+    "schema_files",
 ]
 
 RECORD_TYPES: tuple[str, ...] = (
@@ -60,14 +59,17 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 
+_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
+
 
 def parse_datetime(value: object) -> datetime | None:
     """The aware datetime an RFC 3339 string names, or ``None`` if it is not one."""
     if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
         return None
     text = value.upper()
-    # fromisoformat takes at most 6 fraction digits; RFC 3339 allows any number.
-    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
+    if "." in text:
+        # fromisoformat takes at most 6 fraction digits; RFC 3339 allows any number.
+        text = _LONG_FRACTION.sub(r"\1", text)
     try:
         return datetime.fromisoformat(text)
     except ValueError:  # month 13, 30 February, offset +25:00 ...
@@ -95,64 +97,42 @@ KNOWN_VERSIONS: dict[str, frozenset[int]] = {
 }
 CURRENT_VERSIONS: dict[str, int] = {t: max(vs) for t, vs in KNOWN_VERSIONS.items()}
 
-_REGISTRY: Registry = Registry().with_resources(
-    (schema["$id"], Resource.from_contents(schema)) for schema in _FILES.values()
-)
+_BY_ID: dict[str, dict[str, Any]] = {schema["$id"]: schema for schema in _FILES.values()}
+
+
+def _lookup(ref: str, base: str) -> tuple[Any, str]:
+    """What ``ref`` (seen in the file whose ``$id`` is ``base``) points at, and
+    the ``$id`` its own refs are relative to. Our refs name a file and a JSON
+    pointer (``common.json#/$defs/name``), nothing more (``KeyError`` otherwise)."""
+    url, _, pointer = urljoin(base, ref).partition("#")
+    node: Any = _BY_ID[url]
+    for part in pointer.split("/")[1:] if pointer else ():
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node, url
+
+
+def schema_files() -> list[dict[str, Any]]:
+    """Every schema file, ``common.json`` included (for a registry of ``$id``s)."""
+    return list(_FILES.values())
+
+
+def schema_file(record_type: str, version: int) -> dict[str, Any]:
+    """One schema version as its file says (``KeyError`` if there is none)."""
+    return _SCHEMAS[(record_type, version)]
 
 
 @cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def ecma_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """How a string is matched against ``pattern``: ``None`` when it does not match.
 
-
-def _ecma_pattern(
-    validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
-) -> Iterator[ValidationError]:
-    if not isinstance(instance, str):
-        return
-    regex = _regex(pattern)
+    Both validation paths (jsonschema here, the compiled one) use this one rule.
+    """
+    regex = re.compile(pattern)
     anchored = pattern.startswith("^") and pattern.endswith("$")
-    found = regex.fullmatch(instance) if anchored else regex.search(instance)
-    if found is None:
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+    return regex.fullmatch if anchored else regex.search
 
 
-def _is_number(checker: object, instance: object) -> bool:
-    # NaN slips past every minimum/maximum (all comparisons are false), and JSON
-    # has no NaN or Infinity anyway.
-    if isinstance(instance, bool):
-        return False
-    if isinstance(instance, int):
-        return True
-    return isinstance(instance, float) and math.isfinite(instance)
-
-
-def _is_integer(checker: object, instance: object) -> bool:
-    # 2020-12 counts 1.0 as an integer; a record's counters are written as ints.
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-_FORMATS = FormatChecker(formats=())
-
-
-def _is_datetime(value: object) -> bool:
-    # Formats only constrain strings; a non-string fails on "type" instead.
-    return not isinstance(value, str) or parse_datetime(value) is not None
-
-
-_FORMATS.checks("date-time")(_is_datetime)
-
-
-_RecordValidator = validators.extend(
-    Draft202012Validator,
-    validators={"pattern": _ecma_pattern},
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"number": _is_number, "integer": _is_integer}
-    ),
-)
-
-
-def _inline(node: Any, resolver: Resolver) -> Any:
+def _inline(node: Any, base: str) -> Any:
     """``node`` with every ``$ref`` replaced by what it points at.
 
     Resolving a ``$ref`` through the registry on every record took half of
@@ -161,30 +141,24 @@ def _inline(node: Any, resolver: Resolver) -> Any:
     entry, which is what 2020-12 defines it to mean.
     """
     if isinstance(node, list):
-        return [_inline(item, resolver) for item in node]
+        return [_inline(item, base) for item in node]
     if not isinstance(node, dict):
         return node
-    rest = {key: _inline(value, resolver) for key, value in node.items() if key != "$ref"}
+    rest = {key: _inline(value, base) for key, value in node.items() if key != "$ref"}
     if "$ref" not in node:
         return rest
-    resolved = resolver.lookup(node["$ref"])
-    target = _inline(resolved.contents, resolved.resolver)
+    target = _inline(*_lookup(node["$ref"], base))
     if not rest:
         return target
     return {**rest, "allOf": [target, *rest.get("allOf", ())]}
 
 
-def raw_validator_for(record_type: str, version: int) -> Validator:
-    """The validator over the schema file as written, resolving ``$ref``s as it goes."""
-    schema = _SCHEMAS[(record_type, version)]
-    return _RecordValidator(schema, registry=_REGISTRY, format_checker=_FORMATS)
-
-
 @cache
-def validator_for(record_type: str, version: int) -> Validator:
-    """The compiled validator for one schema version (``KeyError`` if there is none)."""
+def inlined_schema(record_type: str, version: int) -> dict[str, Any]:
+    """One schema version with every ``$ref`` inlined and the record closed up front
+    (``KeyError`` if there is none). Shared: callers must not change it."""
     schema = _SCHEMAS[(record_type, version)]
-    inlined = _inline(schema, _REGISTRY.resolver(base_uri=schema["$id"]))
+    inlined: dict[str, Any] = _inline(schema, schema["$id"])
     if inlined.pop("unevaluatedProperties", None) is False:
         # Same rule, a third cheaper: every field any branch declares is listed
         # up front, so plain additionalProperties can close the record without
@@ -192,19 +166,18 @@ def validator_for(record_type: str, version: int) -> Validator:
         known = {name: True for name in declared_fields(record_type, version)}
         inlined["properties"] = {**known, **inlined.get("properties", {})}
         inlined["additionalProperties"] = False
-    return _RecordValidator(inlined, registry=_REGISTRY, format_checker=_FORMATS)
+    return inlined
 
 
-def _properties(schema: Mapping[str, Any], resolver: Resolver) -> set[str]:
+def _properties(schema: Mapping[str, Any], base: str) -> set[str]:
     """Field names a schema declares, following ``$ref`` and ``allOf`` branches."""
     names = set(schema.get("properties", {}))
     if "$ref" in schema:
-        resolved = resolver.lookup(schema["$ref"])
-        names |= _properties(resolved.contents, resolved.resolver)
+        names |= _properties(*_lookup(schema["$ref"], base))
     for branch in schema.get("allOf", ()):
-        names |= _properties(branch, resolver)
+        names |= _properties(branch, base)
         for key in ("then", "else"):
-            names |= _properties(branch.get(key, {}), resolver)
+            names |= _properties(branch.get(key, {}), base)
     return names
 
 
@@ -212,4 +185,4 @@ def _properties(schema: Mapping[str, Any], resolver: Resolver) -> set[str]:
 def declared_fields(record_type: str, version: int) -> frozenset[str]:
     """Every top-level field a record of this version may carry."""
     schema = _SCHEMAS[(record_type, version)]
-    return frozenset(_properties(schema, _REGISTRY.resolver(base_uri=schema["$id"])))
+    return frozenset(_properties(schema, schema["$id"]))

@@ -9,11 +9,12 @@ keyword. Both the gateway and the field client show these same strings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
-
-from jsonschema import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from schemas.errors import FieldError
+
+if TYPE_CHECKING:  # jsonschema is loaded only once a record is refused (schemas.reference)
+    from jsonschema import ValidationError
 
 __all__ = ["field_errors"]
 

@@ -50,15 +50,22 @@ STEPS: dict[tuple[str, int], Step] = {
 def migrate(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A new dict: ``doc`` brought to its type's current ``schema_version``.
 
+    Nested values of a record already current are ``doc``'s own: treat the
+    result as read-only below its top level, as every caller does.
+
     It does not validate; validate the result. A version newer than this app
     knows raises ``RecordInvalid`` ("update the app"). Tombstones come back as
     a copy. CouchDB metadata is carried over untouched; the caller decides what
     the changed body means for ``_rev`` and for the device's signature.
     """
-    result = copy.deepcopy(dict(doc))
+    result = dict(doc)
     if is_tombstone(result):
         return result
     record_type, version = record_version(result)
+    if version < CURRENT_VERSIONS[record_type]:
+        # Only a record that steps will change is copied deeply (steps may edit
+        # nested fields); a current one, nearly every record, shares its values.
+        result = copy.deepcopy(result)
     while version < CURRENT_VERSIONS[record_type]:
         result = STEPS[(record_type, version)](result)
         version += 1

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.checks import cross_field_errors
+from schemas.compiled import compiled_check
 from schemas.errors import FieldError, ImmutableFieldChanged, RecordInvalid, TransitionNotAllowed
 from schemas.immutable import APPEND_ONLY_FIELDS, IMMUTABLE_FIELDS, check_immutable
 from schemas.lifecycle import (
@@ -25,7 +26,7 @@ from schemas.lifecycle import (
     STATUSES,
     check_transition,
 )
-from schemas.loader import CURRENT_VERSIONS, RECORD_TYPES, declared_fields, validator_for
+from schemas.loader import CURRENT_VERSIONS, RECORD_TYPES, declared_fields
 from schemas.messages import field_errors
 from schemas.migrations import migrate
 from schemas.versions import is_tombstone, record_version
@@ -63,12 +64,17 @@ def validate(doc: Mapping[str, Any]) -> None:
         return
     body = {key: value for key, value in doc.items() if not str(key).startswith("_")}
     record_type, version = record_version(body)
-    problems = [
-        *field_errors(
+    problems = list(cross_field_errors(record_type, body))
+    if not compiled_check(record_type, version)(body):
+        # Only now the slow walk that names every problem in the officer's words.
+        from schemas.reference import validator_for
+
+        found = field_errors(
             validator_for(record_type, version).iter_errors(body),
             declared_fields(record_type, version),
-        ),
-        *cross_field_errors(record_type, body),
-    ]
+        )
+        # Never accept what the compiled check refused (a test keeps the two
+        # agreeing; should they not, the record is refused all the same).
+        problems += list(found) or [FieldError.at("", "does not match its schema")]
     if problems:
         raise RecordInvalid(problems)

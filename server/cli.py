@@ -32,15 +32,22 @@ from server.config import (
     DEFAULT_TOKEN_DAYS,
     GatewayConfig,
 )
-from server.gateway.run import serve_until_signalled
+from server.gateway.forwarded import parse_networks
 from server.logs import configure_logging
 from server.policy import admin
 from server.portal.commands import keys_commands, portal_commands
-from server.portal.demo import provision_demo_portal
-from server.site import create_site
 from sync.errors import CouchError, PeerUnreachable, TooManyRequests
 
 __all__ = ["main"]
+
+
+def _proxies(values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        parse_networks(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return values
+
 
 @click.group(invoke_without_command=True)
 @click.pass_context
@@ -117,6 +124,16 @@ def main(ctx: click.Context) -> None:
     "folder sealed before, always are.",
 )
 @key_file_option
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDR[/BITS]",
+    callback=lambda _ctx, _param, values: _proxies(values),
+    help="A proxy or load balancer in front of the gateway: an address or a network, "
+    "repeatable. Its X-Forwarded-For names the client for login throttling, fair sharing "
+    "and the access log; from anyone else that header is ignored (clients can forge it).",
+)
 def serve(
     data_dir: Path = DEFAULT_DATA_DIR,
     host: str = "127.0.0.1",
@@ -133,8 +150,14 @@ def serve(
     upstream: str | None = None,
     encrypt_at_rest: bool = False,
     key_file: Path | None = None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> None:
     """Run the gateway. Stop it with Ctrl-C or SIGTERM: requests in flight finish first."""
+    # The web stack (aiohttp, the pages) is loaded by serve only, not by --help.
+    from server.gateway.run import serve_until_signalled
+    from server.portal.demo import provision_demo_portal
+    from server.site import create_site
+
     configure_logging()
     if couchdb_url and (encrypt_at_rest or key_file):
         raise click.UsageError(
@@ -150,6 +173,7 @@ def serve(
         header_timeout_s=header_timeout,
         body_timeout_s=body_timeout,
         min_body_bytes_per_s=min_body_rate,
+        trusted_proxies=trusted_proxies,
         # A hub's merges would be refused at the district (unsigned, not by
         # the edits' authors); the district merges what the hub relays.
         merge_conflicts=merge and not hub,
@@ -179,6 +203,7 @@ def serve(
             f"one station); portal: http://{host}:{port}/portal/",
             err=True,
         )
+
     # On SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then
     # cleanup_ctx closes the stores; exit status 0 (see server.gateway.run).
     def announce(url: str) -> None:

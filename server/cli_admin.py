@@ -21,6 +21,7 @@ from server.policy.district import DistrictSettings
 
 __all__ = ["IDENTITY_GROUPS"]
 
+
 @click.group()
 def station() -> None:
     """Police stations: each has its own database, station-<id>."""
@@ -240,4 +241,10 @@ def district_unsigned(data_dir: Path, policy: str) -> None:
 
 
 # Mounted on ``beatsync-server`` by :mod:`server.cli`.
-IDENTITY_GROUPS = (station, beat, officer, device, district,)
+IDENTITY_GROUPS = (
+    station,
+    beat,
+    officer,
+    device,
+    district,
+)

@@ -8,7 +8,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -16,11 +16,12 @@ from rich.table import Table
 
 from schemas.identity import check_slug
 from server.config import DEFAULT_DATA_DIR, GatewayConfig
-from server.gateway.app import open_state
 from server.state.data_key import is_sealed, unlock_data_key
-from server.state.interface import GatewayState
 from sync.codec import BodyCodec
 from sync.errors import CouchError
+
+if TYPE_CHECKING:
+    from server.state.interface import GatewayState
 
 __all__ = [
     "COUCHDB_ENV",
@@ -65,6 +66,10 @@ def with_state(
 ) -> T:
     """Run one admin action against the data folder; errors become a clear message.
     ``at_rest`` opens sealed audited bodies (only ``audit verify`` reads them)."""
+
+    # The stores (aiosqlite, the CouchDB client) load when a command uses them:
+    # `beatsync-server --help` answers without them (a guard test holds this).
+    from server.gateway.app import open_state
 
     async def act() -> T:
         config = GatewayConfig(data_dir=data_dir, couchdb_url=couchdb_env(), at_rest=at_rest)
@@ -170,5 +175,3 @@ def positive_option(flag: str, default: float, help_text: str) -> Callable[[F], 
         show_default=True,
         help=help_text,
     )
-
-

@@ -10,10 +10,12 @@ from sync.codec import BodyCodec
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_S",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_FAIR_LIMITS",
     "DEFAULT_HEADER_TIMEOUT_S",
     "DEFAULT_LOGIN_LIMITS",
     "DEFAULT_MIN_BODY_BYTES_PER_S",
     "DEFAULT_TOKEN_DAYS",
+    "FairLimits",
     "GatewayConfig",
     "LoginLimit",
     "LoginLimits",
@@ -57,6 +59,28 @@ DEFAULT_LOGIN_LIMITS = LoginLimits()
 
 
 @dataclass(frozen=True, slots=True)
+class FairLimits:
+    """How requests share the gateway (server.gateway.fair_share): a client is a
+    device, an officer using a password, or else an address."""
+
+    # A device syncing needs two at once (push and pull side by side; an idle
+    # longpoll holds none): more from one client wait their turn, so a flood
+    # from one client takes two slots, not the gateway.
+    per_client: int = 2
+    # In progress across every client; a freed slot goes to the waiting client
+    # with the fewest in progress, so a flood queues behind nobody else.
+    total: int = 16
+    # Requests one client may have waiting; the next gets 429 at once.
+    queue_per_client: int = 200
+    # Longest wait for a slot before 429 (the client's own requests held it)
+    # or 503 (the gateway was full).
+    wait_s: float = 20.0
+
+
+DEFAULT_FAIR_LIMITS = FairLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     # CouchDB's max_http_request_size defaults to 4 GiB; a police record with a
@@ -90,6 +114,11 @@ class GatewayConfig:
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     min_body_bytes_per_s: float = DEFAULT_MIN_BODY_BYTES_PER_S
+    # How requests share the gateway: per client, in total, and how long they wait.
+    fair: FairLimits = DEFAULT_FAIR_LIMITS
+    # Proxies and load balancers (addresses or networks) whose X-Forwarded-For
+    # names the client (server.gateway.forwarded); from anyone else it is ignored.
+    trusted_proxies: tuple[str, ...] = ()
     # Longest CouchDB silence (connect or answer) before devices get 503.
     couchdb_timeout_s: float = 15.0
     # Seals the embedded stores' bodies, attachments and audited bodies (a

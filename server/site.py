@@ -19,7 +19,7 @@ from server.office.app import create_office
 from server.office.metrics import add_metrics
 from server.policy.auth import Clock
 from server.portal.api import create_portal_api
-from server.portal.app import create_portal
+from server.portal.app import attach_portal, create_portal
 
 __all__ = ["FACES", "OFFICE_PREFIX", "PORTAL_PREFIX", "create_site"]
 
@@ -43,6 +43,7 @@ def create_site(
     add_metrics(app)
     for prefix, factory in FACES:
         app.add_subapp(prefix, factory())
+    attach_portal(app)
     return app
 
 

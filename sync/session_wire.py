@@ -77,6 +77,12 @@ class LineCompressor:
         self.sent += len(out)
         return out
 
+    @property
+    def whole(self) -> bool:
+        """Every line added so far is in the bytes returned (none wait in zlib
+        for a flush): a cut after them loses none of those lines."""
+        return self._pending == 0
+
     def finish(self) -> bytes:
         out = b"" if self._zlib is None else self._zlib.flush(zlib.Z_FINISH)
         self.sent += len(out)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,8 +136,12 @@ def public_key_to_b64(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+@functools.lru_cache(maxsize=4096)
 def public_key_from_b64(text: str) -> Ed25519PublicKey:
-    """Parse a registered key; a malformed one raises ``ValueError``."""
+    """Parse a registered key; a malformed one raises ``ValueError``.
+
+    Cached (keys are immutable): the gateway parses the signer's key for every
+    pushed revision, and a district has a few thousand devices."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, TypeError) as exc:

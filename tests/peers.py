@@ -67,6 +67,13 @@ def _wait_http(port: int, process: subprocess.Popen[bytes], deadline: float) -> 
 @contextmanager
 def pouchdb_server(workdir: Path) -> Iterator[str]:
     """Run pouchdb-server on a free loopback port in ``workdir``; yield its base URL."""
+    with pouchdb_server_process(workdir) as (url, _process):
+        yield url
+
+
+@contextmanager
+def pouchdb_server_process(workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`pouchdb_server`, yielding the process too (a benchmark reads its CPU)."""
     require(POUCHDB_SERVER.exists() and shutil.which("node") is not None, "pouchdb-server (npm)")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -79,7 +86,7 @@ def pouchdb_server(workdir: Path) -> Iterator[str]:
     )
     try:
         _wait_http(port, process, time.monotonic() + 60)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         try:

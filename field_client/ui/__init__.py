@@ -6,3 +6,7 @@ share (:mod:`schemas.web`). It listens on 127.0.0.1 only and answers only a
 browser that came through the per-launch secret URL (:mod:`.guard`); the
 data key is held in memory while unlocked (:mod:`.session`).
 """
+
+# Here, not in .session, so that `beatsync --help` can show it without
+# importing the app (aiohttp, the replica).
+DEFAULT_IDLE_MINUTES = 15

@@ -8,18 +8,21 @@ import webbrowser
 from pathlib import Path
 
 import click
-from aiohttp import web
 
 from field_client.cli_support import _app
 from field_client.home import replica_paths
-from field_client.ui.app import LOOPBACK, create_ui, new_secret
-from field_client.ui.guard import KEY_PARAM
-from field_client.ui.session import DEFAULT_IDLE_MINUTES
+from field_client.ui import DEFAULT_IDLE_MINUTES
 
 __all__ = ["ui"]
 
 
 async def serve(home: Path, port: int, idle_minutes: float, open_browser: bool) -> None:
+    # The app (aiohttp, the replica) is loaded only when it is served.
+    from aiohttp import web
+
+    from field_client.ui.app import LOOPBACK, create_ui, new_secret
+    from field_client.ui.guard import KEY_PARAM
+
     secret = new_secret()
     bound: list[str] = []
     app = create_ui(home, secret=secret, origin=lambda: bound[0], idle_minutes=idle_minutes)

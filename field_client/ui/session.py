@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from field_client.replica import FieldReplica
+from field_client.ui import DEFAULT_IDLE_MINUTES
 from field_client.ui.syncing import SyncJob
 
-__all__ = ["DEFAULT_IDLE_MINUTES", "Session"]
+__all__ = ["Session"]
 
 # A tablet left on a desk at the station: a quarter of an hour is long enough
 # not to lock during a visit's conversation, short enough to matter.
-DEFAULT_IDLE_MINUTES = 15
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
 
-from field_client.records import Photo
+from field_client.records import MAX_PHOTO_BYTES, MAX_PHOTOS, Photo, photo_kind
 from schemas.web.labels import N_, NOT_AN_IMAGE, PHOTO_TOO_LARGE
 
 __all__ = [
@@ -25,17 +25,8 @@ __all__ = [
     "read_upload",
 ]
 
-# A phone camera's JPEG is 2-5 MB; the gateway's attachment limit is above this.
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PHOTOS = 6
 MAX_TEXT_BYTES = 64 * 1024
 TOO_MANY_PHOTOS = N_("At most %(limit)s photos at a time.")
-_IMAGE_MAGIC = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
-
-
-def photo_kind(data: bytes) -> tuple[str, str] | None:
-    """``(content type, extension)`` of a JPEG or PNG by its first bytes; ``None`` otherwise."""
-    return next((k for magic, k in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
 
 
 @dataclass

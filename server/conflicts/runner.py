@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import schemas
@@ -35,7 +35,7 @@ from server.state.timestamps import utc_now
 from sync.database import Database, Doc, Seq
 from sync.errors import Conflict, CouchError, NotFound
 
-__all__ = ["CHECKPOINT_ID", "MERGE_AUTHOR", "MergeRunner", "close_if_settled"]
+__all__ = ["CHECKPOINT_ID", "MERGE_AUTHOR", "MergeRunner", "QueueListener", "close_if_settled"]
 
 log = logging.getLogger("beatsync.merge")
 
@@ -53,14 +53,25 @@ STATIONS_EVERY_S: Final = 60.0
 # A failing station database is retried after this long (CouchDB down, say).
 RETRY_S: Final = 5.0
 
+# Told of each conflict the runner queues (newly, or with other leaves than
+# before): the portal tells both citizens of a double booking. Called after
+# the queue entry is stored, so a restart that finds the entry as it stands
+# calls nobody again.
+QueueListener = Callable[[QueuedConflict, Conflicted], Awaitable[None]]
+
 
 class MergeRunner:
     def __init__(
-        self, state: GatewayState, stores: StationDatabases, stats: MergeStats | None = None
+        self,
+        state: GatewayState,
+        stores: StationDatabases,
+        stats: MergeStats | None = None,
+        listeners: Sequence[QueueListener] = (),
     ) -> None:
         self._state = state
         self._stores = stores
         self.stats = stats if stats is not None else MergeStats()
+        self._listeners = listeners
 
     async def merge_station(self, station_id: str) -> MergeReport:
         """Follow the station's changes from the checkpoint to the end, once."""
@@ -141,7 +152,20 @@ class MergeRunner:
         changed = await self._state.queue_conflict(entry)
         if changed:
             self.stats.queued += 1
+            await self._tell(entry, record)
         return changed
+
+    async def _tell(self, entry: QueuedConflict, record: Conflicted) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(entry, record)
+            except Exception as exc:
+                # A listener's failure (the outbox's disk) must not stop merging.
+                log.warning(
+                    "conflict listener failed",
+                    exc_info=True,
+                    extra={"fields": {"doc": record.doc_id, "error": str(exc)[:200]}},
+                )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every station until ``stop`` is set (the gateway's background task)."""

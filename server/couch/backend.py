@@ -242,10 +242,29 @@ class CouchServer:
     async def find(self, db: str, query: Mapping[str, Any]) -> list[Doc]:
         """``POST /{db}/_find`` (Mango; not part of the replication ``Database``
         interface): the matching docs. Outages become 503 like every store call."""
-        return await _guard(self._find(db, query))
+        body = await _guard(self._ask("POST", f"{db}/_find", data=orjson.dumps(query)))
+        return list(body.get("docs", []))
 
-    async def _find(self, db: str, query: Mapping[str, Any]) -> list[Doc]:
-        url = f"{self.base_url}/{db}/_find"
+    async def view(self, db: str, ddoc: str, view: str, params: Mapping[str, Any]) -> Doc:
+        """``GET /{db}/_design/{ddoc}/_view/{view}``: ``params`` are the view's
+        query parameters as values (JSON-encoded here, as CouchDB reads
+        ``startkey`` and friends; ``startkey_docid`` as it is). Outages become
+        503 like every store call."""
+        # Every parameter is JSON but the doc ids that break ties between equal keys.
+        query = {
+            k: v if k.endswith("_docid") else orjson.dumps(v).decode() for k, v in params.items()
+        }
+        return await _guard(self._ask("GET", f"{db}/_design/{ddoc}/_view/{view}", params=query))
+
+    async def _ask(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Doc:
+        url = f"{self.base_url}/{path}"
         # identity: the shared session does not decompress (HttpDatabase counts wire bytes).
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if self.credentials is not None:
@@ -254,9 +273,9 @@ class CouchServer:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
         )
-        with connection_errors(url, method="POST"):
-            async with self.session.post(
-                url, data=orjson.dumps(query), headers=headers, timeout=timeout
+        with connection_errors(url, method=method):
+            async with self.session.request(
+                method, url, data=data, params=params, headers=headers, timeout=timeout
             ) as answer:
                 raw = await answer.read()
                 status = answer.status
@@ -266,7 +285,9 @@ class CouchServer:
             raise BadPeerResponse() from None
         if not 200 <= status < 300:
             raise error_from_response(status, body)
-        return list(body.get("docs", []))
+        if not isinstance(body, dict):
+            raise BadPeerResponse()
+        return body
 
     async def close(self) -> None:
         if self._session is not None:

@@ -22,7 +22,9 @@ just the new ones. What it sets up, each through CouchDB 3's documented API
   finds the same one without storing it, and a rotated admin password
   rotates it at the next run;
 * ``POST /beatsync-district/_index``: the Mango indexes of the central
-  office's reports (type/status/updated_at, station_id/updated_at), and one
+  office's reports (type/status/updated_at, station_id/updated_at), the
+  reports' views (``_design/beatsync-reports``, :mod:`server.couch.reports`),
+  and one
   on the audit log (db/seq) for one station's entries. Only the
   district database gets them: a design document in a station database would
   be replicated to every device;
@@ -51,11 +53,13 @@ from pycouchdb.client import Server as CouchServer
 from yarl import URL
 
 from server.couch.backend import couch_credentials, redact, with_credentials
+from server.couch.reports import REPORTS_DESIGN
 from server.couch.state import (
     AUDIT_DB,
     AUDIT_INDEX,
     CONFLICTS_DB,
     DEVICE_STATUS_DB,
+    DISTRICT_DB,
     IDENTITIES_DB,
 )
 from server.state.models import station_db_name
@@ -72,7 +76,6 @@ __all__ = [
     "replication_password",
 ]
 
-DISTRICT_DB: Final = "beatsync-district"
 REPLICATOR_DB: Final = "_replicator"
 USERS_DB: Final = "_users"
 REPLICATION_USER: Final = "beatsync-replicator"
@@ -277,6 +280,7 @@ def bootstrap(
             )
         for name, fields in DISTRICT_INDEXES.items():
             p.index(dbs[DISTRICT_DB], name, fields)
+        p.put_if_different(dbs[DISTRICT_DB], dict(REPORTS_DESIGN))
         p.index(dbs[AUDIT_DB], *AUDIT_INDEX)
         station_ids = sorted(set(_station_ids(dbs[IDENTITIES_DB])) | set(stations))
         for station_id in station_ids:

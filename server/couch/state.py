@@ -64,6 +64,7 @@ __all__ = [
     "AUDIT_INDEX",
     "CONFLICTS_DB",
     "DEVICE_STATUS_DB",
+    "DISTRICT_DB",
     "IDENTITIES_DB",
     "CouchGatewayState",
 ]
@@ -71,6 +72,8 @@ __all__ = [
 IDENTITIES_DB: Final = "beatsync-identities"
 AUDIT_DB: Final = "beatsync-audit"
 DEVICE_STATUS_DB: Final = "beatsync-device-status"
+# Every station replicated into one database, for the office's reports.
+DISTRICT_DB: Final = "beatsync-district"
 # The Mango index (name and fields) that serves one station's audit entries.
 AUDIT_INDEX: Final = ("audit-by-db-seq", ["db", "seq"])
 # Read-modify-write attempts against a concurrent writer before giving up with 409.

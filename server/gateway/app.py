@@ -13,7 +13,10 @@ from server.config import GatewayConfig
 from server.conflicts.desk import ConflictDesk
 from server.conflicts.runner import MergeRunner
 from server.conflicts.views import MergeStats
+from server.gateway.body import INFLATIONS_AT_ONCE
 from server.gateway.connections import handler_args
+from server.gateway.fair_share import FairShare
+from server.gateway.forwarded import parse_networks
 from server.gateway.handlers_beatsync import add_beatsync_routes
 from server.gateway.handlers_couch import add_couch_routes
 from server.gateway.handlers_hub import add_hub_routes
@@ -24,17 +27,31 @@ from server.gateway.keys import (
     CONFIG,
     CONFLICTS,
     DISTRICT,
+    FAIR_SHARE,
     GZIP_MIN_BYTES,
+    INFLATIONS,
+    MERGE_LISTENERS,
     MERGER,
+    REPORTS,
     SERVER_UUID,
     STATE,
     STORES,
+    TRUSTED_PROXIES,
 )
-from server.gateway.middlewares import access_log, authenticate, compress, errors
+from server.gateway.middlewares import (
+    access_log,
+    authenticate,
+    compress,
+    errors,
+    fair_share,
+    forwarded,
+)
 from server.policy.auth import Authenticator, Clock
 from server.policy.district import DistrictSettings
 from server.policy.throttle import LoginThrottle
 from server.state.interface import GatewayState
+from server.state.report_index import REPORTS_FILE, SQLiteReportIndex
+from server.state.reports import ReportIndex
 from server.state.sqlite import SQLiteGatewayState
 from server.state.stations import STATIONS_DIR, SQLiteStationStores, StationDatabases
 from sync.files import private_dir
@@ -66,6 +83,18 @@ def _station_stores(state: GatewayState, config: GatewayConfig) -> StationDataba
     return SQLiteStationStores(config.data_dir / STATIONS_DIR, codec=config.at_rest)
 
 
+async def _report_index(
+    state: GatewayState, stores: StationDatabases, config: GatewayConfig
+) -> ReportIndex:
+    if config.couchdb_url is not None:
+        from server.couch.reports import CouchReportIndex
+        from server.couch.state import DISTRICT_DB, CouchGatewayState
+
+        assert isinstance(state, CouchGatewayState)
+        return CouchReportIndex(state.server, DISTRICT_DB)
+    return await SQLiteReportIndex.open(config.data_dir / REPORTS_FILE, state, stores)
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     state = await open_state(config)
@@ -86,8 +115,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         clock=app.get(CLOCK),
     )
     stats = MergeStats()  # one set of counters for the runner and the desk
-    app[MERGER] = MergeRunner(state, stores, stats)
+    listeners = app[MERGE_LISTENERS]
+    app[MERGER] = MergeRunner(state, stores, stats, listeners)
     app[CONFLICTS] = ConflictDesk(state, stores, stats)
+    app[REPORTS] = await _report_index(state, stores, config)
     stop = asyncio.Event()
     merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None
     try:
@@ -100,6 +131,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 await merging
         # Runs after in-flight requests finished (aiohttp's graceful shutdown),
         # so every acknowledged write is committed before the files close.
+        await app[REPORTS].close()
         await stores.close()
         await state.close()
 
@@ -109,8 +141,10 @@ def create_app(
 ) -> web.Application:
     """The gateway; ``clock`` (the current UTC time) is for tests of token expiry."""
     config = config or GatewayConfig()
+    # X-Forwarded-For is read only with proxies to trust: otherwise no middleware at all.
+    behind = [forwarded] if config.trusted_proxies else []
     app = web.Application(
-        middlewares=[access_log, compress, errors, authenticate],
+        middlewares=[*behind, access_log, compress, errors, authenticate, fair_share],
         client_max_size=config.max_body_bytes,
         handler_args=handler_args(config),
     )
@@ -118,6 +152,10 @@ def create_app(
     if clock is not None:
         app[CLOCK] = clock
     app[GZIP_MIN_BYTES] = config.gzip_min_bytes
+    app[MERGE_LISTENERS] = []
+    app[FAIR_SHARE] = FairShare(config.fair)
+    app[TRUSTED_PROXIES] = parse_networks(config.trusted_proxies)
+    app[INFLATIONS] = asyncio.Semaphore(INFLATIONS_AT_ONCE)
     app.cleanup_ctx.append(_resources)
     add_beatsync_routes(app)
     add_hub_routes(app)

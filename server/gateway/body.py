@@ -5,7 +5,11 @@ The gateway reads bodies itself (aiohttp's ``auto_decompress`` is off, see
 on the event loop and, after answering 413, drains and inflates the rest of
 it: a 1 MiB gzip bomb (1 GiB inflated) froze every client for ~2 s (issue 14).
 Here the compressed bytes are capped at ``max_body_bytes``, and inflating runs
-in a worker thread and stops one byte past the same cap.
+in a worker thread and stops one byte past the same cap, and at most
+``INFLATIONS_AT_ONCE`` bodies inflate at a time: each is a core's worth of
+work in the loop's default thread pool, the pool password checks use too, so
+a burst of compressed bodies from many clients would otherwise fill every
+thread, hold 8 MiB of output each, and make logins wait behind them.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from typing import Final
 from aiohttp import hdrs, web
 
 from server.config import GatewayConfig
-from server.gateway.keys import CONFIG
+from server.gateway.keys import CONFIG, INFLATIONS
 from sync.errors import BadRequest, RequestTimeout, RequestTooLarge, UnsupportedMediaType
 
-__all__ = ["inflate_capped", "read_body"]
+__all__ = ["INFLATIONS_AT_ONCE", "inflate_capped", "read_body"]
+
+# The gateway's machines have two cores; more inflations at once only queue in
+# the thread pool while each holds its output.
+INFLATIONS_AT_ONCE: Final = 2
 
 # zlib's wbits per Content-Encoding: gzip framing, or zlib framing for deflate
 # (raw deflate, which some clients send as "deflate", is sniffed below).
@@ -97,4 +105,5 @@ async def read_body(request: web.Request, max_bytes: int | None = None) -> bytes
         return raw
     wbits = _wbits(encoding, raw)
     # Off the loop: even capped, inflating 8 MiB takes tens of milliseconds.
-    return await asyncio.to_thread(inflate_capped, raw, wbits, limit)
+    async with request.config_dict[INFLATIONS]:
+        return await asyncio.to_thread(inflate_capped, raw, wbits, limit)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, STATE, STORES
+from server.gateway.keys import CONFIG, DISTRICT, PRINCIPAL, SERVER_UUID, SLOT, STATE, STORES
 from server.gateway.pages import all_docs_pages, bulk_get_pages, changes_pages, distinct_entries
 from server.gateway.request import (
     bool_param,
@@ -128,9 +128,18 @@ async def changes(request: web.Request) -> web.StreamResponse:
         timeout=max_wait if timeout_ms is None else min(timeout_ms / 1000, max_wait),
         descending=bool_param(request, "descending"),
         conflicts=bool_param(request, "conflicts"),
+        idle=slot.idle if (slot := request.get(SLOT)) is not None else None,
     )
-    response = await stream_rows(request, "results", pages, lambda: tail)
-    await _note_contact(request, scope, last_seq=tail.get("last_seq"))
+    sent: dict[str, Any] = {}
+
+    def closing() -> dict[str, Any]:
+        sent.update(tail)
+        return tail
+
+    response = await stream_rows(request, "results", pages, closing)
+    # Only a whole answer moves the device's recorded last_seq: a cut one is
+    # truncated JSON the device throws away, resuming from its own checkpoint.
+    await _note_contact(request, scope, last_seq=sent.get("last_seq"))
     return response
 
 
@@ -325,8 +334,14 @@ async def _with_revs_info(store: Database, doc: Doc, *, keep_revisions: bool) ->
         if "ok" in item
     }
     info = [
-        {"rev": rev, "status": "missing" if rev not in kept
-         else "deleted" if kept[rev].get("_deleted") else "available"}
+        {
+            "rev": rev,
+            "status": "missing"
+            if rev not in kept
+            else "deleted"
+            if kept[rev].get("_deleted")
+            else "available",
+        }
         for rev in path
     ]
     out = {k: v for k, v in doc.items() if keep_revisions or k != "_revisions"}
@@ -343,8 +358,9 @@ async def _write_one(
     await _note_contact(request, scope)
     if not results:  # new_edits=false answers nothing for a stored revision
         return json_response({"ok": True, "id": doc["_id"], "rev": doc["_rev"]}, status=status)
-    return json_response({"ok": True, "id": results[0]["id"], "rev": results[0]["rev"]},
-                         status=status)
+    return json_response(
+        {"ok": True, "id": results[0]["id"], "rev": results[0]["rev"]}, status=status
+    )
 
 
 async def post_doc(request: web.Request) -> web.Response:

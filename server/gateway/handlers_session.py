@@ -23,6 +23,7 @@ from server.gateway.keys import DISTRICT, PRINCIPAL, STATE, STORES
 from server.gateway.pages import changes_pages
 from server.gateway.request import read_json_object
 from server.gateway.scoping import beat_selector, hide_other_beats, parse_since
+from server.gateway.streaming import cut_reason
 from server.policy.access import DbScope, resolve_scope
 from server.policy.writes import WriteDeps, write_docs
 from sync import session_wire as wire
@@ -66,8 +67,14 @@ async def _changed(
     and ``(last_seq, None)`` at the end of each page of the feed."""
     tail: dict[str, Any] = {}
     pages = changes_pages(
-        store, tail, since=since, limit=None, style="all_docs",
-        selector=beat_selector(scope, None), feed="normal", timeout=0,
+        store,
+        tail,
+        since=since,
+        limit=None,
+        style="all_docs",
+        selector=beat_selector(scope, None),
+        feed="normal",
+        timeout=0,
     )
     async for rows in pages:
         wanted = [
@@ -79,7 +86,8 @@ async def _changed(
             entries = [{"id": row["id"], "rev": rev} for row, revs in chunk for rev in revs]
             found = (
                 await store.bulk_get(entries, revs=True, attachments=True, latest=True)
-                if entries else []
+                if entries
+                else []
             )
             leaves: dict[str, list[Doc]] = {}
             for result in found:
@@ -98,8 +106,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     store = await request.app[STORES].get(scope.station.id)
     docs, since, budget = _parse(await read_json_object(request))
     state = request.app[STATE]
-    deps = WriteDeps(identities=state, audit=state,
-                     refuse_unsigned=await request.app[DISTRICT].refuse_unsigned())
+    deps = WriteDeps(
+        identities=state, audit=state, refuse_unsigned=await request.app[DISTRICT].refuse_unsigned()
+    )
     # Before any byte of the answer: a structure error is still a plain 400.
     errors = await write_docs(scope, store, deps, docs, new_edits=False) if docs else []
     refused = {e.get("id") for e in errors}
@@ -112,7 +121,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     out = wire.LineCompressor(gzip=gzip)
     push_line = {"push": {"written": len(docs) - len(errors), "errors": errors}}
     await response.write(out.add(orjson.dumps(push_line), flush=True))
-    last_seq, told, more = since, since, False
+    # `delivered`: the last resume point whose line is out whole (not waiting in
+    # zlib for a flush): what the device holds if the answer is cut after it.
+    last_seq, told, delivered, more = since, since, since, False
     try:
         async for seq, leaves in _changed(scope, store, since, pushed):
             last_seq = seq
@@ -122,21 +133,29 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
             elif leaves is None and seq != told:
                 await response.write(out.add(orjson.dumps({"checkpoint": seq}), flush=True))
                 told = seq
+            if out.whole:
+                delivered = told
             if out.sent >= budget:
                 more = True
                 break
         final = orjson.dumps({"last_seq": last_seq, "more": more})
         await response.write(out.add(final, flush=True) + out.finish())
         await response.write_eof()
-    except CouchError as exc:
+        delivered = last_seq
+    except (CouchError, TimeoutError) as exc:
         # 200 is sent: cutting the connection is the honest signal left; the
         # client keeps the complete lines and resumes from the last seq.
-        error_logger.warning("%s answer cut short: %s", request.path, exc.reason)
-        if request.transport is not None:
+        error_logger.warning("%s answer cut short: %s", request.path, cut_reason(exc))
+        cut = True
+    else:
+        cut = False
+    try:
+        # Recorded before the cut is seen: the device's next request finds it.
+        if (device := scope.principal.device) is not None:
+            await state.seen(device.id, scope.db_name, last_seq=delivered, checkpoint=True)
+    finally:
+        if cut and request.transport is not None:
             request.transport.abort()
-    device = scope.principal.device
-    if device is not None:
-        await state.seen(device.id, scope.db_name, last_seq=last_seq, checkpoint=True)
     return response
 
 

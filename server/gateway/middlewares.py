@@ -1,4 +1,5 @@
-"""The gateway's middlewares: access log, errors in CouchDB's shape, authentication.
+"""The gateway's middlewares: the client behind trusted proxies, access log, errors
+in CouchDB's shape, authentication, fair sharing.
 
 One place turns every failure into ``{"error", "reason"}`` JSON: our own
 ``CouchError`` hierarchy, aiohttp's HTTP exceptions (unknown route 404,
@@ -17,17 +18,28 @@ import orjson
 from aiohttp import hdrs, web
 from aiohttp.web_response import ContentCoding
 
-from server.gateway.keys import AUTHENTICATOR, GZIP_MIN_BYTES, LOGIN_ATTEMPT, PRINCIPAL
+from server.gateway.fair_share import client_key
+from server.gateway.forwarded import client_address
+from server.gateway.keys import (
+    AUTHENTICATOR,
+    FAIR_SHARE,
+    GZIP_MIN_BYTES,
+    LOGIN_ATTEMPT,
+    PRINCIPAL,
+    SLOT,
+    TRUSTED_PROXIES,
+)
 from server.policy.auth import basic_officer_id
 from sync.errors import (
     CouchError,
     RequestTimeout,
     RequestTooLarge,
     RetryLater,
+    ServiceUnavailable,
     error_for_status,
 )
 
-__all__ = ["access_log", "authenticate", "compress", "errors"]
+__all__ = ["access_log", "authenticate", "compress", "errors", "fair_share", "forwarded"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Officer ids are short slugs; whatever a stranger sends is cut to this in the log.
@@ -37,6 +49,9 @@ access_logger = logging.getLogger("beatsync.access")
 # which is not the server's failure (it was logged as 500).
 CLIENT_CLOSED = 499
 error_logger = logging.getLogger("beatsync.error")
+TIMED_OUT = "The gateway timed out waiting for its store; try again shortly."
+# Health checks answer from memory: a prober must see the gateway up, never queued.
+_UNGATED = frozenset({"/_up", "/"})
 
 
 def _error_response(exc: CouchError) -> web.Response:
@@ -56,6 +71,22 @@ def _couch_error(exc: web.HTTPException) -> CouchError:
     cls = error_for_status(exc.status)
     # aiohttp's reason phrase, except for a body over client_max_size: CouchDB's words.
     return cls(None if cls is RequestTooLarge else exc.reason)
+
+
+@web.middleware
+async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``request.remote`` is the client behind the trusted proxies
+    (:mod:`server.gateway.forwarded`) for everything after: login throttling,
+    fair sharing, the access log, the portal's limits. Outermost, so the body
+    is unread (aiohttp clones only then)."""
+    client = client_address(
+        request.remote,
+        request.headers.getall(hdrs.X_FORWARDED_FOR, []),
+        request.config_dict[TRUSTED_PROXIES],
+    )
+    if client is None or client == request.remote:
+        return await handler(request)
+    return await handler(request.clone(remote=client))
 
 
 @web.middleware
@@ -102,8 +133,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return _error_response(_couch_error(exc))
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:
         raise
+    except TimeoutError:
+        # A store or CouchDB call that ran out of time: the server's trouble, not
+        # the client's, and under load one traceback per request buries the log.
+        # One line, and a 503 whose Retry-After the replicator honours (aiohttp
+        # would answer a text 504 and the access log would say 500).
+        error_logger.warning("timed out: %s %s", request.method, request.path)
+        return _error_response(ServiceUnavailable(TIMED_OUT))
     except Exception:
         error_logger.exception("unhandled error on %s %s", request.method, request.path)
         return _error_response(CouchError("Internal server error"))
@@ -120,6 +158,18 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         request[LOGIN_ATTEMPT] = attempted
     request[PRINCIPAL] = await request.app[AUTHENTICATOR].authenticate(header, peer)
     return await handler(request)
+
+
+@web.middleware
+async def fair_share(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request but a health check works in one of its client's slots
+    (:mod:`server.gateway.fair_share`); after :func:`authenticate`, which names the client."""
+    if request.path in _UNGATED:
+        return await handler(request)
+    key = client_key(request.get(PRINCIPAL), request.remote)
+    async with request.config_dict[FAIR_SHARE].slot(key) as slot:
+        request[SLOT] = slot
+        return await handler(request)
 
 
 @web.middleware

@@ -11,6 +11,7 @@ from the page's ``last_seq``, ``_all_docs`` from the last key with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 import orjson
@@ -35,6 +36,8 @@ _BULK_GET_PAGE: Final = 100
 _BULK_GET_PAGE_WITH_ATTACHMENTS: Final = 8
 # Rows per _changes / _all_docs page: bodies of a few KB, a few MiB a page.
 ROWS_PAGE: Final = 500
+# Lends a request's fair-share slot back for a wait (server.gateway.fair_share.Slot.idle).
+Idle = Callable[[], AbstractAsyncContextManager[None]]
 
 
 def distinct_entries(wanted: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -62,12 +65,28 @@ async def bulk_get_pages(
 
 
 async def changes_pages(
-    store: Database, tail: dict[str, Any], *, since: Any, limit: int | None, **options: Any
+    store: Database,
+    tail: dict[str, Any],
+    *,
+    since: Any,
+    limit: int | None,
+    idle: Idle | None = None,
+    **options: Any,
 ) -> AsyncIterator[list[Doc]]:
     """``_changes`` from ``since``, ``ROWS_PAGE`` rows a store call, until ``limit``
     rows or the feed's end. Only the first call may wait (longpoll); a descending
-    feed is one call, since CouchDB ignores ``since`` there."""
+    feed is one call, since CouchDB ignores ``since`` there.
+
+    With ``idle`` a longpoll first reads as a normal feed, and only when that
+    finds nothing waits, inside ``idle()`` (the request's fair-share slot lent
+    back), for one row; the rows are then read as usual."""
     remaining = limit
+    if idle is not None and options.get("feed") == "longpoll" and not options.get("descending"):
+        since = await _wait_for_rows(store, tail, idle, since=since, **options)
+        if since is None:
+            yield []
+            return
+        options["feed"] = "normal"
     while True:
         size = ROWS_PAGE if remaining is None else max(1, min(ROWS_PAGE, remaining))
         result = await store.changes(since=since, limit=size, **options)
@@ -78,12 +97,36 @@ async def changes_pages(
         yield rows
         if remaining is not None:
             remaining -= len(rows)
-        if len(rows) < size or options.get("descending") or (
-            remaining is not None and remaining <= 0
+        if (
+            len(rows) < size
+            or options.get("descending")
+            or (remaining is not None and remaining <= 0)
         ):
             return
         since = result["last_seq"]
         options["feed"] = "normal"
+
+
+async def _wait_for_rows(
+    store: Database, tail: dict[str, Any], idle: Idle, *, since: Any, **options: Any
+) -> Any:
+    """The seq to read rows from, once the feed has some after ``since``; ``None``
+    (``tail`` filled) when the longpoll's timeout passed with none."""
+    quick = {**options, "feed": "normal", "include_docs": False, "conflicts": False}
+    result = await store.changes(since=since, limit=1, **quick)
+    if result["results"]:
+        return since
+    # Nothing yet: from the seq just read (not "now", which would move on and
+    # lose a write landing between the two calls).
+    since = result["last_seq"]
+    async with idle():
+        result = await store.changes(since=since, limit=1, **{**quick, "feed": "longpoll"})
+    if result["results"]:
+        return since
+    tail["last_seq"] = result["last_seq"]
+    if "pending" in result:
+        tail["pending"] = result["pending"]
+    return None
 
 
 async def all_docs_pages(

@@ -24,9 +24,13 @@ from aiohttp.web_response import ContentCoding
 from sync.database import Doc
 from sync.errors import CouchError
 
-__all__ = ["stream_rows"]
+__all__ = ["cut_reason", "stream_rows"]
 
 error_logger = logging.getLogger("beatsync.error")
+
+
+def cut_reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, CouchError) else "timed out"
 
 
 def _members(values: Mapping[str, Any]) -> bytes:
@@ -40,7 +44,8 @@ async def stream_rows(
     tail: Callable[[], Mapping[str, Any]],
 ) -> web.StreamResponse:
     """Answer ``{key: [rows of every page...], **tail()}``; ``tail`` is called after
-    the last page (``last_seq``, ``total_rows``: known only once the rows are read)."""
+    the last page (``last_seq``, ``total_rows``: known only once the rows are read),
+    once every row is written, and never for an answer cut short."""
     first: list[Doc] = await anext(pages, [])
     response = web.StreamResponse(headers={hdrs.CONTENT_TYPE: "application/json"})
     if "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "").lower():
@@ -61,10 +66,10 @@ async def stream_rows(
         members = _members(tail())
         await response.write(b"]" + (b"," + members[:-1] if members else b"") + b"}")
         await response.write_eof()
-    except CouchError as exc:
+    except (CouchError, TimeoutError) as exc:
         # 200 is already sent: cutting the connection is the one honest signal left
         # (the client's JSON parser fails and its replicator retries).
-        error_logger.warning("%s answer cut short: %s", request.path, exc.reason)
+        error_logger.warning("%s answer cut short: %s", request.path, cut_reason(exc))
         if request.transport is not None:
             request.transport.abort()
     return response

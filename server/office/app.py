@@ -18,6 +18,7 @@ from server.gateway.keys import STATE
 from server.office.handlers_conflicts import add_conflict_routes
 from server.office.handlers_login import add_login_routes
 from server.office.handlers_oversight import add_oversight_routes
+from server.office.handlers_reports import add_report_routes
 from server.office.keys import OFFICE_ROLES, OFFICER, SESSIONS
 from server.office.sessions import SESSION_COOKIE, Sessions
 from server.state.models import Principal
@@ -65,4 +66,5 @@ def create_office(sessions: Sessions | None = None) -> web.Application:
     add_login_routes(app)
     add_conflict_routes(app)
     add_oversight_routes(app)
+    add_report_routes(app)
     return app

@@ -20,10 +20,12 @@ from server.office.pages import office_page
 from server.web.pages import gettext_for
 from sync.errors import BadRequest
 
-__all__ = ["add_oversight_routes"]
+__all__ = ["add_oversight_routes", "query_number"]
 
 
-def _number(request: web.Request, name: str, default: int, *, minimum: int, maximum: int) -> int:
+def query_number(
+    request: web.Request, name: str, default: int, *, minimum: int, maximum: int
+) -> int:
     """A whole number from the query, or 400 (a page, in the reader's language)."""
     text = request.query.get(name, "").strip()
     if not text:
@@ -35,7 +37,9 @@ def _number(request: web.Request, name: str, default: int, *, minimum: int, maxi
 
 async def devices(request: web.Request) -> web.Response:
     _ = gettext_for(request)
-    hours = _number(request, "stale_hours", DEFAULT_STALE_HOURS, minimum=1, maximum=MAX_STALE_HOURS)
+    hours = query_number(
+        request, "stale_hours", DEFAULT_STALE_HOURS, minimum=1, maximum=MAX_STALE_HOURS
+    )
     rows = await device_health(
         request[OFFICER],
         request.config_dict[STATE],
@@ -60,7 +64,7 @@ async def audit(request: web.Request) -> web.Response:
     principal, state = request[OFFICER], request.config_dict[STATE]
     station = request.query.get("station", "").strip() or None
     record = request.query.get("record", "").strip() or None
-    since = _number(request, "since", 0, minimum=0, maximum=2**62)
+    since = query_number(request, "since", 0, minimum=0, maximum=2**62)
     next_url = None
     try:
         if record is not None:

@@ -47,3 +47,20 @@ class SlidingWindowLimit:
         now = time.monotonic()
         for key in keys:
             self._events[key].append(now)
+
+    def take(self, key: str) -> float:
+        """Check and count in one step, with no await between: of concurrent
+        requests only the limit's worth pass, whereas a check, a write, then
+        a count lets every request that checked before the first count in.
+        The event's time, to :meth:`give_back` if the work did not happen."""
+        self.check(key)
+        now = time.monotonic()
+        self._events[key].append(now)
+        return now
+
+    def give_back(self, key: str, taken: float) -> None:
+        times = self._events.get(key)
+        if times is not None and taken in times:
+            times.remove(taken)
+            if not times:
+                del self._events[key]

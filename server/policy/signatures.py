@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.policy.access import DbScope
-from server.state.interface import IdentityRepo
+from server.policy.request_identities import Identities
 from server.state.models import Device
 from sync import journal, signing
 from sync.database import Doc
@@ -65,7 +65,7 @@ async def check_signature(
     doc: Doc,
     edited_rev: str | None,
     scope: DbScope,
-    identities: IdentityRepo,
+    identities: Identities,
     *,
     refuse_unsigned: bool,
 ) -> Signature:

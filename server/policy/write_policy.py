@@ -23,8 +23,8 @@ import schemas
 from schemas.identity import CITIZEN, Role, is_citizen_actor
 from server.policy.access import DbScope
 from server.policy.parents import edited_rev
+from server.policy.request_identities import Identities
 from server.policy.signatures import Signature, check_signature
-from server.state.interface import IdentityRepo
 from server.state.models import Officer
 from sync import journal, signing
 from sync.database import Doc
@@ -134,6 +134,15 @@ def _check_deletion(doc: Doc, old: Doc | None, scope: DbScope, author: Author) -
         return
     if old.get("created_by") == author.officer.id and "status" not in old:
         return
+    if (
+        old.get("type") == "appointment"
+        and author.role == CITIZEN
+        and old.get("created_by") == author.officer.id
+    ):
+        # The citizen who booked a slot frees it by cancelling: the slot's
+        # document goes, the booking lives on, cancelled, under a new id
+        # (server.portal.booking), so the slot can be booked again.
+        return
     raise Forbidden("Only a station officer may delete this record.")
 
 
@@ -202,7 +211,7 @@ class Author:
         return CITIZEN if is_citizen_actor(self.officer.id) else self.officer.role.value
 
 
-async def _author(signature: Signature, scope: DbScope, identities: IdentityRepo) -> Author:
+async def _author(signature: Signature, scope: DbScope, identities: Identities) -> Author:
     if signature.device is None:
         return Author(scope.principal.officer, signed=False)
     if signature.device.officer_id == scope.principal.officer.id:
@@ -220,7 +229,7 @@ async def check_revision(
     doc: Doc,
     old: Doc | None,
     scope: DbScope,
-    identities: IdentityRepo,
+    identities: Identities,
     *,
     new_edits: bool,
     refuse_unsigned: bool,

@@ -16,6 +16,7 @@ from typing import Any
 
 from server.policy.access import DbScope
 from server.policy.parents import archived_body, parent_bodies
+from server.policy.request_identities import RequestIdentities
 from server.policy.write_policy import (
     Verdict,
     check_revision,
@@ -67,6 +68,7 @@ async def write_docs(
         if (key := (doc["_id"], doc.get("_rev"))) not in known or key in unaudited
     ]
     late_audit: list[NewAuditEntry] = []
+    identities = RequestIdentities(deps.identities)  # each signer looked up once
     parents = await parent_bodies(
         store,
         [doc for _, doc in to_check],
@@ -94,7 +96,7 @@ async def write_docs(
                 doc,
                 old,
                 scope,
-                deps.identities,
+                identities,
                 new_edits=new_edits,
                 refuse_unsigned=deps.refuse_unsigned,
             )

@@ -8,7 +8,7 @@ A station officer reads their own station; the central office every one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -16,7 +16,13 @@ from schemas.identity import Role
 from server.gateway.keys import CONFIG, PRINCIPAL, STATE, STORES
 from server.policy.access import DbScope, resolve_scope
 from server.portal.certificates import decide
-from server.portal.records import awaits_signature, signature_deadline
+from server.portal.records import (
+    EFILED_PREFIX,
+    LISTED_DAYS,
+    awaits_signature,
+    efiled_key,
+    signature_deadline,
+)
 from server.state.models import station_db_name
 from sync.errors import BadRequest, Forbidden
 
@@ -37,12 +43,17 @@ async def supervisor_scope(request: web.Request, station_id: str) -> DbScope:
 
 
 async def awaiting_signature(request: web.Request) -> web.Response:
-    """Complaints filed online and not yet signed at the station, oldest first,
-    with each one's deadline (the station calls the complainant before it)."""
+    """Complaints filed online in the last ``LISTED_DAYS`` and not yet signed
+    at the station, oldest first, with each one's deadline (the station calls
+    the complainant before it)."""
     scope = await supervisor_scope(request, request.query.get("station", ""))
     store = await request.config_dict[STORES].get(scope.station.id)
-    rows = (await store.all_docs(include_docs=True))["rows"]
     now = datetime.now(UTC)
+    since = efiled_key(now - timedelta(days=LISTED_DAYS))
+    # A range of the id index: the e-complaints of the last LISTED_DAYS only.
+    rows = (
+        await store.all_docs(startkey=since, endkey=EFILED_PREFIX + "\ufff0", include_docs=True)
+    )["rows"]
     found = []
     for row in rows:
         doc = row.get("doc") or {}

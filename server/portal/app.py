@@ -10,15 +10,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.gateway.keys import CONFIG, MERGE_LISTENERS
 from server.portal.handlers_appointment import add_appointment_routes
 from server.portal.handlers_certificate import add_certificate_routes
 from server.portal.handlers_complaint import add_complaint_routes
 from server.portal.handlers_status import add_status_routes
 from server.portal.handlers_visitor import add_visitor_routes
-from server.portal.services import PORTAL, Limits, Portal
+from server.portal.notices import double_booking_notice
+from server.portal.outbox import Outbox
+from server.portal.services import OUTBOX, OUTBOX_FILE, PORTAL, Limits, Portal
 from server.web.pages import create_face, render
 
-__all__ = ["MAX_UPLOAD_MB", "create_portal"]
+__all__ = ["MAX_UPLOAD_MB", "attach_portal", "create_portal"]
 
 PORTAL_DIR = Path(__file__).resolve().parent
 # One photo (<= 1 MB, see forms.Form.photo_limit_kb) and the form around it.
@@ -42,3 +45,12 @@ def create_portal(limits: Limits | None = None) -> web.Application:
     add_certificate_routes(app)
     add_visitor_routes(app)
     return app
+
+
+def attach_portal(gateway: web.Application) -> None:
+    """What the portal needs of the gateway it is mounted on (call once,
+    before it starts): the outbox, and the merge runner telling it of
+    double bookings."""
+    outbox = Outbox(gateway[CONFIG].data_dir / OUTBOX_FILE)
+    gateway[OUTBOX] = outbox
+    gateway[MERGE_LISTENERS].append(double_booking_notice(outbox))

@@ -1,14 +1,17 @@
 """Booking, cancelling and moving an appointment: the slot's document is the booking.
 
 The first write of a slot's id wins; every later one is the store's 409
-(:mod:`server.portal.slots`). A cancelled booking keeps its id, so its slot
-stays taken: the lifecycle ends an appointment at ``cancelled`` and a
-citizen may not delete a record, so a station officer frees such a slot by
-deleting the cancelled record.
+(:mod:`server.portal.slots`). Cancelling frees the slot: first the
+slot's document is deleted, then the booking lives on, ``cancelled``, under
+a new random id (what the citizen's tracking number then opens, and what the
+station's register keeps). A deleted id is written again like a new one
+(CouchDB re-creates over a tombstone, extending its branch), so the next
+booking of that slot is again a race that exactly one write wins.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,9 +63,24 @@ async def book(
 
 
 async def cancel(state: GatewayState, stores: StationDatabases, doc: Doc) -> Doc:
-    """The booking ``doc`` (its current revision) cancelled by its citizen."""
-    cancelled = {k: v for k, v in doc.items() if k not in ("_conflicts",)}
-    cancelled.update(status="cancelled", updated_by=doc["created_by"], updated_at=utc_now())
+    """The booking ``doc`` (the citizen's revision of the slot) cancelled by
+    its citizen: the slot freed, then the booking kept, cancelled, under a
+    new id. In that order because a bulk write is not all-or-nothing: a
+    refused or lost deletion (409: cancelled twice at once) writes nothing."""
+    citizen = doc["created_by"]
+    freed = {
+        "_id": doc["_id"],
+        "_rev": doc["_rev"],
+        "_deleted": True,
+        "station_id": doc["station_id"],
+        "beat_id": doc["beat_id"],
+        "updated_by": citizen,
+    }
+    cancelled = {k: v for k, v in doc.items() if not k.startswith("_")}
+    cancelled.update(
+        _id=uuid.uuid4().hex, status="cancelled", updated_by=citizen, updated_at=utc_now()
+    )
+    await write_record(state, stores, freed)
     cancelled["_rev"] = await write_record(state, stores, cancelled)
     return cancelled
 

@@ -65,7 +65,9 @@ async def _place_answers(
 async def issue_ticket(request: web.Request, kind: Kind, doc: Doc) -> tuple[str, str]:
     """A new tracking number and PIN that open ``doc``."""
     number, pin = new_number(kind), new_pin()
-    ticket = Ticket(number, doc["station_id"], doc["_id"], await hash_pin(pin))
+    ticket = Ticket(
+        number, doc["station_id"], doc["_id"], await hash_pin(pin), str(doc["created_by"])
+    )
     await save_ticket(state_of(request), ticket)
     return number, pin
 
@@ -91,10 +93,9 @@ async def file_records(
     sub, place = await _place_answers(request, form)
     if place is None:
         return await form_page(request, template, form, sub)
-    portal.check_phone(sub.values["phone"])
     docs = build(new_citizen_ref(), *place, sub.values)
-    await write_records(state_of(request), stores_of(request), docs)
-    portal.count_phone(sub.values["phone"])
+    with portal.phone_turn(sub.values["phone"]):
+        await write_records(state_of(request), stores_of(request), docs)
     number, pin = await issue_ticket(request, ticket_kind, docs[0])
     return receipt(request, title, number, pin, **shown)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -126,18 +127,17 @@ async def book_slot(request: web.Request) -> web.Response:
             sub.errors["slot"] = (SLOT_TAKEN, {})
             return _slots_page(request, schedule, free, sub, 409)
         return _slots_page(request, schedule, free, sub, 422)
-    portal.check_phone(sub.values["phone"])
     sub.values["slot"] = next(
         s for s in open_slots(schedule, utc_now()) if s.isoformat() == sub.raw["slot"]
     )
     try:
-        doc = await book(
-            state_of(request), stores_of(request), schedule, new_citizen_ref(), sub.values
-        )
+        with portal.phone_turn(sub.values["phone"]):
+            doc = await book(
+                state_of(request), stores_of(request), schedule, new_citizen_ref(), sub.values
+            )
     except Conflict:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         return _slots_page(request, schedule, await _free(request, schedule), sub, 409)
-    portal.count_phone(sub.values["phone"])
     number, pin = await issue_ticket(request, Kind.APPOINTMENT, doc)
     await announce(portal.outbox(request), doc, number, _texts(request, number, doc))
     title = N_("Your meeting is booked")
@@ -149,6 +149,9 @@ async def _own_booking(request: web.Request) -> tuple[Ticket, dict[str, Any]]:
     opened = await open_ticket(request)
     if opened is None or opened[1].get("type") != "appointment":
         raise web.HTTPForbidden()
+    ticket, doc = opened
+    if ticket.actor and doc.get("created_by") != ticket.actor:
+        raise web.HTTPConflict()  # the office gave the slot to another booking
     return opened
 
 
@@ -156,7 +159,9 @@ async def cancel_booking(request: web.Request) -> web.Response:
     ticket, doc = await _own_booking(request)
     if doc.get("status") not in ("requested", "confirmed"):
         raise web.HTTPConflict()
-    await cancel(state_of(request), stores_of(request), doc)
+    cancelled = await cancel(state_of(request), stores_of(request), doc)
+    # The number now opens the cancelled booking; the slot is free for others.
+    await save_ticket(state_of(request), replace(ticket, doc_id=cancelled["_id"]))
     outbox = portal_of(request).outbox(request)
     await outbox.withdraw(ticket.number)
     await outbox.add(
@@ -199,10 +204,8 @@ async def move_booking(request: web.Request) -> web.Response:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         free = await _free(request, schedule)
         return render("move.html", request, {"free": free, "sub": sub, "keep": keep}, status=409)
-    await cancel(state_of(request), stores_of(request), doc)
-    await save_ticket(
-        state_of(request), Ticket(ticket.number, ticket.station_id, moved["_id"], ticket.pin_hash)
-    )
+    await cancel(state_of(request), stores_of(request), doc)  # frees the old slot
+    await save_ticket(state_of(request), replace(ticket, doc_id=moved["_id"]))
     outbox = portal_of(request).outbox(request)
     await outbox.withdraw(ticket.number)
     await announce(outbox, moved, ticket.number, _texts(request, ticket.number, moved))

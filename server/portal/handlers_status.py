@@ -19,7 +19,7 @@ from server.portal.tickets import Ticket, find_ticket
 from server.portal.tracking import normalize, verify_pin
 from server.state.interface import GatewayState
 from server.web.pages import render
-from sync.database import Doc
+from sync.database import Database, Doc
 from sync.errors import NotFound
 
 __all__ = ["STATUS_LABELS", "add_status_routes", "open_ticket"]
@@ -69,7 +69,24 @@ async def open_ticket(request: web.Request) -> tuple[Ticket, Doc] | None:
         doc = await store.get(ticket.doc_id, conflicts=True)
     except NotFound:
         return None
+    if doc.get("_conflicts") and ticket.actor and doc.get("created_by") != ticket.actor:
+        doc = await _own_leaf(store, doc, ticket.actor)
     return ticket, doc
+
+
+async def _own_leaf(store: Database, winner: Doc, actor: str) -> Doc:
+    """Of a record in conflict, the leaf ``actor`` made (with the others as its
+    ``_conflicts``): a double booking's winner is someone else's booking,
+    which this citizen may neither read nor cancel. The winner when no live
+    leaf is theirs (the office kept the other booking)."""
+    for answer in await store.open_revs(
+        winner["_id"], winner["_conflicts"], include_revisions=False
+    ):
+        leaf = answer.get("ok")
+        if isinstance(leaf, dict) and not leaf.get("_deleted") and leaf.get("created_by") == actor:
+            others = [winner["_rev"], *(r for r in winner["_conflicts"] if r != leaf["_rev"])]
+            return {**leaf, "_conflicts": others}
+    return winner
 
 
 def _remaining(deadline: datetime, now: datetime) -> dict[str, int]:

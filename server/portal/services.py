@@ -4,17 +4,19 @@ per-address and per-phone limits, and the outbox."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from server.gateway.keys import CONFIG, STATE, STORES
+from server.gateway.keys import STATE, STORES
 from server.policy.rate_window import SlidingWindowLimit
 from server.portal.outbox import Outbox
 from server.state.interface import GatewayState
 from server.state.stations import StationDatabases
 
-__all__ = ["OUTBOX_FILE", "PORTAL", "Limits", "Portal", "portal_of"]
+__all__ = ["OUTBOX", "OUTBOX_FILE", "PORTAL", "Limits", "Portal", "portal_of"]
 
 OUTBOX_FILE = "portal-outbox.jsonl"
 
@@ -33,7 +35,6 @@ class Limits:
 @dataclass
 class Portal:
     limits: Limits = field(default_factory=Limits)
-    _outbox: Outbox | None = None
 
     def __post_init__(self) -> None:
         self.by_address = SlidingWindowLimit(self.limits.per_address, self.limits.window_s)
@@ -47,19 +48,22 @@ class Portal:
         self.by_address.check(key)
         self.by_address.count(key)
 
-    def check_phone(self, phone: str) -> None:
-        """429 once this phone filed its share. Checked before a write and
-        counted after it succeeds (:meth:`count_phone`): a booking that lost
-        its slot to someone else costs the citizen nothing."""
-        self.by_phone.check(_phone_key(phone))
-
-    def count_phone(self, phone: str) -> None:
-        self.by_phone.count(_phone_key(phone))
+    @contextmanager
+    def phone_turn(self, phone: str) -> Iterator[None]:
+        """429 once this phone filed its share. The turn is taken before the
+        write (so concurrent submissions from one phone cannot all pass the
+        check) and given back if the write fails: a booking that lost its
+        slot to someone else costs the citizen nothing."""
+        key = _phone_key(phone)
+        taken = self.by_phone.take(key)
+        try:
+            yield
+        except BaseException:
+            self.by_phone.give_back(key, taken)
+            raise
 
     def outbox(self, request: web.Request) -> Outbox:
-        if self._outbox is None:
-            self._outbox = Outbox(request.config_dict[CONFIG].data_dir / OUTBOX_FILE)
-        return self._outbox
+        return request.config_dict[OUTBOX]
 
 
 def _phone_key(phone: str) -> str:
@@ -68,6 +72,10 @@ def _phone_key(phone: str) -> str:
 
 
 PORTAL = web.AppKey("portal", Portal)
+# On the gateway's own app (server.portal.app.attach_portal): the one outbox of
+# the process, shared by the pages, the merge runner's double-booking notices
+# and the reminder scheduler (one lock around the file's rewrites).
+OUTBOX = web.AppKey("portal_outbox", Outbox)
 
 
 def portal_of(request: web.Request) -> Portal:

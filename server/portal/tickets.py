@@ -23,6 +23,10 @@ class Ticket:
     station_id: str
     doc_id: str
     pin_hash: str
+    # The citizen:<ref> who filed it: of a record in conflict (a double
+    # booking), the leaf this citizen made is theirs, the others are not.
+    # Empty on tickets issued before it was kept.
+    actor: str = ""
 
 
 async def save_ticket(settings: Settings, ticket: Ticket) -> None:

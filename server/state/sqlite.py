@@ -51,6 +51,8 @@ __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 # Columns of an audit row that hold a chained field as is (``deleted`` is an
 # integer in SQLite, ``body`` JSON text).
 _STORED_FIELDS = tuple(name for name in CHAINED_FIELDS if name not in ("deleted", "body"))
+
+
 def _audit_aad(db: str, doc_id: str, rev: str) -> bytes:
     """An audited body is bound to its entry's database, document and revision."""
     return b"audit\0" + db.encode() + b"\0" + body_aad(doc_id, rev)
@@ -483,6 +485,7 @@ class SQLiteGatewayState(SQLiteConflicts, GatewayState):
     async def bodies(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, Doc]:
         rows = await self._rows_of_docs(db, revs, "doc_id, rev, body", " AND body IS NOT NULL")
         return {key: self._open_body(db, *key, r["body"]) for key, r in rows}
+
     async def entries_of(self, db: str, revs: Collection[DocRev]) -> dict[DocRev, AuditEntry]:
         found: dict[DocRev, AuditEntry] = {}
         for key, r in await self._rows_of_docs(db, revs, "*"):

@@ -7,8 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 
 from schemas import RecordInvalid
-from schemas.loader import declared_fields, raw_validator_for, validator_for
+from schemas.loader import declared_fields
 from schemas.messages import field_errors
+from schemas.reference import raw_validator_for, validator_for
 from schemas.samples import sample_records
 from schemas.versions import record_version
 from tests.schemas.test_fuzz import record_like

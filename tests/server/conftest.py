@@ -113,12 +113,20 @@ def config(data_dir: Path) -> GatewayConfig:
 
 
 @pytest.fixture
+def app_factory() -> Callable[[GatewayConfig], Any]:
+    """What ``client`` serves: the gateway; a module overrides it to serve
+    the whole site (``server.site.create_site``)."""
+    return create_app
+
+
+@pytest.fixture
 async def client(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
     district: District,
     config: GatewayConfig,
+    app_factory: Callable[[GatewayConfig], Any],
 ) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(config))
+    return await aiohttp_client(app_factory(config))
 
 
 # -- the same district over a central CouchDB --------------------------------------------

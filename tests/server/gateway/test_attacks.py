@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import logging
 import shutil
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,7 +28,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import GatewayConfig
+from server.config import FairLimits, GatewayConfig
 from server.gateway.app import create_app
 from server.gateway.pages import MAX_BULK_GET_ENTRIES
 from tests.server import conftest as fixtures
@@ -143,6 +144,48 @@ async def test_a_corrupt_gzip_body_is_a_400(client, district) -> None:
     )
     assert answer.status == 400
     assert (await answer.json())["error"] == "bad_request"
+
+
+async def test_compressed_bodies_inflate_a_few_at_a_time(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    district_template: tuple[Path, Any],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight clients' gzip bodies at once: at most INFLATIONS_AT_ONCE inflate in
+    the thread pool at a time (the pool password checks share), and all are stored.
+    Each inflation is slowed so that, uncapped, they would overlap."""
+    from server.gateway import body as body_module
+
+    shutil.copytree(district_template[0], data_dir, dirs_exist_ok=True)
+    config = dataclasses.replace(GatewayConfig(data_dir=data_dir), fair=FairLimits(per_client=8))
+    client = await aiohttp_client(create_app(config))
+    lock, inflating, most = threading.Lock(), [0], [0]
+    real = body_module.inflate_capped
+
+    def slow_inflate(raw: bytes, wbits: int, limit: int) -> bytes:
+        with lock:
+            inflating[0] += 1
+            most[0] = max(most[0], inflating[0])
+        try:
+            time.sleep(0.2)
+            return real(raw, wbits, limit)
+        finally:
+            with lock:
+                inflating[0] -= 1
+
+    monkeypatch.setattr(body_module, "inflate_capped", slow_inflate)
+    headers = {**JSON, **basic("so-alpha"), "Content-Encoding": "gzip"}
+    await (await client.get(f"{DB}", headers=basic("so-alpha"))).read()  # the KDF, once
+
+    async def push(seed: int) -> int:
+        body = zlib.compress(orjson.dumps({"docs": [record(seed)]}), wbits=31)
+        answer = await client.post(f"{DB}/_bulk_docs", data=body, headers=headers)
+        return answer.status
+
+    statuses = await asyncio.gather(*(push(seed) for seed in range(60, 68)))
+    assert statuses == [201] * 8
+    assert most[0] == body_module.INFLATIONS_AT_ONCE
 
 
 # -- regex and selectors ----------------------------------------------------------

@@ -7,6 +7,7 @@ they are sent afterwards, in one event loop, to one gateway per test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -16,6 +17,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.config import GatewayConfig
+from server.site import create_site
 from tests.server.conftest import basic, record
 
 SPEC = yaml.safe_load(resources.files("server").joinpath("openapi.yaml").read_text())
@@ -26,6 +29,13 @@ OPERATIONS = [
     if method in ("get", "put", "post", "delete")
 ]
 SEEDED = record(5)
+
+
+@pytest.fixture
+def app_factory() -> Callable[[GatewayConfig], Any]:
+    """The whole site: the spec lists the portal's JSON API and /metrics too."""
+    return create_site
+
 
 json_values = st.recursive(
     st.none()

@@ -387,3 +387,31 @@ async def test_a_stored_but_unaudited_revision_is_audited_when_sent_again(client
     # Sent a third time: everything is audited once already, nothing is added.
     assert await bulk_docs(client, crashed, headers, new_edits=False) == []
     assert len(await log.read(db="station-alpha")) == len(writes)
+
+
+async def test_a_push_looks_its_signing_device_up_once_and_a_revocation_holds_next_push(
+    client, district
+) -> None:
+    state = state_of(client)
+    lookups: list[str] = []
+    real_get_device = state.get_device
+
+    async def counting_get_device(device_id: str) -> Any:
+        lookups.append(device_id)
+        return await real_get_device(device_id)
+
+    state.get_device = counting_get_device
+    try:
+        batch = [signed(record(seed), district, "dev-so-alpha") for seed in range(60, 70)]
+        results = await bulk_docs(client, batch, basic("so-alpha"))
+        assert all(r.get("ok") for r in results)
+        # Once for the whole batch (the password caller has no device to authenticate).
+        assert lookups == ["dev-so-alpha"]
+        await state.revoke_device("dev-so-alpha")
+        late = await bulk_docs(
+            client, [signed(record(70), district, "dev-so-alpha")], basic("so-alpha")
+        )
+    finally:
+        del state.get_device
+    assert late[0]["error"] == "forbidden"
+    assert "not an enrolled device" in late[0]["reason"]

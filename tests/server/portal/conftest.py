@@ -13,7 +13,7 @@ from server.config import GatewayConfig
 from server.gateway.app import create_app
 from server.gateway.keys import CONFIG, STATE
 from server.portal.api import create_portal_api
-from server.portal.app import create_portal
+from server.portal.app import attach_portal, create_portal
 from server.portal.directory import (
     WEEKDAYS,
     Locality,
@@ -45,6 +45,7 @@ def portal_site(config: GatewayConfig, limits: Limits | None = None) -> Any:
     app = create_app(config)
     app.add_subapp("/portal/", create_portal(limits))
     app.add_subapp("/_beatsync/portal/", create_portal_api())
+    attach_portal(app)
 
     async def provision(app: Any) -> None:
         await provision_portal(app)

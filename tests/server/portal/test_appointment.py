@@ -10,14 +10,18 @@ import html as htmllib
 import re
 from typing import Any
 
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from server.gateway.keys import CONFIG, STATE, STORES
+from server.conflicts.runner import MergeRunner
+from server.gateway.keys import CONFIG, MERGE_LISTENERS, MERGER, STATE, STORES
+from server.portal.booking import cancel
 from server.portal.outbox import Outbox
 from server.portal.services import OUTBOX_FILE
 from server.portal.tickets import find_ticket
 from server.state.timestamps import utc_now
+from sync.errors import Forbidden
 from tests.server.portal.support import open_status, post_form, receipt_of
 from tests.web_support import csrf_token_of
 
@@ -94,16 +98,17 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     ticket = await find_ticket(portal.server.app[STATE], number)
     assert ticket is not None
     assert ticket.doc_id.endswith(second[:16].replace("-", "").replace(":", ""))
-    assert first not in await free_slots(portal)  # a cancelled booking keeps its slot (see booking)
+    assert first in await free_slots(portal)  # moving away frees the old slot
+    assert second not in await free_slots(portal)
     store = await portal.server.app[STORES].get("alpha")
-    old = (
+    slots = (
         await store.all_docs(
             startkey="appointment-so-alpha-",
             endkey="appointment-so-alpha-\ufff0",
             include_docs=True,
         )
     )["rows"]
-    assert sorted(row["doc"]["status"] for row in old) == ["cancelled", "requested"]
+    assert [row["doc"]["status"] for row in slots] == ["requested"]
 
     status, page = await post_form(
         portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
@@ -114,7 +119,53 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     kinds = [m.kind for m in await outbox_of(portal).pending()]
     # The moved booking's reminder is withdrawn with the cancellation.
     assert kinds == ["confirmation", "confirmation", "cancellation"]
-    assert third in await free_slots(portal)
+    assert {second, third} <= set(await free_slots(portal))
+
+
+async def test_a_cancelled_slot_is_booked_again_by_exactly_one(
+    portal: TestClient[Any, Any],
+) -> None:
+    slot = (await free_slots(portal))[0]
+    number, pin = receipt_of((await book(portal, slot))[1])
+    status, page = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 200, page
+    assert slot in await free_slots(portal)
+    store = await portal.server.app[STORES].get("alpha")
+    ticket = await find_ticket(portal.server.app[STATE], number)
+    assert ticket is not None
+    kept = await store.get(ticket.doc_id)  # the booking lives on, cancelled, for its citizen
+    assert (kept["status"], kept["slot"], kept["citizen"]) == (
+        "cancelled",
+        slot,
+        {"name": CITIZEN["name"], "phone": CITIZEN["phone"]},
+    )
+
+    token = csrf_token_of(await (await portal.get(SLOTS)).text())
+
+    async def attempt(n: int) -> tuple[int, str]:
+        data = FormData(
+            {
+                "csrf_token": token,
+                **CITIZEN,
+                "name": "Gita Rani",
+                "phone": f"97{n:08d}",
+                "slot": slot,
+            }
+        )
+        answer = await portal.post(SLOTS, data=data)
+        return answer.status, await answer.text()
+
+    answers = await asyncio.gather(*(attempt(n) for n in range(20)))
+    assert sorted(status for status, _ in answers) == [201] + [409] * 19
+    assert slot not in await free_slots(portal)
+    [winner] = [page for status, page in answers if status == 201]
+    again, again_pin = receipt_of(winner)
+    assert "Booked" in (await open_status(portal, again, again_pin))[1]
+    status, page = await open_status(portal, number, pin)
+    assert "Cancelled" in page
+    assert "Gita Rani" not in page
 
 
 async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
@@ -132,33 +183,71 @@ async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
     assert "Booked" in page
 
 
-async def test_a_booking_made_elsewhere_for_the_same_slot_shows_as_a_conflict(
+async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told(
     portal: TestClient[Any, Any],
 ) -> None:
-    """A station hub that was offline booked the same slot for someone else; its
-    revision arrives by replication (new_edits=false) as a second branch of the
-    same document: CouchDB's conflict, which the office resolves. Until then the
-    citizen's status page says so."""
+    """An officer's device, offline, booked the same slot for a walk-in; its
+    revision arrives by replication (new_edits=false) as a second branch of
+    the same document: CouchDB's conflict. The merge runner queues it for the
+    office (never merged), both citizens get a notice in Hindi and English,
+    and the online citizen's status page says so, showing their own booking
+    (the walk-in's branch wins CouchDB's pick here) and nothing of the other."""
+    app = portal.server.app
     slot = (await free_slots(portal))[0]
     number, pin = receipt_of((await book(portal, slot))[1])
-    ticket = await find_ticket(portal.server.app[STATE], number)
+    ticket = await find_ticket(app[STATE], number)
     assert ticket is not None
-    store = await portal.server.app[STORES].get("alpha")
+    store = await app[STORES].get("alpha")
     ours = await store.get(ticket.doc_id)
     theirs = {
         **ours,
         "citizen": {"name": "Someone Else", "phone": "9700000000"},
-        "created_by": "citizen:hub0000000000001",
-        "updated_by": "citizen:hub0000000000001",
-        "_rev": "1-" + "f" * 32,
+        "purpose": "Walked in at the station",
+        "created_by": "so-alpha",
+        "updated_by": "so-alpha",
+        "_rev": "1-" + "f" * 32,  # the highest rev id: CouchDB's winner
         "_revisions": {"start": 1, "ids": ["f" * 32]},
     }
     await store.bulk_docs([theirs], new_edits=False)
-    assert (await store.get(ticket.doc_id, conflicts=True)).get("_conflicts")
+    assert (await store.get(ticket.doc_id, conflicts=True))["created_by"] == "so-alpha"
+
+    report = await app[MERGER].merge_station("alpha")
+    assert report.queued == [ticket.doc_id]
+    assert report.merged == []
+    entry = await app[STATE].open_conflict("alpha", ticket.doc_id)
+    assert entry is not None
+    assert entry.record_type == "appointment"
+    notices = [m for m in await outbox_of(portal).pending() if m.kind == "double_booking"]
+    assert sorted(m.phone for m in notices) == sorted([CITIZEN["phone"], "9700000000"])
+    assert all("booked for someone else too" in m.text for m in notices)
+    assert all("किसी और" in m.text for m in notices)  # and in Hindi
+    # A second pass, or a restarted gateway's runner, tells nobody again.
+    await app[MERGER].merge_station("alpha")
+    await MergeRunner(app[STATE], app[STORES], listeners=app[MERGE_LISTENERS]).merge_station(
+        "alpha"
+    )
+    assert len([m for m in await outbox_of(portal).pending() if m.kind == "double_booking"]) == 2
+
     status, page = await open_status(portal, number, pin)
     assert status == 200
     assert "Two bookings were made for this time at once." in htmllib.unescape(page)
+    assert "Booked" in page
     assert "Someone Else" not in page
+    assert "Walked in" not in page
+
+    # The citizen gives way: only their branch goes; the walk-in keeps the
+    # slot, and the queue entry closes as settled.
+    status, page = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 200, page
+    left = await store.get(ticket.doc_id, conflicts=True)
+    assert left["created_by"] == "so-alpha"
+    assert not left.get("_conflicts")
+    assert slot not in await free_slots(portal)
+    await app[MERGER].merge_station("alpha")
+    assert await app[STATE].open_conflict("alpha", ticket.doc_id) is None
+    assert "Cancelled" in (await open_status(portal, number, pin))[1]
 
 
 async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
@@ -182,3 +271,24 @@ async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -
 
     assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
     assert len(await outbox.pending()) == 1  # kept for the next try
+
+
+async def test_only_the_citizen_who_booked_frees_the_slot(portal: TestClient[Any, Any]) -> None:
+    slot = (await free_slots(portal))[0]
+    number, _pin = receipt_of((await book(portal, slot))[1])
+    app = portal.server.app
+    ticket = await find_ticket(app[STATE], number)
+    assert ticket is not None
+    store = await app[STORES].get("alpha")
+    doc = await store.get(ticket.doc_id)
+    stranger = {
+        **doc,
+        "created_by": "citizen:0000000000000bad",
+        "updated_by": "citizen:0000000000000bad",
+    }
+    before = (await store.info())["doc_count"]
+    with pytest.raises(Forbidden):
+        await cancel(app[STATE], app[STORES], stranger)
+    assert (await store.info())["doc_count"] == before  # no cancelled copy either
+    assert (await store.get(ticket.doc_id))["status"] == "requested"
+    assert slot not in await free_slots(portal)
