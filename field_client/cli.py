@@ -39,7 +39,7 @@ from field_client.cli_support import (
     _with_replica,
     cli,
 )
-from field_client.errors import AlreadyInitialised
+from field_client.errors import AlreadyInitialised, Offline
 from field_client.home import change_passphrase, replica_paths, wipe_replica
 from field_client.reports import SyncProgress, SyncReport
 from field_client.ui.command import ui
@@ -251,17 +251,28 @@ def sync(url: str | None) -> None:
             "pull": bar.add_task("Receiving", total=None),
         }
 
+        sent = {"push": 0, "pull": 0}
+
         def on_progress(progress: SyncProgress) -> None:
             # Records, as `status` counts them waiting: never documents or changes.
+            sent[progress.direction] = progress.records
             bar.update(tasks[progress.direction], completed=progress.records, total=progress.total)
 
         async def work(replica: FieldReplica) -> SyncReport:
             from sync.http import HttpDatabase
 
-            if url is None:
-                return await replica.sync(on_progress=on_progress)
-            async with HttpDatabase(url, compress_requests=True) as remote:
-                return await replica.sync(remote, on_progress=on_progress)
+            try:
+                if url is None:
+                    return await replica.sync(on_progress=on_progress)
+                async with HttpDatabase(url, compress_requests=True) as remote:
+                    return await replica.sync(remote, on_progress=on_progress)
+            except Offline as exc:
+                # Cut short: say exactly where it stopped, in the count `status` uses.
+                waiting = (await replica.status()).pending_records
+                raise Offline(
+                    f"{exc.reason} Sent before the link dropped: {sent['push']} record(s),"
+                    f" received {sent['pull']}; still waiting to be sent: {waiting}."
+                ) from None
 
         report = _with_replica(work, passphrase)
         for direction, done in (("push", report.pushed), ("pull", report.pulled)):

@@ -20,6 +20,7 @@ from field_client.reports import Status, SyncReport
 __all__ = [
     "emit_json",
     "flatten",
+    "local_time",
     "problems_table",
     "record_list",
     "record_table",
@@ -101,7 +102,7 @@ def record_table(doc: Mapping[str, Any]) -> Table:
 
 
 def _decision_text(decision: Decision) -> str:
-    return f"{decision.reason} (by {decision.by}, {_local_time(decision.at)})"
+    return f"{decision.reason} (by {decision.by}, {local_time(decision.at)})"
 
 
 def _conflict_mark(doc: Mapping[str, Any], conflicted: Set[str]) -> str:
@@ -114,7 +115,7 @@ def _conflict_mark(doc: Mapping[str, Any], conflicted: Set[str]) -> str:
 _TIME_PATHS = frozenset({"created_at", "expected_at", "time_in", "time_out", "visit_time"})
 
 
-def _local_time(value: str) -> str:
+def local_time(value: str) -> str:
     """``2026-12-04T00:00:00+00:00`` as ``2026-12-04 05:30`` on a device in India.
 
     Stored times are UTC; an officer reads the clock on the wall. A value that is
@@ -142,7 +143,7 @@ def record_list(
         table.add_column("Conflict", no_wrap=True)
     for doc in docs:
         cells = [
-            _local_time(_at(doc, path)) if path in _TIME_PATHS else _at(doc, path)
+            local_time(_at(doc, path)) if path in _TIME_PATHS else _at(doc, path)
             for _, path in _COLUMNS[record_type]
         ]
         table.add_row(

@@ -197,7 +197,7 @@ FORMS: Mapping[str, Form] = {
                 N_("When it happened"),
                 "datetime",
                 paths=("incident.time",),
-                hint=N_("Leave empty for now."),
+                hint=N_("Left empty, it is the time now."),
             ),
             Field("gps", N_("GPS (latitude,longitude)"), "gps", paths=("incident.gps", "gps")),
         ),

@@ -116,7 +116,9 @@ async def record_page(
         {
             "title": _(_TITLES[doc["type"]]),
             "doc": doc,
-            "facts": list(render.flatten(_shown_fields(doc))),
+            # Times as the wall clock reads them, like the CLI's tables.
+            "facts": [(k, render.local_time(v)) for k, v in render.flatten(_shown_fields(doc))],
+            "local_time": render.local_time,
             "revs": history,
             "journal": sorted(journal, key=lambda e: str(e.get("at"))),
             "status_labels": STATUS_LABELS,

@@ -413,3 +413,55 @@ async def test_cli_init_of_a_station_officer_asks_for_the_beat(
     assert result.exit_code == 0, result.output
     assert "Beat id this device records for" in result.output, result.output
     assert orjson.loads(result.stdout)["beat_id"] == "beat-3"
+
+
+async def test_a_sync_cut_short_says_what_it_sent_and_exactly_what_still_waits(
+    data_dir: Path, aiohttp_server: Callable[..., Awaitable[TestServer]], tmp_path: Path
+) -> None:
+    """Issue 12, friction 4: after a cut sync `status` still said "Waiting to sync
+    10201"; now the sync says where it stopped and status agrees, in records."""
+    await _provision(data_dir)
+    app = create_app(GatewayConfig(data_dir=data_dir))
+    pushes = [0]
+
+    @web.middleware
+    async def link_drops_after_one_batch(request: web.Request, handler: Any) -> Any:
+        if request.path.endswith("/_bulk_docs"):
+            pushes[0] += 1
+            if pushes[0] > 1:  # the signal goes after the first batch
+                assert request.transport is not None
+                request.transport.close()
+                raise ConnectionResetError("the link dropped")
+        return await handler(request)
+
+    app.middlewares.insert(0, link_drops_after_one_batch)
+    server = await aiohttp_server(app)
+    home = tmp_path / "device"
+    env = {"BEATSYNC_PASSPHRASE": PASSPHRASE, "BEATSYNC_PASSWORD": PASSWORD}
+
+    def beatsync(*args: str, input: str | None = None) -> Any:
+        return CliRunner().invoke(cli, ["--home", str(home), *args], env=env, input=input)
+
+    async def run(*args: str, input: str | None = None) -> Any:
+        return await asyncio.to_thread(beatsync, *args, input=input)
+
+    enrolled = await run("init", "--server", _url(server), "--officer", "si.sharma")
+    assert enrolled.exit_code == 0, enrolled.output
+    register = "".join(orjson.dumps(visitor(f"Visit {n}")).decode() + "\n" for n in range(80))
+    imported = await run("import", "--type", "visitor_entry", "-", input=register)
+    assert imported.exit_code == 0, imported.output
+    cut = await run("sync")
+    assert cut.exit_code == 3, cut.output  # offline: everything kept
+    store = await server.app[STORES].get("kotwali")
+    at_centre = sum(1 for d in await _records(store) if d.get("type") == "visitor_entry")
+    assert 0 < at_centre < 80
+    said = " ".join(cut.output.split())
+    assert f"Sent before the link dropped: {at_centre} record(s)" in said, said
+    assert f"still waiting to be sent: {80 - at_centre}." in said, said
+    status = await run("--json", "status")
+    assert orjson.loads(status.stdout)["pending_records"] == 80 - at_centre
+
+
+async def _records(store: Any) -> list[dict[str, Any]]:
+    rows = (await store.all_docs(include_docs=True))["rows"]
+    return [row["doc"] for row in rows if isinstance(row.get("doc"), dict)]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from field_client import render
 from field_client.ui import uploads
 from field_client.ui.listing import PAGE_SIZE
 from schemas.i18n import translations
@@ -296,9 +297,12 @@ async def test_a_record_page_shows_what_the_office_decided_on_its_conflict(ui: U
     said = hi("The office decided this record's conflict: %(reason)s (%(by)s, %(at)s)") % {
         "reason": reason,
         "by": "so.verma",
-        "at": "2026-12-04T10:00:00+05:30",
+        "at": render.local_time("2026-12-04T10:00:00+05:30"),  # the wall clock's time
     }
     assert said in html
+    facts = html[html.index('id="facts"') : html.index("</dl>")]
+    assert "2026-11-28T18:30:00+05:30" not in facts  # the incident time, as the clock reads it
+    assert render.local_time("2026-11-28T18:30:00+05:30") in facts
     assert 'id="decision"' not in await (await ui.get(f"/record/{plain}")).text()
 
 
