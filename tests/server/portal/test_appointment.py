@@ -85,7 +85,7 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     assert status == 201
     number, pin = receipt_of(page)
     outbox = await outbox_of(portal).pending()
-    assert [m.kind for m in outbox] == ["confirmation", "reminder"]
+    assert [m.kind for m in outbox] == ["confirmation"]  # the reminder is the scheduler's
     assert all(m.number == number and m.phone == CITIZEN["phone"] for m in outbox)
 
     status, page = await post_form(
@@ -117,7 +117,6 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     status, page = await open_status(portal, number, pin)
     assert "Cancelled" in page
     kinds = [m.kind for m in await outbox_of(portal).pending()]
-    # The moved booking's reminder is withdrawn with the cancellation.
     assert kinds == ["confirmation", "confirmation", "cancellation"]
     assert {second, third} <= set(await free_slots(portal))
 
@@ -251,25 +250,24 @@ async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told
 
 
 async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
-    slot = (await free_slots(portal))[-1]  # far enough ahead for the reminder to wait
+    slot = (await free_slots(portal))[0]
     number, _pin = receipt_of((await book(portal, slot))[1])
     outbox = outbox_of(portal)
     sent: list[str] = []
 
     async def sms(message: Any) -> None:
-        sent.append(message.kind)
+        sent.append(message.number)
 
     assert await outbox.drain(sms, now="2000-01-01T00:00:00.000Z") == 0
     assert await outbox.drain(sms, now=utc_now()) == 1
-    assert sent == ["confirmation"]
-    [waiting] = await outbox.pending()
-    assert (waiting.kind, waiting.number) == ("reminder", number)
-    assert number in waiting.text
+    assert sent == [number]
+    assert await outbox.pending() == []
 
     async def down(message: Any) -> None:
         raise ConnectionError("SMS gateway down")
 
-    assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
+    await book(portal, (await free_slots(portal))[0], phone="9800000002")
+    assert await outbox.drain(down, now=utc_now()) == 0
     assert len(await outbox.pending()) == 1  # kept for the next try
 
 
