@@ -6,11 +6,14 @@ PIN. Every form is limited per address and per phone (:class:`Limits`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-from server.gateway.keys import CONFIG, MERGE_LISTENERS
+from server.gateway.keys import CONFIG, MERGE_LISTENERS, STATE, STORES
 from server.portal.handlers_appointment import add_appointment_routes
 from server.portal.handlers_certificate import add_certificate_routes
 from server.portal.handlers_complaint import add_complaint_routes
@@ -18,7 +21,8 @@ from server.portal.handlers_status import add_status_routes
 from server.portal.handlers_visitor import add_visitor_routes
 from server.portal.notices import double_booking_notice
 from server.portal.outbox import Outbox
-from server.portal.services import OUTBOX, OUTBOX_FILE, PORTAL, Limits, Portal
+from server.portal.reminders import ReminderScheduler
+from server.portal.services import OUTBOX, OUTBOX_FILE, PORTAL, REMINDERS, Limits, Portal
 from server.web.pages import create_face, render
 
 __all__ = ["MAX_UPLOAD_MB", "attach_portal", "create_portal"]
@@ -49,8 +53,25 @@ def create_portal(limits: Limits | None = None) -> web.Application:
 
 def attach_portal(gateway: web.Application) -> None:
     """What the portal needs of the gateway it is mounted on (call once,
-    before it starts): the outbox, and the merge runner telling it of
-    double bookings."""
+    before it starts): the outbox, the merge runner telling it of double
+    bookings, and the reminder scheduler running beside the gateway."""
     outbox = Outbox(gateway[CONFIG].data_dir / OUTBOX_FILE)
     gateway[OUTBOX] = outbox
     gateway[MERGE_LISTENERS].append(double_booking_notice(outbox))
+    gateway.cleanup_ctx.append(_reminders)
+
+
+async def _reminders(gateway: web.Application) -> AsyncIterator[None]:
+    # After the gateway's own resources (its cleanup_ctx comes first), which
+    # this one uses; stopped before they close.
+    scheduler = ReminderScheduler(gateway[STATE], gateway[STORES], gateway[OUTBOX])
+    gateway[REMINDERS] = scheduler
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        task.cancel()  # a pass cut short is redone: marks follow the messages
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -12,12 +12,12 @@ booking of that slot is again a race that exactly one write wins.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 from typing import Any
 
 from server.portal.directory import Schedule
 from server.portal.outbox import Message, Outbox
 from server.portal.records import appointment
+from server.portal.reminders import remember_booking
 from server.portal.slots import local_time, slot_doc_id
 from server.portal.writer import write_record
 from server.state.interface import GatewayState
@@ -26,9 +26,6 @@ from server.state.timestamps import utc_now
 from sync.database import Doc
 
 __all__ = ["book", "cancel", "taken_slots"]
-
-# When the reminder goes out: the day before.
-REMINDER_BEFORE = timedelta(days=1)
 
 
 async def taken_slots(stores: StationDatabases, schedule: Schedule) -> set[str]:
@@ -85,14 +82,14 @@ async def cancel(state: GatewayState, stores: StationDatabases, doc: Doc) -> Doc
     return cancelled
 
 
-async def announce(outbox: Outbox, doc: Doc, number: str, texts: dict[str, str]) -> None:
-    """Queue the confirmation now and the reminder for the day before."""
-    slot = datetime.fromisoformat(doc["slot"])
-    phone, now = doc["citizen"]["phone"], utc_now()
-    remind_at = utc_now(slot - REMINDER_BEFORE)
+async def announce(
+    state: GatewayState, outbox: Outbox, doc: Doc, number: str, lang: str, confirmation: str
+) -> None:
+    """Queue the confirmation now; the reminder is the scheduler's, the day
+    before (:mod:`server.portal.reminders`), with this number, in this language."""
+    await remember_booking(state, doc, number, lang)
     await outbox.add(
-        Message("confirmation", phone, number, texts["confirmation"], now),
-        Message("reminder", phone, number, texts["reminder"], max(remind_at, now)),
+        Message("confirmation", doc["citizen"]["phone"], number, confirmation, utc_now())
     )
 
 

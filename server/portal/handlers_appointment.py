@@ -19,7 +19,7 @@ from server.portal.tickets import Ticket, save_ticket
 from server.portal.tracking import Kind
 from server.portal.writer import new_citizen_ref
 from server.state import timestamps
-from server.web.pages import gettext_for, render
+from server.web.pages import LANGUAGE, gettext_for, render
 from sync.errors import Conflict
 
 __all__ = ["add_appointment_routes"]
@@ -31,7 +31,6 @@ WITH_LABELS = {
 }
 SLOT_TAKEN = N_("Someone booked that time a moment ago. Please choose another.")
 CONFIRMATION = N_("Your meeting %(number)s is booked for %(slot)s.")
-REMINDER = N_("Reminder: your meeting %(number)s is on %(slot)s.")
 CANCELLED = N_("Your meeting %(number)s on %(slot)s is cancelled.")
 
 BOOKING_FORM = Form(
@@ -109,7 +108,6 @@ def _texts(request: web.Request, number: str, doc: dict[str, Any]) -> dict[str, 
     values = {"number": number, "slot": slot_text(doc)}
     return {
         "confirmation": _(CONFIRMATION) % values,
-        "reminder": _(REMINDER) % values,
         "cancelled": _(CANCELLED) % values,
     }
 
@@ -139,7 +137,7 @@ async def book_slot(request: web.Request) -> web.Response:
         sub.errors["slot"] = (SLOT_TAKEN, {})
         return _slots_page(request, schedule, await _free(request, schedule), sub, 409)
     number, pin = await issue_ticket(request, Kind.APPOINTMENT, doc)
-    await announce(portal.outbox(request), doc, number, _texts(request, number, doc))
+    await _announce(request, doc, number)
     title = N_("Your meeting is booked")
     return receipt(request, title, number, pin, kind="appointment", slot=slot_text(doc))
 
@@ -208,12 +206,19 @@ async def move_booking(request: web.Request) -> web.Response:
     await save_ticket(state_of(request), replace(ticket, doc_id=moved["_id"]))
     outbox = portal_of(request).outbox(request)
     await outbox.withdraw(ticket.number)
-    await announce(outbox, moved, ticket.number, _texts(request, ticket.number, moved))
+    await _announce(request, moved, ticket.number)
     return render(
         "done.html",
         request,
         {"title": N_("Your meeting is moved"), "number": ticket.number, "slot": slot_text(moved)},
     )
+
+
+async def _announce(request: web.Request, doc: dict[str, Any], number: str) -> None:
+    confirmation = _texts(request, number, doc)["confirmation"]
+    outbox = portal_of(request).outbox(request)
+    lang = request.get(LANGUAGE, "en")
+    await announce(state_of(request), outbox, doc, number, lang, confirmation)
 
 
 def _message(kind: str, doc: dict[str, Any], number: str, text: str) -> Message:

@@ -25,6 +25,8 @@ from sync.errors import NotFound
 __all__ = ["STATUS_LABELS", "add_status_routes", "open_ticket"]
 
 WRONG = N_("That number and PIN do not match. Check both and try again.")
+# The status page's own word for a booking the office gave to another citizen.
+GIVEN_AWAY = "given_away"
 STATUS_LABELS = {
     **COMPLAINT_STATUS_LABELS,
     "requested": N_("Booked"),
@@ -36,6 +38,7 @@ STATUS_LABELS = {
     "verified": N_("Verified, awaiting the SHO's decision"),
     "rejected": N_("Rejected"),
     "issued": N_("Issued"),
+    GIVEN_AWAY: N_("The office gave this time to another booking. Please book another time."),
 }
 VISIT_LABELS = {
     "assigned": N_("The beat officer will visit the address."),
@@ -69,16 +72,17 @@ async def open_ticket(request: web.Request) -> tuple[Ticket, Doc] | None:
         doc = await store.get(ticket.doc_id, conflicts=True)
     except NotFound:
         return None
-    if doc.get("_conflicts") and ticket.actor and doc.get("created_by") != ticket.actor:
-        doc = await _own_leaf(store, doc, ticket.actor)
+    if ticket.actor and doc.get("created_by") != ticket.actor:
+        doc = await _own_leaf(store, doc, ticket.actor) or _given_away(doc)
     return ticket, doc
 
 
-async def _own_leaf(store: Database, winner: Doc, actor: str) -> Doc:
+async def _own_leaf(store: Database, winner: Doc, actor: str) -> Doc | None:
     """Of a record in conflict, the leaf ``actor`` made (with the others as its
-    ``_conflicts``): a double booking's winner is someone else's booking,
-    which this citizen may neither read nor cancel. The winner when no live
-    leaf is theirs (the office kept the other booking)."""
+    ``_conflicts``): a double booking's winner may be someone else's booking,
+    which this citizen may neither read nor cancel."""
+    if not winner.get("_conflicts"):
+        return None
     for answer in await store.open_revs(
         winner["_id"], winner["_conflicts"], include_revisions=False
     ):
@@ -86,7 +90,14 @@ async def _own_leaf(store: Database, winner: Doc, actor: str) -> Doc:
         if isinstance(leaf, dict) and not leaf.get("_deleted") and leaf.get("created_by") == actor:
             others = [winner["_rev"], *(r for r in winner["_conflicts"] if r != leaf["_rev"])]
             return {**leaf, "_conflicts": others}
-    return winner
+    return None
+
+
+def _given_away(winner: Doc) -> Doc:
+    """No live leaf is the citizen's: the office kept the other booking of the
+    slot. Of that booking only what the citizen's own shared: the slot."""
+    kept = ("_id", "_rev", "type", "station_id", "slot")
+    return {**{k: winner[k] for k in kept if k in winner}, "status": GIVEN_AWAY}
 
 
 def _remaining(deadline: datetime, now: datetime) -> dict[str, int]:

@@ -13,10 +13,11 @@ from aiohttp import web
 from server.gateway.keys import STATE, STORES
 from server.policy.rate_window import SlidingWindowLimit
 from server.portal.outbox import Outbox
+from server.portal.reminders import ReminderScheduler
 from server.state.interface import GatewayState
 from server.state.stations import StationDatabases
 
-__all__ = ["OUTBOX", "OUTBOX_FILE", "PORTAL", "Limits", "Portal", "portal_of"]
+__all__ = ["OUTBOX", "OUTBOX_FILE", "PORTAL", "REMINDERS", "Limits", "Portal", "portal_of"]
 
 OUTBOX_FILE = "portal-outbox.jsonl"
 
@@ -76,6 +77,8 @@ PORTAL = web.AppKey("portal", Portal)
 # the process, shared by the pages, the merge runner's double-booking notices
 # and the reminder scheduler (one lock around the file's rewrites).
 OUTBOX = web.AppKey("portal_outbox", Outbox)
+# On the gateway's app too, while it runs: the reminder scheduler.
+REMINDERS = web.AppKey("portal_reminders", ReminderScheduler)
 
 
 def portal_of(request: web.Request) -> Portal:

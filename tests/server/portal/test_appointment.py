@@ -19,8 +19,9 @@ from server.gateway.keys import CONFIG, MERGE_LISTENERS, MERGER, STATE, STORES
 from server.portal.booking import cancel
 from server.portal.outbox import Outbox
 from server.portal.services import OUTBOX_FILE
-from server.portal.tickets import find_ticket
+from server.portal.tickets import Ticket, find_ticket
 from server.state.timestamps import utc_now
+from sync.database import Database
 from sync.errors import Forbidden
 from tests.server.portal.support import open_status, post_form, receipt_of
 from tests.web_support import csrf_token_of
@@ -85,7 +86,7 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     assert status == 201
     number, pin = receipt_of(page)
     outbox = await outbox_of(portal).pending()
-    assert [m.kind for m in outbox] == ["confirmation", "reminder"]
+    assert [m.kind for m in outbox] == ["confirmation"]  # the reminder is the scheduler's
     assert all(m.number == number and m.phone == CITIZEN["phone"] for m in outbox)
 
     status, page = await post_form(
@@ -117,7 +118,6 @@ async def test_booking_cancel_and_move(portal: TestClient[Any, Any]) -> None:
     status, page = await open_status(portal, number, pin)
     assert "Cancelled" in page
     kinds = [m.kind for m in await outbox_of(portal).pending()]
-    # The moved booking's reminder is withdrawn with the cancellation.
     assert kinds == ["confirmation", "confirmation", "cancellation"]
     assert {second, third} <= set(await free_slots(portal))
 
@@ -183,15 +183,11 @@ async def test_a_wrong_pin_cannot_cancel(portal: TestClient[Any, Any]) -> None:
     assert "Booked" in page
 
 
-async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told(
+async def double_booked(
     portal: TestClient[Any, Any],
-) -> None:
-    """An officer's device, offline, booked the same slot for a walk-in; its
-    revision arrives by replication (new_edits=false) as a second branch of
-    the same document: CouchDB's conflict. The merge runner queues it for the
-    office (never merged), both citizens get a notice in Hindi and English,
-    and the online citizen's status page says so, showing their own booking
-    (the walk-in's branch wins CouchDB's pick here) and nothing of the other."""
+) -> tuple[str, str, str, Ticket, Database, dict[str, Any]]:
+    """A citizen's online booking, and the branch an officer's device wrote
+    offline for a walk-in at the same slot, arrived by replication."""
     app = portal.server.app
     slot = (await free_slots(portal))[0]
     number, pin = receipt_of((await book(portal, slot))[1])
@@ -209,6 +205,20 @@ async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told
         "_revisions": {"start": 1, "ids": ["f" * 32]},
     }
     await store.bulk_docs([theirs], new_edits=False)
+    return slot, number, pin, ticket, store, ours
+
+
+async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told(
+    portal: TestClient[Any, Any],
+) -> None:
+    """An officer's device, offline, booked the same slot for a walk-in; its
+    revision arrives by replication (new_edits=false) as a second branch of
+    the same document: CouchDB's conflict. The merge runner queues it for the
+    office (never merged), both citizens get a notice in Hindi and English,
+    and the online citizen's status page says so, showing their own booking
+    (the walk-in's branch wins CouchDB's pick here) and nothing of the other."""
+    app = portal.server.app
+    slot, number, pin, ticket, store, _ours = await double_booked(portal)
     assert (await store.get(ticket.doc_id, conflicts=True))["created_by"] == "so-alpha"
 
     report = await app[MERGER].merge_station("alpha")
@@ -250,26 +260,50 @@ async def test_a_double_booking_across_replicas_is_queued_and_both_citizens_told
     assert "Cancelled" in (await open_status(portal, number, pin))[1]
 
 
+async def test_a_citizen_whose_double_booking_the_office_gave_away_is_told(
+    portal: TestClient[Any, Any],
+) -> None:
+    """The office kept the walk-in's booking (the citizen's branch deleted, as
+    the desk's resolution writes it): the status page says so, shows nothing
+    of the other booking, and offers no cancel or move of it."""
+    _slot, number, pin, ticket, store, ours = await double_booked(portal)
+    gone = {"_id": ours["_id"], "_rev": "2-" + "e" * 32, "_deleted": True}
+    gone["_revisions"] = {"start": 2, "ids": ["e" * 32, ours["_rev"].split("-")[1]]}
+    await store.bulk_docs([gone], new_edits=False)
+    assert not (await store.get(ticket.doc_id, conflicts=True)).get("_conflicts")
+
+    status, page = await open_status(portal, number, pin)
+    assert status == 200
+    assert "The office gave this time to another booking." in htmllib.unescape(page)
+    assert "Someone Else" not in page
+    assert "Walked in" not in page
+    assert "/portal/booking/cancel" not in page
+    status, _ = await post_form(
+        portal, "/portal/booking/cancel", {"number": number, "pin": pin}, form_page="/portal/status"
+    )
+    assert status == 409
+    assert (await store.get(ticket.doc_id))["created_by"] == "so-alpha"
+
+
 async def test_the_outbox_is_drained_by_a_sender(portal: TestClient[Any, Any]) -> None:
-    slot = (await free_slots(portal))[-1]  # far enough ahead for the reminder to wait
+    slot = (await free_slots(portal))[0]
     number, _pin = receipt_of((await book(portal, slot))[1])
     outbox = outbox_of(portal)
     sent: list[str] = []
 
     async def sms(message: Any) -> None:
-        sent.append(message.kind)
+        sent.append(message.number)
 
     assert await outbox.drain(sms, now="2000-01-01T00:00:00.000Z") == 0
     assert await outbox.drain(sms, now=utc_now()) == 1
-    assert sent == ["confirmation"]
-    [waiting] = await outbox.pending()
-    assert (waiting.kind, waiting.number) == ("reminder", number)
-    assert number in waiting.text
+    assert sent == [number]
+    assert await outbox.pending() == []
 
     async def down(message: Any) -> None:
         raise ConnectionError("SMS gateway down")
 
-    assert await outbox.drain(down, now="2999-01-01T00:00:00.000Z") == 0
+    await book(portal, (await free_slots(portal))[0], phone="9800000002")
+    assert await outbox.drain(down, now=utc_now()) == 0
     assert len(await outbox.pending()) == 1  # kept for the next try
 
 

@@ -205,6 +205,17 @@ async def test_a_certificate_from_request_to_a_verified_qr(
     assert await page.locator("figure.qr svg").count() == 1
     assert await fits_phone(page)
     payload = (await page.inner_text("#payload")).strip()
+    # Printed (the citizen's PDF is the browser's Save as PDF): the
+    # certificate alone, its QR at a size a phone camera reads off paper.
+    await page.emulate_media(media="print")
+    assert await page.locator("nav.menu").is_hidden()
+    assert await page.locator(".print-hint").is_hidden()
+    assert await page.locator("article.certificate").is_visible()
+    qr_px = (await page.locator("figure.qr svg").bounding_box() or {}).get("width", 0)
+    assert qr_px >= 150  # 45 mm at 96 px per inch is 170 px
+    assert (await page.pdf()).startswith(b"%PDF")
+    await screenshot(page, f"portal-certificate-print-{backend}")
+    await page.emulate_media(media="screen")
 
     # Offline in the browser: the verify page checks the scanned link itself.
     checker = await (await open_browser(javascript=True, locale="en-IN")).new_page()
