@@ -55,6 +55,7 @@ from server.state.models import (
     Station,
     audit_fields,
 )
+from server.state.office_sessions import StoredSession
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -70,6 +71,7 @@ __all__ = [
 ]
 
 IDENTITIES_DB: Final = "beatsync-identities"
+_SESSION_PREFIX: Final = "office-session:"
 AUDIT_DB: Final = "beatsync-audit"
 DEVICE_STATUS_DB: Final = "beatsync-device-status"
 # Every station replicated into one database, for the office's reports.
@@ -91,6 +93,11 @@ _DEVICE_CACHE_S: Final = 2.0
 _CACHE_MAX: Final = 10_000
 # How long a starting gateway waits for CouchDB before giving up.
 STARTUP_WAIT_S: Final = 30.0
+
+
+def _stored_session(doc: Doc) -> StoredSession:
+    key = str(doc["_id"]).removeprefix(_SESSION_PREFIX)
+    return StoredSession(key, doc["officer_id"], float(doc["started"]), float(doc["last_seen"]))
 
 
 class CouchGatewayState(CouchConflicts, GatewayState):
@@ -570,6 +577,37 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             if (key := (doc["doc_id"], doc["rev"])) in wanted and key not in found:
                 found[key] = audit_entry(doc)
         return found
+
+    # -- office sessions: `office-session:<token hash>` in the identities database ------------
+
+    async def put_session(self, session: StoredSession) -> None:
+        fields = {"officer_id": session.officer_id, "started": session.started}
+        await self._update(
+            self._ids,
+            f"{_SESSION_PREFIX}{session.key}",
+            lambda d: {**d, **fields, "last_seen": session.last_seen},
+            create={"kind": "office_session"},
+        )
+
+    async def get_session(self, key: str) -> StoredSession | None:
+        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
+        return _stored_session(doc) if doc is not None else None
+
+    async def delete_session(self, key: str) -> None:
+        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
+        if doc is not None:
+            with contextlib.suppress(Conflict, NotFound):  # gone or touched meanwhile: fine
+                await self._ids.put({"_id": doc["_id"], "_rev": doc["_rev"], "_deleted": True})
+
+    async def forget_sessions(self, *, seen_before: float, started_before: float) -> int:
+        gone = [
+            {"_id": d["_id"], "_rev": d["_rev"], "_deleted": True}
+            for d in await self._list(self._ids, _SESSION_PREFIX)
+            if d.get("last_seen", 0) < seen_before or d.get("started", 0) < started_before
+        ]
+        if gone:
+            await self._ids.bulk_docs(gone)
+        return len(gone)
 
     # -- settings --------------------------------------------------------------------------------
 

@@ -37,12 +37,12 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
     route = request.match_info.route.name
     if route in _OPEN_ROUTES:
         return await handler(request)
-    sessions = request.config_dict[SESSIONS]
+    sessions, state = request.config_dict[SESSIONS], request.config_dict[STATE]
     token = request.cookies.get(SESSION_COOKIE)
-    officer_id = sessions.officer_of(token)
-    officer = await request.config_dict[STATE].get_officer(officer_id) if officer_id else None
+    officer_id = await sessions.officer_of(state, token)
+    officer = await state.get_officer(officer_id) if officer_id else None
     if officer is None or officer.revoked:
-        sessions.end(token)
+        await sessions.end(state, token)
         if request.method == "GET":
             raise web.HTTPSeeOther(request.app.router["login"].url_for())
         raise web.HTTPForbidden(reason="login")

@@ -40,6 +40,7 @@ from server.state.models import (
     audit_fields,
 )
 from server.state.sqlite_conflicts import CONFLICTS_MIGRATION, SQLiteConflicts
+from server.state.sqlite_sessions import SESSIONS_MIGRATION, SQLiteSessions
 from server.state.timestamps import utc_now
 from sync.codec import BodyCodec, PlainCodec, body_aad
 from sync.database import Doc
@@ -117,6 +118,8 @@ _MIGRATIONS: list[str] = [
     """,
     # 6: the office's conflict queue.
     CONFLICTS_MIGRATION,
+    # 7: the office's sessions (by token hash), so they outlive a restart.
+    SESSIONS_MIGRATION,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -137,7 +140,7 @@ def _audit_row(r: aiosqlite.Row) -> AuditEntry:
     )
 
 
-class SQLiteGatewayState(SQLiteConflicts, GatewayState):
+class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
     def __init__(
         self, conn: aiosqlite.Connection, *, audit_key: Path, codec: BodyCodec | None = None
     ) -> None:
