@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from schemas.identity import Role
+from server.gateway.field_edits import field_edits_page
 from server.gateway.keys import (
     AUTHENTICATOR,
     LOGIN_ATTEMPT,
@@ -31,8 +32,7 @@ from server.state.interface import GatewayState
 from server.state.models import station_db_name, station_of_db
 from server.state.stations import StationDatabases
 from server.state.timestamps import utc_now
-from sync import journal, signing
-from sync.database import Database, Doc
+from sync import signing
 from sync.errors import BadRequest, NotFound
 
 __all__ = ["add_beatsync_routes", "device_rows", "seq_number"]
@@ -95,12 +95,6 @@ async def whoami(request: web.Request) -> web.Response:
     return json_response(require_principal(request.get(PRINCIPAL)).public())
 
 
-async def _journal_entries(store: Database) -> list[Doc]:
-    # Journal ids are journal-<device>-<seq:010d>, so one key range holds them all, in order.
-    result = await store.all_docs(startkey="journal-", endkey="journal-\ufff0", include_docs=True)
-    return [row["doc"] for row in result["rows"] if isinstance(row.get("doc"), dict)]
-
-
 async def audit(request: web.Request) -> web.Response:
     require_role(request.get(PRINCIPAL), Role.CENTRAL_OFFICE)
     db = request.query.get("db")
@@ -116,28 +110,10 @@ async def audit(request: web.Request) -> web.Response:
         station_id = station_of_db(db)
         if station_id is None or await state.get_station(station_id) is None:
             raise NotFound("Database does not exist.")
-        entries = await _journal_entries(await request.app[STORES].get(station_id))
-        audited = {(w.doc_id, w.rev) for w in await state.read(db=db, limit=1_000_000)}
-        entries.sort(key=lambda e: (str(e.get("device_id")), int(e.get("seq", 0))))
-        answer["field_edits"] = [
-            {
-                "device_id": e.get("device_id"),
-                "seq": e.get("seq"),
-                "record_id": e.get("record_id"),
-                "record_type": e.get("record_type"),
-                "rev": e.get("rev"),
-                "parent_rev": e.get("parent_rev"),
-                "action": e.get("action"),
-                "at": e.get("at"),
-                "author": e.get("updated_by"),
-                "reached_gateway": (e.get("record_id"), e.get("rev")) in audited,
-            }
-            for e in entries
-        ]
-        answer["chain_breaks"] = [
-            {"device_id": b.device_id, "seq": b.seq, "reason": b.reason}
-            for b in journal.verify_chain(entries)
-        ]
+        store = await request.app[STORES].get(station_id)
+        answer |= await field_edits_page(
+            state, store, db, after=request.query.get("journal_after"), limit=min(limit, 10_000)
+        )
     return json_response(answer)
 
 
