@@ -119,6 +119,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         self._last_audit_seq = 0
         self._seen_written: dict[str, float] = {}  # device -> when its status was written
         self._pending_seq: dict[str, Any] = {}  # device -> seq pulled, not yet written
+        # device -> (records it said it had to push, when), not yet written
+        self._pending_push: dict[str, tuple[int, str]] = {}
         self._device_cache: dict[str, tuple[float, Device | None]] = {}
         self._audit_key = audit_key
         self._chain = LazyChain(self._open_chain)
@@ -332,6 +334,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             status.get("last_seq"),
             status.get("last_checkpoint_at"),
             int(status.get("checkpoint_writes", 0)),
+            status.get("pending"),
+            status.get("pending_at"),
         )
 
     async def add_device(
@@ -417,11 +421,19 @@ class CouchGatewayState(CouchConflicts, GatewayState):
     # -- device status --------------------------------------------------------------------
 
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
         now = time.monotonic()
         if last_seq is not None:
             self._pending_seq[device_id] = last_seq
+        if pending is not None:
+            self._pending_push[device_id] = (pending, utc_now())
         written_at = self._seen_written.get(device_id)
         # A checkpoint (the end of a replicator's batch, and of every run) always
         # writes; otherwise at most every _SEEN_INTERVAL_S, carrying the latest
@@ -429,12 +441,15 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         if not checkpoint and written_at is not None and now - written_at < _SEEN_INTERVAL_S:
             return
         seq = self._pending_seq.pop(device_id, None)
+        push = self._pending_push.pop(device_id, None)
         stamp = utc_now()
 
         def change(doc: Doc) -> Doc:
             doc.update(last_seen=stamp, last_db=db)
             if seq is not None:
                 doc["last_seq"] = seq
+            if push is not None:
+                doc["pending"], doc["pending_at"] = push
             if checkpoint:
                 doc["last_checkpoint_at"] = stamp
                 doc["checkpoint_writes"] = int(doc.get("checkpoint_writes", 0)) + 1

@@ -21,7 +21,7 @@ from aiohttp import hdrs, web
 
 from server.gateway.keys import DISTRICT, PRINCIPAL, STATE, STORES
 from server.gateway.pages import changes_pages
-from server.gateway.request import read_json_object
+from server.gateway.request import pending_reported, read_json_object
 from server.gateway.scoping import beat_selector, hide_other_beats, parse_since
 from server.policy.access import DbScope, resolve_scope
 from server.policy.writes import WriteDeps, write_docs
@@ -104,6 +104,7 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     )
     store = await request.app[STORES].get(scope.station.id)
     docs, since, budget = _parse(await read_json_object(request))
+    pending = pending_reported(request)
     state = request.app[STATE]
     deps = WriteDeps(
         identities=state, audit=state, refuse_unsigned=await request.app[DISTRICT].refuse_unsigned()
@@ -144,7 +145,9 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
             request.transport.abort()
     device = scope.principal.device
     if device is not None:
-        await state.seen(device.id, scope.db_name, last_seq=last_seq, checkpoint=True)
+        await state.seen(
+            device.id, scope.db_name, last_seq=last_seq, checkpoint=True, pending=pending
+        )
     return response
 
 

@@ -152,9 +152,16 @@ class AuditLog(abc.ABC):
 class DeviceStatus(abc.ABC):
     @abc.abstractmethod
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
-        """Record contact: ``last_seq`` is the seq the device has pulled up to."""
+        """Record contact: ``last_seq`` is the seq the device has pulled up to,
+        ``pending`` how many records it said it still had to push."""
 
 
 class Settings(abc.ABC):

@@ -120,6 +120,11 @@ _MIGRATIONS: list[str] = [
     CONFLICTS_MIGRATION,
     # 7: the office's sessions (by token hash), so they outlive a restart.
     SESSIONS_MIGRATION,
+    # 8: what each device said it still had to push at its last contact.
+    """
+    ALTER TABLE devices ADD COLUMN pending INTEGER;
+    ALTER TABLE devices ADD COLUMN pending_at TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -315,6 +320,8 @@ class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
             json.loads(row["last_seq"]) if row["last_seq"] is not None else None,
             row["last_checkpoint_at"],
             row["checkpoint_writes"],
+            row["pending"],
+            row["pending_at"],
         )
 
     async def add_device(
@@ -363,14 +370,22 @@ class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
     # -- device status -----------------------------------------------------------
 
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
         now = utc_now()
         await self._write(
             "UPDATE devices SET last_seen = ?, last_db = ?,"
             " last_seq = COALESCE(?, last_seq),"
             " last_checkpoint_at = CASE WHEN ? THEN ? ELSE last_checkpoint_at END,"
-            " checkpoint_writes = checkpoint_writes + ? WHERE id = ?",
+            " checkpoint_writes = checkpoint_writes + ?,"
+            " pending = COALESCE(?, pending),"
+            " pending_at = CASE WHEN ? IS NULL THEN pending_at ELSE ? END WHERE id = ?",
             (
                 now,
                 db,
@@ -378,6 +393,9 @@ class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
                 int(checkpoint),
                 now,
                 int(checkpoint),
+                pending,
+                pending,
+                now,
                 device_id,
             ),
         )

@@ -28,6 +28,44 @@ async def test_devices_silent_too_long_are_marked_and_counted(
     assert "Devices silent for more than 1 hours: " in html
 
 
+async def test_devices_show_what_they_said_they_still_had_to_push(
+    office: TestClient[Any, Any], district: Any
+) -> None:
+    headers = {**bearer(district, "dev-bo-one"), "X-BeatSync-Pending": "3"}
+    assert (await office.get("/station-alpha/_changes", headers=headers)).ok
+    assert await log_in(office, "central") == 303
+    devices = (await (await office.get("/_beatsync/devices", headers=basic("central"))).json())[
+        "devices"
+    ]
+    (row,) = [d for d in devices if d["device_id"] == "dev-bo-one"]
+    assert row["pending"] == 3
+    assert row["pending_at"] is not None
+
+    def cell(html: str) -> str:
+        row = html.split('class="code">dev-bo-one')[1]
+        return row.split('class="pending">')[1].split("</td>")[0]
+
+    assert "<strong>3</strong>" in cell(await (await office.get("/office/devices")).text())
+    # The end of the push (its checkpoint) says nothing is left.
+    done = {**bearer(district, "dev-bo-one"), "X-BeatSync-Pending": "0"}
+    put = await office.put("/station-alpha/_local/push-checkpoint", json={"n": 1}, headers=done)
+    assert put.status == 201, await put.text()
+    page = await (await office.get("/office/devices")).text()
+    assert cell(page) == "none: everything uploaded"
+    assert cell(await (await office.get("/office/devices")).text()) == cell(page)
+    for bad in ("-1", "many", "1e3", str(10**10)):
+        refused = await office.get(
+            "/station-alpha/_changes",
+            headers={**bearer(district, "dev-bo-one"), "X-BeatSync-Pending": bad},
+        )
+        assert refused.status == 400, bad
+        assert (await refused.json())["error"] == "bad_request"
+    devices = (await (await office.get("/_beatsync/devices", headers=basic("central"))).json())[
+        "devices"
+    ]
+    assert [d["pending"] for d in devices if d["device_id"] == "dev-bo-one"] == [0]
+
+
 async def test_an_sho_sees_only_their_station_s_devices(office: TestClient[Any, Any]) -> None:
     assert await log_in(office, "so-bravo") == 303
     html = await (await office.get("/office/devices")).text()
