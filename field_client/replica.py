@@ -42,7 +42,7 @@ from field_client.records import (
     new_record_id,
     now_stamp,
 )
-from field_client.remote import connect, enrol, is_revocation
+from field_client.remote import connect, enrol, is_revocation, pending_report
 from field_client.reports import Conflicted, SaveReport, Status, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
@@ -440,8 +440,7 @@ class FieldReplica:
 
     async def status(self) -> Status:
         s = self._settings
-        pending = await self.db.changes(since=s.synced_seq)
-        journal_rows = sum(1 for row in pending["results"] if row["id"].startswith(JOURNAL_PREFIX))
+        pending_records, journal_rows = await self._pending()
         everything = await self.db.changes(include_docs=True, conflicts=True)
         counts = dict.fromkeys(RECORD_TYPES, 0)
         conflicts = []
@@ -460,19 +459,27 @@ class FieldReplica:
             beat_id=s.beat_id,
             server_url=s.server_url,
             records=counts,
-            pending_records=len(pending["results"]) - journal_rows,
+            pending_records=pending_records,
             pending_journal=journal_rows,
             last_sync_at=s.last_sync_at,
             conflicts=tuple(conflicts),
             refused=await refusals.recall(self.db),
         )
 
-    def remote(self) -> Database:
-        """The station database on the enrolled gateway (opens no connection yet)."""
+    async def _pending(self) -> tuple[int, int]:
+        """Records and journal entries changed since the last complete sync."""
+        changed = await self.db.changes(since=self._settings.synced_seq)
+        journal_rows = sum(1 for row in changed["results"] if row["id"].startswith(JOURNAL_PREFIX))
+        return len(changed["results"]) - journal_rows, journal_rows
+
+    def remote(self, *, report: Mapping[str, str] | None = None) -> Database:
+        """The station database on the enrolled gateway (opens no connection yet);
+        ``report`` goes with every request (:func:`field_client.remote.pending_report`)."""
         s = self._settings
         if not s.server_url or not s.sealed_token:
             raise NotEnrolled()
-        return connect(s.server_url, s.db_name, self._keyring.open_secret("token", s.sealed_token))
+        token = self._keyring.open_secret("token", s.sealed_token)
+        return connect(s.server_url, s.db_name, token, report=report)
 
     async def sync(
         self,
@@ -488,13 +495,21 @@ class FieldReplica:
         ``on_progress(direction, progress)`` gets "push"/"pull" updates.
         """
         own = remote is None
-        target = self.remote() if remote is None else remote
+        # The gateway hears what this device still has to push: the records
+        # changed since the last sync, then after the push the ones it refused
+        # (the office's "has this device uploaded everything?").
+        report = pending_report((await self._pending())[0]) if own else None
+        target = self.remote(report=report) if remote is None else remote
         try:
             # Push first: what the officer recorded reaches the centre even if
             # the link drops before the pull is done.
             push = await self._replicate(
                 self.db, target, Side.TARGET, retry, _labelled("push", on_progress)
             )
+            if report is not None:
+                held = {r.get("id") for r in push.rejected}
+                left = sum(1 for i in held if not str(i).startswith(JOURNAL_PREFIX))
+                report.update(pending_report(left))
             pull = await self._replicate(
                 target, self.db, Side.SOURCE, retry, _labelled("pull", on_progress)
             )
