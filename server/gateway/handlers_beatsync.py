@@ -145,6 +145,8 @@ async def device_rows(state: GatewayState, stores: StationDatabases) -> list[dic
         rows.append(
             {
                 **device.public(),
+                # An officer's revocation ends every device of theirs: not silent, gone.
+                "revoked": device.revoked or (officer is not None and officer.revoked),
                 "station_id": station_id,
                 "station_update_seq": head,
                 # How many changes of its station the device has not pulled yet.

@@ -25,6 +25,9 @@ async def test_devices_silent_too_long_are_marked_and_counted(
     assert "stale" not in by_device["dev-bo-one"]
     assert "revoked" in by_device["dev-revoked"]
     assert "stale" not in by_device["dev-revoked"]
+    # Its officer revoked: the device is gone, not silent.
+    assert "revoked" in by_device["dev-gone"]
+    assert "stale" not in by_device["dev-gone"]
     assert "Devices silent for more than 1 hours: " in html
 
 
