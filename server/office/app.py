@@ -16,6 +16,7 @@ from aiohttp import web
 from schemas.identity import Role
 from server.gateway.keys import STATE
 from server.office.handlers_conflicts import add_conflict_routes
+from server.office.handlers_exports import add_export_routes
 from server.office.handlers_login import add_login_routes
 from server.office.handlers_oversight import add_oversight_routes
 from server.office.handlers_reports import add_report_routes
@@ -67,4 +68,5 @@ def create_office(sessions: Sessions | None = None) -> web.Application:
     add_conflict_routes(app)
     add_oversight_routes(app)
     add_report_routes(app)
+    add_export_routes(app)
     return app

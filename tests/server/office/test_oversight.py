@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -119,3 +121,31 @@ async def test_metrics_speak_prometheus(office: TestClient[Any, Any], district: 
     assert 'beatsync_request_seconds_count{face="sync"}' in text
     assert "beatsync_devices_stale " in text
     assert await office.server.app[STATE].count_conflicts() == 1
+
+
+def _csv(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+async def test_the_queue_devices_and_audit_download_as_csv(
+    office: TestClient[Any, Any], district: Any
+) -> None:
+    queued, _ = await queued_complaint(office)
+    docs = [record(seed) for seed in range(100, 130)]
+    assert all(a.get("ok") for a in await bulk_docs(office, docs, basic("so-alpha")))
+    assert await log_in(office, "central") == 303
+    queue = _csv(await (await office.get("/office/conflicts.csv")).read())
+    assert queue[0] == ["Station", "Record", "Record id", "Fields to choose", "Queued"]
+    assert [row[2] for row in queue[1:]] == [queued]
+    devices = _csv(await (await office.get("/office/devices.csv?stale_hours=1")).read())
+    by_id = {row[0]: row for row in devices[1:]}
+    assert by_id["dev-revoked"][-1] == "revoked"
+    assert by_id["dev-so-alpha"][-1] == "silent"
+    audit = _csv(await (await office.get("/office/audit.csv?station=alpha")).read())
+    assert {d["_id"] for d in docs} <= {row[4] for row in audit[1:]}
+    assert [int(row[0]) for row in audit[1:]] == sorted(int(row[0]) for row in audit[1:])
+    assert (await office.get("/office/audit.csv?station=nowhere")).status == 400
+    office.session.cookie_jar.clear()
+    assert await log_in(office, "so-bravo") == 303
+    assert (await office.get("/office/audit.csv?station=alpha")).status == 403
+    assert _csv(await (await office.get("/office/conflicts.csv")).read())[1:] == []
