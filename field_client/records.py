@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import schemas
+from sync import journal
 from sync.attachments import digest_of
 from sync.revid import user_fields
 from sync.revtree import generation
@@ -50,7 +51,7 @@ _IMAGE_MAGIC = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("
 def photo_kind(data: bytes) -> tuple[str, str] | None:
     """``(content type, extension)`` of a JPEG or PNG by its first bytes; ``None`` otherwise."""
     return next((k for magic, k in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
-JOURNAL_PREFIX = "journal-"
+JOURNAL_PREFIX = journal.ID_PREFIX
 
 
 def new_record_id() -> str:

@@ -9,6 +9,7 @@ touching the officer's password.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,9 +84,24 @@ async def enrol(
     return replace(Enrolment.of(answer), public_key=public_key)
 
 
-def connect(server_url: str, db_name: str, token: str) -> HttpDatabase:
-    """The station database on the gateway, authenticated as this device, gzip uploads."""
-    return HttpDatabase(f"{_base(server_url)}/{db_name}", auth=token, compress_requests=True)
+# The gateway's name for a device's report of the records it still has to
+# push (server.gateway.request.PENDING_HEADER; the office's device health).
+PENDING_HEADER = "X-BeatSync-Pending"
+
+
+def connect(
+    server_url: str, db_name: str, token: str, *, report: Mapping[str, str] | None = None
+) -> HttpDatabase:
+    """The station database on the gateway, authenticated as this device, gzip
+    uploads; ``report`` (see :func:`pending_report`) goes with every request."""
+    url = f"{_base(server_url)}/{db_name}"
+    return HttpDatabase(url, auth=token, compress_requests=True, headers=report)
+
+
+def pending_report(pending: int) -> dict[str, str]:
+    """The headers that tell the gateway ``pending`` records wait to be pushed;
+    change the count in place as the push goes (the next request says it)."""
+    return {PENDING_HEADER: str(pending)}
 
 
 def is_revocation(exc: BaseException | None) -> bool:

@@ -46,7 +46,7 @@ from field_client.records import (
     new_record_id,
     now_stamp,
 )
-from field_client.remote import Enrolment, connect, enrol, is_revocation
+from field_client.remote import Enrolment, connect, enrol, is_revocation, pending_report
 from field_client.reports import Conflicted, SaveReport, Status, SyncProgress, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
@@ -490,12 +490,14 @@ class FieldReplica:
             refused=await refusals.recall(self.db),
         )
 
-    def remote(self) -> Database:
-        """The station database on the enrolled gateway (opens no connection yet)."""
+    def remote(self, *, report: Mapping[str, str] | None = None) -> Database:
+        """The station database on the enrolled gateway (opens no connection yet);
+        ``report`` goes with every request (:func:`field_client.remote.pending_report`)."""
         s = self._settings
         if not s.server_url or not s.sealed_token:
             raise NotEnrolled()
-        return connect(s.server_url, s.db_name, self._keyring.open_secret("token", s.sealed_token))
+        token = self._keyring.open_secret("token", s.sealed_token)
+        return connect(s.server_url, s.db_name, token, report=report)
 
     async def sync(
         self,
@@ -513,9 +515,14 @@ class FieldReplica:
         still moves what it sent out of ``status``'s waiting count.
         """
         own = remote is None
-        target = self.remote() if remote is None else remote
+        waiting = await self._pending()
+        # The gateway hears what this device still has to push: the records
+        # changed since the last sync, less those sent as the push goes (the
+        # office's "has this device uploaded everything?").
+        report = pending_report(len(waiting)) if own else None
+        target = self.remote(report=report) if remote is None else remote
         start_seq = (await self.db.info())["update_seq"]
-        tally = _Tally(len(await self._pending()), start_seq, on_progress)
+        tally = _Tally(len(waiting), start_seq, on_progress, report)
         try:
             done = await two_way(
                 self.db,
@@ -595,8 +602,7 @@ class FieldReplica:
         wipe_replica(self.home)
 
 
-def is_journal(doc_id: str) -> bool:
-    return doc_id.startswith(JOURNAL_PREFIX)
+is_journal = journal.is_entry_id
 
 
 class _Tally:
@@ -609,9 +615,13 @@ class _Tally:
     is after it, so it stays waiting until the next sync."""
 
     def __init__(
-        self, waiting: int, start_seq: Any, listener: Callable[[SyncProgress], None] | None
+        self,
+        waiting: int,
+        start_seq: Any,
+        listener: Callable[[SyncProgress], None] | None,
+        report: dict[str, str] | None = None,
     ) -> None:
-        self.waiting, self.listener = waiting, listener
+        self.waiting, self.listener, self.report = waiting, listener, report
         self.sent = self.received = 0
         self.pushed_to: Any = None  # local seq up to which every change is on the server
         self.push_failures = 0
@@ -631,6 +641,8 @@ class _Tally:
         self.push_failures = progress.doc_write_failures
         if progress.doc_write_failures == 0 and progress.last_seq is not None:
             self.pushed_to = progress.last_seq
+        if self.report is not None:  # the next request tells the gateway
+            self.report.update(pending_report(max(self.waiting - self.sent, 0)))
         if self.listener is not None:
             self.listener(SyncProgress("push", self.sent, max(self.waiting, self.sent)))
 

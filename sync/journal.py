@@ -18,9 +18,19 @@ from typing import Any
 
 from sync.revid import canonical_json, user_fields
 
-__all__ = ["JOURNAL_TYPE", "ChainBreak", "entry_hash", "entry_id", "next_entry", "verify_chain"]
+__all__ = [
+    "ID_PREFIX",
+    "JOURNAL_TYPE",
+    "ChainBreak",
+    "entry_hash",
+    "entry_id",
+    "is_entry_id",
+    "next_entry",
+    "verify_chain",
+]
 
 JOURNAL_TYPE = "journal_entry"
+ID_PREFIX = "journal-"  # every entry's id starts so; no record's does (write policy)
 JOURNAL_SCHEMA_VERSION = 1
 _UNHASHED = ("hash", "signature")
 
@@ -34,7 +44,12 @@ class ChainBreak:
 
 def entry_id(device_id: str, seq: int) -> str:
     """Zero-padded so ``_all_docs`` lists a device's entries in order."""
-    return f"journal-{device_id}-{seq:010d}"
+    return f"{ID_PREFIX}{device_id}-{seq:010d}"
+
+
+def is_entry_id(doc_id: object) -> bool:
+    """Whether ``doc_id`` names a journal entry (which travels with its record)."""
+    return isinstance(doc_id, str) and doc_id.startswith(ID_PREFIX)
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:

@@ -55,6 +55,7 @@ from server.state.models import (
     Station,
     audit_fields,
 )
+from server.state.office_sessions import StoredSession
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -70,6 +71,7 @@ __all__ = [
 ]
 
 IDENTITIES_DB: Final = "beatsync-identities"
+_SESSION_PREFIX: Final = "office-session:"
 AUDIT_DB: Final = "beatsync-audit"
 DEVICE_STATUS_DB: Final = "beatsync-device-status"
 # Every station replicated into one database, for the office's reports.
@@ -93,6 +95,11 @@ _CACHE_MAX: Final = 10_000
 STARTUP_WAIT_S: Final = 30.0
 
 
+def _stored_session(doc: Doc) -> StoredSession:
+    key = str(doc["_id"]).removeprefix(_SESSION_PREFIX)
+    return StoredSession(key, doc["officer_id"], float(doc["started"]), float(doc["last_seen"]))
+
+
 class CouchGatewayState(CouchConflicts, GatewayState):
     """Identities, audit log, device status and settings in CouchDB."""
 
@@ -112,6 +119,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         self._last_audit_seq = 0
         self._seen_written: dict[str, float] = {}  # device -> when its status was written
         self._pending_seq: dict[str, Any] = {}  # device -> seq pulled, not yet written
+        # device -> (records it said it had to push, when), not yet written
+        self._pending_push: dict[str, tuple[int, str]] = {}
         self._device_cache: dict[str, tuple[float, Device | None]] = {}
         self._audit_key = audit_key
         self._chain = LazyChain(self._open_chain)
@@ -325,6 +334,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             status.get("last_seq"),
             status.get("last_checkpoint_at"),
             int(status.get("checkpoint_writes", 0)),
+            status.get("pending"),
+            status.get("pending_at"),
         )
 
     async def add_device(
@@ -410,11 +421,19 @@ class CouchGatewayState(CouchConflicts, GatewayState):
     # -- device status --------------------------------------------------------------------
 
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
         now = time.monotonic()
         if last_seq is not None:
             self._pending_seq[device_id] = last_seq
+        if pending is not None:
+            self._pending_push[device_id] = (pending, utc_now())
         written_at = self._seen_written.get(device_id)
         # A checkpoint (the end of a replicator's batch, and of every run) always
         # writes; otherwise at most every _SEEN_INTERVAL_S, carrying the latest
@@ -422,12 +441,15 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         if not checkpoint and written_at is not None and now - written_at < _SEEN_INTERVAL_S:
             return
         seq = self._pending_seq.pop(device_id, None)
+        push = self._pending_push.pop(device_id, None)
         stamp = utc_now()
 
         def change(doc: Doc) -> Doc:
             doc.update(last_seen=stamp, last_db=db)
             if seq is not None:
                 doc["last_seq"] = seq
+            if push is not None:
+                doc["pending"], doc["pending_at"] = push
             if checkpoint:
                 doc["last_checkpoint_at"] = stamp
                 doc["checkpoint_writes"] = int(doc.get("checkpoint_writes", 0)) + 1
@@ -570,6 +592,37 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             if (key := (doc["doc_id"], doc["rev"])) in wanted and key not in found:
                 found[key] = audit_entry(doc)
         return found
+
+    # -- office sessions: `office-session:<token hash>` in the identities database ------------
+
+    async def put_session(self, session: StoredSession) -> None:
+        fields = {"officer_id": session.officer_id, "started": session.started}
+        await self._update(
+            self._ids,
+            f"{_SESSION_PREFIX}{session.key}",
+            lambda d: {**d, **fields, "last_seen": session.last_seen},
+            create={"kind": "office_session"},
+        )
+
+    async def get_session(self, key: str) -> StoredSession | None:
+        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
+        return _stored_session(doc) if doc is not None else None
+
+    async def delete_session(self, key: str) -> None:
+        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
+        if doc is not None:
+            with contextlib.suppress(Conflict, NotFound):  # gone or touched meanwhile: fine
+                await self._ids.put({"_id": doc["_id"], "_rev": doc["_rev"], "_deleted": True})
+
+    async def forget_sessions(self, *, seen_before: float, started_before: float) -> int:
+        gone = [
+            {"_id": d["_id"], "_rev": d["_rev"], "_deleted": True}
+            for d in await self._list(self._ids, _SESSION_PREFIX)
+            if d.get("last_seen", 0) < seen_before or d.get("started", 0) < started_before
+        ]
+        if gone:
+            await self._ids.bulk_docs(gone)
+        return len(gone)
 
     # -- settings --------------------------------------------------------------------------------
 

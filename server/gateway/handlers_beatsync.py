@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
 from aiohttp import web
 
 from schemas.identity import Role
+from server.gateway.field_edits import field_edits_page
 from server.gateway.keys import (
     AUTHENTICATOR,
     LOGIN_ATTEMPT,
@@ -31,8 +33,7 @@ from server.state.interface import GatewayState
 from server.state.models import station_db_name, station_of_db
 from server.state.stations import StationDatabases
 from server.state.timestamps import utc_now
-from sync import journal, signing
-from sync.database import Database, Doc
+from sync import signing
 from sync.errors import BadRequest, NotFound
 
 __all__ = ["add_beatsync_routes", "device_rows", "seq_number"]
@@ -95,12 +96,6 @@ async def whoami(request: web.Request) -> web.Response:
     return json_response(require_principal(request.get(PRINCIPAL)).public())
 
 
-async def _journal_entries(store: Database) -> list[Doc]:
-    # Journal ids are journal-<device>-<seq:010d>, so one key range holds them all, in order.
-    result = await store.all_docs(startkey="journal-", endkey="journal-\ufff0", include_docs=True)
-    return [row["doc"] for row in result["rows"] if isinstance(row.get("doc"), dict)]
-
-
 async def audit(request: web.Request) -> web.Response:
     require_role(request.get(PRINCIPAL), Role.CENTRAL_OFFICE)
     db = request.query.get("db")
@@ -116,28 +111,10 @@ async def audit(request: web.Request) -> web.Response:
         station_id = station_of_db(db)
         if station_id is None or await state.get_station(station_id) is None:
             raise NotFound("Database does not exist.")
-        entries = await _journal_entries(await request.app[STORES].get(station_id))
-        audited = {(w.doc_id, w.rev) for w in await state.read(db=db, limit=1_000_000)}
-        entries.sort(key=lambda e: (str(e.get("device_id")), int(e.get("seq", 0))))
-        answer["field_edits"] = [
-            {
-                "device_id": e.get("device_id"),
-                "seq": e.get("seq"),
-                "record_id": e.get("record_id"),
-                "record_type": e.get("record_type"),
-                "rev": e.get("rev"),
-                "parent_rev": e.get("parent_rev"),
-                "action": e.get("action"),
-                "at": e.get("at"),
-                "author": e.get("updated_by"),
-                "reached_gateway": (e.get("record_id"), e.get("rev")) in audited,
-            }
-            for e in entries
-        ]
-        answer["chain_breaks"] = [
-            {"device_id": b.device_id, "seq": b.seq, "reason": b.reason}
-            for b in journal.verify_chain(entries)
-        ]
+        store = await request.app[STORES].get(station_id)
+        answer |= await field_edits_page(
+            state, store, db, after=request.query.get("journal_after"), limit=min(limit, 10_000)
+        )
     return json_response(answer)
 
 
@@ -155,20 +132,30 @@ async def device_rows(state: GatewayState, stores: StationDatabases) -> list[dic
     """Every device's sync status: what it reported at its last contact, its
     officer's station, and how many changes of that station it has not pulled
     (the JSON endpoint and the office's device page)."""
-    update_seqs: dict[str, int | None] = {}
     officers = {o.id: o for o in await state.list_officers()}
+    devices = await state.list_devices()
+    stations = sorted(
+        {o.station_id for d in devices if (o := officers.get(d.officer_id)) and o.station_id}
+    )
+
+    async def update_seq(station_id: str) -> int | None:
+        info = await (await stores.get(station_id)).info()
+        return seq_number(info.get("update_seq"))
+
+    # One info per station, all at once: 30 stations in CouchDB are 30 round trips.
+    heads = await asyncio.gather(*(update_seq(s) for s in stations))
+    update_seqs = dict(zip(stations, heads, strict=True))
     rows = []
-    for device in await state.list_devices():
+    for device in devices:
         officer = officers.get(device.officer_id)
         station_id = officer.station_id if officer else None
-        if station_id and station_id not in update_seqs:
-            info = await (await stores.get(station_id)).info()
-            update_seqs[station_id] = seq_number(info.get("update_seq"))
         head = update_seqs.get(station_id) if station_id else None
         pulled = seq_number(device.last_seq)
         rows.append(
             {
                 **device.public(),
+                # An officer's revocation ends every device of theirs: not silent, gone.
+                "revoked": device.revoked or (officer is not None and officer.revoked),
                 "station_id": station_id,
                 "station_update_seq": head,
                 # How many changes of its station the device has not pulled yet.

@@ -21,6 +21,7 @@ from server.gateway.request import (
     int_param,
     json_param,
     json_response,
+    pending_reported,
     read_json_object,
 )
 from server.gateway.scoping import beat_selector as _beat_selector
@@ -44,6 +45,7 @@ _LOCAL_ID = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
 
 
 async def _scope(request: web.Request) -> tuple[DbScope, Database]:
+    pending_reported(request)  # a bad report is a 400 before any work (read again at the end)
     scope = await resolve_scope(
         request.get(PRINCIPAL), request.match_info["db"], request.app[STATE]
     )
@@ -53,7 +55,8 @@ async def _scope(request: web.Request) -> tuple[DbScope, Database]:
 async def _note_contact(request: web.Request, scope: DbScope, **status: Any) -> None:
     device = scope.principal.device
     if device is not None:
-        await request.app[STATE].seen(device.id, scope.db_name, **status)
+        pending = pending_reported(request)
+        await request.app[STATE].seen(device.id, scope.db_name, pending=pending, **status)
 
 
 async def server_info(request: web.Request) -> web.Response:

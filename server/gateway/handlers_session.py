@@ -21,11 +21,12 @@ from aiohttp import hdrs, web
 
 from server.gateway.keys import DISTRICT, PRINCIPAL, STATE, STORES
 from server.gateway.pages import changes_pages
-from server.gateway.request import read_json_object
+from server.gateway.request import pending_reported, read_json_object
 from server.gateway.scoping import beat_selector, hide_other_beats, parse_since
 from server.gateway.streaming import cut_reason
 from server.policy.access import DbScope, resolve_scope
 from server.policy.writes import WriteDeps, write_docs
+from sync import journal
 from sync import session_wire as wire
 from sync.database import Database, Doc
 from sync.errors import BadRequest, CouchError
@@ -116,6 +117,15 @@ async def _nothing() -> AsyncIterator[tuple[Any, list[Doc] | None]]:
     yield
 
 
+def _pending_after(reported: int | None, docs: list[Any], refused: set[Any]) -> int | None:
+    """What the device still has to push once this request's records are in: it
+    reports the count before the request (its journal entries not counted)."""
+    if reported is None:
+        return None
+    written = sum(1 for d in docs if d["_id"] not in refused and not journal.is_entry_id(d["_id"]))
+    return max(reported - written, 0)
+
+
 async def session_sync(request: web.Request) -> web.StreamResponse:
     scope = await resolve_scope(
         request.get(PRINCIPAL), request.match_info["db"], request.app[STATE]
@@ -124,6 +134,7 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     body = await read_json_object(request)
     docs, since, budget = _parse(body)
     have, pull = _have(body.get("have", [])), body.get("pull", True) is not False
+    still_to_push = pending_reported(request)
     state = request.app[STATE]
     deps = WriteDeps(
         identities=state, audit=state, refuse_unsigned=await request.app[DISTRICT].refuse_unsigned()
@@ -175,7 +186,13 @@ async def session_sync(request: web.Request) -> web.StreamResponse:
     try:
         # Recorded before the cut is seen: the device's next request finds it.
         if (device := scope.principal.device) is not None:
-            await state.seen(device.id, scope.db_name, last_seq=delivered, checkpoint=True)
+            await state.seen(
+                device.id,
+                scope.db_name,
+                last_seq=delivered,
+                checkpoint=True,
+                pending=_pending_after(still_to_push, docs, refused),
+            )
     finally:
         if cut and request.transport is not None:
             request.transport.abort()

@@ -17,11 +17,13 @@ from sync.errors import BadRequest, UnsupportedMediaType
 
 __all__ = [
     "MAX_INTEGER",
+    "PENDING_HEADER",
     "bool_param",
     "int_param",
     "json_param",
     "json_response",
     "parse_integer",
+    "pending_reported",
     "read_json",
     "read_json_object",
 ]
@@ -83,6 +85,24 @@ def int_param(
         raise BadRequest(f"{name} is too large", error="query_parse_error")
     if number < minimum:
         raise BadRequest(f"{name} must be at least {minimum}", error="query_parse_error")
+    return number
+
+
+# A device's word on what it still has to push (records, not journal
+# entries), sent with its sync requests; the office's device health shows it.
+PENDING_HEADER = "X-BeatSync-Pending"
+_MAX_PENDING = 10**9
+
+
+def pending_reported(request: web.Request) -> int | None:
+    """The device's :data:`PENDING_HEADER`, or None when it sent none; 400 when
+    it is not a whole number (a device's own report, never an officer's)."""
+    value = request.headers.get(PENDING_HEADER)
+    if value is None:
+        return None
+    number = parse_integer(value.strip())
+    if number is None or not 0 <= number <= _MAX_PENDING:
+        raise BadRequest(f"{PENDING_HEADER} must be a whole number of records")
     return number
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from schemas.identity import Role
 from server.gateway.keys import STATE
 from server.office.handlers_conflicts import add_conflict_routes
+from server.office.handlers_exports import add_export_routes
 from server.office.handlers_login import add_login_routes
 from server.office.handlers_oversight import add_oversight_routes
 from server.office.handlers_reports import add_report_routes
@@ -37,12 +38,12 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
     route = request.match_info.route.name
     if route in _OPEN_ROUTES:
         return await handler(request)
-    sessions = request.config_dict[SESSIONS]
+    sessions, state = request.config_dict[SESSIONS], request.config_dict[STATE]
     token = request.cookies.get(SESSION_COOKIE)
-    officer_id = sessions.officer_of(token)
-    officer = await request.config_dict[STATE].get_officer(officer_id) if officer_id else None
+    officer_id = await sessions.officer_of(state, token)
+    officer = await state.get_officer(officer_id) if officer_id else None
     if officer is None or officer.revoked:
-        sessions.end(token)
+        await sessions.end(state, token)
         if request.method == "GET":
             raise web.HTTPSeeOther(request.app.router["login"].url_for())
         raise web.HTTPForbidden(reason="login")
@@ -67,4 +68,5 @@ def create_office(sessions: Sessions | None = None) -> web.Application:
     add_conflict_routes(app)
     add_oversight_routes(app)
     add_report_routes(app)
+    add_export_routes(app)
     return app

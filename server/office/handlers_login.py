@@ -11,7 +11,7 @@ from typing import Final
 
 from aiohttp import web
 
-from server.gateway.keys import AUTHENTICATOR, LOGIN_ATTEMPT
+from server.gateway.keys import AUTHENTICATOR, LOGIN_ATTEMPT, STATE
 from server.office.keys import OFFICE_ROLES, SESSIONS
 from server.office.pages import office_page
 from server.office.sessions import SESSION_COOKIE, set_session_cookie
@@ -60,12 +60,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         # A beat officer's work is on the device; the office shows them nothing.
         raise web.HTTPForbidden(reason="role")
     response = see_other(request.app.router["home"].url_for())
-    set_session_cookie(request, response, request.config_dict[SESSIONS].start(officer.id))
+    token = await request.config_dict[SESSIONS].start(request.config_dict[STATE], officer.id)
+    set_session_cookie(request, response, token)
     return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    request.config_dict[SESSIONS].end(request.cookies.get(SESSION_COOKIE))
+    await request.config_dict[SESSIONS].end(
+        request.config_dict[STATE], request.cookies.get(SESSION_COOKIE)
+    )
     response = see_other(request.app.router["login"].url_for())
     response.del_cookie(SESSION_COOKIE, path="/office/")
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from server.office.pages import office_page
 from server.web.pages import gettext_for
 from sync.errors import BadRequest
 
-__all__ = ["add_oversight_routes", "query_number"]
+__all__ = ["add_oversight_routes", "device_rows_asked", "query_number"]
 
 
 def query_number(
@@ -35,8 +36,8 @@ def query_number(
     return int(text)
 
 
-async def devices(request: web.Request) -> web.Response:
-    _ = gettext_for(request)
+async def device_rows_asked(request: web.Request) -> tuple[list[dict[str, Any]], int]:
+    """The device health rows the query asks for (``stale_hours``), and the hours."""
     hours = query_number(
         request, "stale_hours", DEFAULT_STALE_HOURS, minimum=1, maximum=MAX_STALE_HOURS
     )
@@ -47,6 +48,12 @@ async def devices(request: web.Request) -> web.Response:
         now=datetime.now(UTC),
         stale_hours=hours,
     )
+    return rows, hours
+
+
+async def devices(request: web.Request) -> web.Response:
+    _ = gettext_for(request)
+    rows, hours = await device_rows_asked(request)
     return office_page(
         "devices.html",
         request,

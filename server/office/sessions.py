@@ -1,10 +1,11 @@
-"""Office sessions: a random token in an HttpOnly cookie, held in this
-gateway's memory, ended by logout, by idleness or by age.
+"""Office sessions: a random token in an HttpOnly cookie, kept in the
+gateway state by its SHA-256 (:mod:`server.state.office_sessions`), ended
+by logout, by idleness or by age.
 
-In memory on purpose: a session is worth nothing after a restart (the
-officer logs in again), and no token, even hashed, lands on disk. Several
-gateways behind a load balancer need sticky sessions for the office (see
-server/README.md, "The office").
+In the state, so a gateway restart logs nobody out, and several gateways
+over one CouchDB share them (no sticky sessions). Only the hash is stored:
+a copy of the state file or database opens no session. Times are the wall
+clock's, which a restart keeps.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+
+from server.state.office_sessions import SessionRepo, StoredSession
 
 __all__ = [
     "IDLE_S",
     "MAX_AGE_S",
     "SESSION_COOKIE",
-    "Session",
     "Sessions",
     "set_session_cookie",
 ]
@@ -32,71 +33,60 @@ SESSION_COOKIE: Final = "office_session"
 IDLE_S: Final = 30 * 60
 # A working day: even an active session logs in again the next morning.
 MAX_AGE_S: Final = 12 * 3600
-# More sessions than a district's office has officers means someone is
-# filling memory with logins; the oldest go first.
-MAX_SESSIONS: Final = 5000
-
-
-@dataclass(slots=True)
-class Session:
-    officer_id: str
-    started: float
-    last_seen: float
+# A page moves the stored "last seen" only once this share of the idle
+# limit has passed: not one state write per page, and a session ends at
+# most a tenth of the limit early.
+_TOUCH_SHARE: Final = 0.1
 
 
 def _key(token: str) -> str:
-    # Keyed by hash: a memory dump or a debugger shows no usable token.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Sessions:
+    """The rules (idle limit, age limit, clock); the sessions are in the state passed in."""
+
     def __init__(
         self,
         *,
         idle_s: float = IDLE_S,
         max_age_s: float = MAX_AGE_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.idle_s = idle_s
         self.max_age_s = max_age_s
         self._clock = clock
-        self._sessions: dict[str, Session] = {}
 
-    def start(self, officer_id: str) -> str:
+    async def start(self, repo: SessionRepo, officer_id: str) -> str:
         """A new session (a new token at every login: no session fixation)."""
         now = self._clock()
-        self._forget(now)
-        if len(self._sessions) >= MAX_SESSIONS:
-            oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
-            del self._sessions[oldest]
+        await repo.forget_sessions(
+            seen_before=now - self.idle_s, started_before=now - self.max_age_s
+        )
         token = secrets.token_urlsafe(32)
-        self._sessions[_key(token)] = Session(officer_id, now, now)
+        await repo.put_session(StoredSession(_key(token), officer_id, now, now))
         return token
 
-    def officer_of(self, token: str | None) -> str | None:
+    async def officer_of(self, repo: SessionRepo, token: str | None) -> str | None:
         """The officer of a live session (and it is touched), else ``None``."""
         if not token:
             return None
         now = self._clock()
-        session = self._sessions.get(_key(token))
+        session = await repo.get_session(_key(token))
         if session is None:
             return None
         if now - session.last_seen > self.idle_s or now - session.started > self.max_age_s:
-            del self._sessions[_key(token)]
+            await repo.delete_session(session.key)
             return None
-        session.last_seen = now
+        if now - session.last_seen >= self.idle_s * _TOUCH_SHARE:
+            await repo.put_session(
+                StoredSession(session.key, session.officer_id, session.started, now)
+            )
         return session.officer_id
 
-    def end(self, token: str | None) -> None:
+    async def end(self, repo: SessionRepo, token: str | None) -> None:
         if token:
-            self._sessions.pop(_key(token), None)
-
-    def _forget(self, now: float) -> None:
-        self._sessions = {
-            k: s
-            for k, s in self._sessions.items()
-            if now - s.last_seen <= self.idle_s and now - s.started <= self.max_age_s
-        }
+            await repo.delete_session(_key(token))
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

@@ -17,6 +17,7 @@ from schemas.identity import Role
 from server.state.audit_chain import ChainedEntry
 from server.state.conflict_queue import ConflictQueue
 from server.state.models import AuditEntry, Beat, Device, NewAuditEntry, Officer, Station
+from server.state.office_sessions import SessionRepo
 from sync.database import Doc
 from sync.errors import NotFound
 
@@ -151,9 +152,16 @@ class AuditLog(abc.ABC):
 class DeviceStatus(abc.ABC):
     @abc.abstractmethod
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
-        """Record contact: ``last_seq`` is the seq the device has pulled up to."""
+        """Record contact: ``last_seq`` is the seq the device has pulled up to,
+        ``pending`` how many records it said it still had to push."""
 
 
 class Settings(abc.ABC):
@@ -166,7 +174,7 @@ class Settings(abc.ABC):
     async def set_setting(self, key: str, value: str) -> None: ...
 
 
-class GatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings, ConflictQueue):
+class GatewayState(IdentityRepo, AuditLog, DeviceStatus, Settings, ConflictQueue, SessionRepo):
     """Everything the gateway keeps besides the records, in one object per
     process: :class:`server.state.sqlite.SQLiteGatewayState` (embedded) or
     :class:`server.couch.state.CouchGatewayState` (``--couchdb``)."""

@@ -91,6 +91,9 @@ class Device:
     last_seq: Any = None
     last_checkpoint_at: str | None = None
     checkpoint_writes: int = 0  # `_local` (replication checkpoint) writes
+    # What the device said it still had to push (X-BeatSync-Pending), and when.
+    pending: int | None = None
+    pending_at: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -104,6 +107,8 @@ class Device:
             "last_seq": self.last_seq,
             "last_checkpoint_at": self.last_checkpoint_at,
             "checkpoint_writes": self.checkpoint_writes,
+            "pending": self.pending,
+            "pending_at": self.pending_at,
         }
 
 

@@ -46,6 +46,10 @@ _PAGE: Final = 1000
 # misses what the fan-in has not copied yet): asking 30 stations for their
 # changes at every page would cost more than the report itself.
 FRESH_S: Final = 2.0
+# The layout's version (PRAGMA user_version): a file of another version is
+# emptied and built again from the stations (it is only an index).
+_VERSION: Final = 1
+_TABLES: Final = ("checkpoints", "records", "complaint_counts")
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS checkpoints (
     station_id TEXT PRIMARY KEY, store TEXT NOT NULL, seq TEXT NOT NULL);
@@ -53,15 +57,32 @@ CREATE TABLE IF NOT EXISTS records (
     station_id TEXT NOT NULL, doc_id TEXT NOT NULL, type TEXT NOT NULL, beat_id TEXT,
     status TEXT, category TEXT, month TEXT NOT NULL, waiting_since TEXT,
     PRIMARY KEY (station_id, doc_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_by_month
-    ON records (type, month, station_id, status, category);
 CREATE INDEX IF NOT EXISTS records_waiting
     ON records (type, waiting_since, station_id, doc_id) WHERE waiting_since IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_station_waiting
     ON records (station_id, type, waiting_since, doc_id) WHERE waiting_since IS NOT NULL;
+-- What CouchDB's _count reduce keeps in a view's tree: the complaints per
+-- (month, station, status, category), kept by the triggers as rows come and
+-- go, so a month's report reads a few hundred rows, not every complaint.
+CREATE TABLE IF NOT EXISTS complaint_counts (
+    month TEXT NOT NULL, station_id TEXT NOT NULL, status TEXT NOT NULL,
+    category TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (month, station_id, status, category)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS complaint_in AFTER INSERT ON records WHEN new.type = 'complaint'
+BEGIN
+    INSERT INTO complaint_counts (month, station_id, status, category, n)
+    VALUES (new.month, new.station_id, coalesce(new.status, ''), coalesce(new.category, ''), 1)
+    ON CONFLICT (month, station_id, status, category) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS complaint_out AFTER DELETE ON records WHEN old.type = 'complaint'
+BEGIN
+    UPDATE complaint_counts SET n = n - 1
+    WHERE month = old.month AND station_id = old.station_id
+    AND status = coalesce(old.status, '') AND category = coalesce(old.category, '');
+END;
 """
-_UPSERT: Final = (
-    "INSERT OR REPLACE INTO records"
+_INSERT: Final = (
+    "INSERT INTO records"
     " (station_id, doc_id, type, beat_id, status, category, month, waiting_since)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -88,7 +109,12 @@ class SQLiteReportIndex(ReportIndex):
             await conn.execute("PRAGMA busy_timeout=10000")
             # An index rebuilt from the stations after a crash: no need to wait for the disk.
             await conn.execute("PRAGMA synchronous=OFF")
-            await conn.executescript(_SCHEMA)
+            version = next(iter(await conn.execute_fetchall("PRAGMA user_version")))[0]
+            if version != _VERSION:
+                drops = "".join(f"DROP TABLE IF EXISTS {table};" for table in _TABLES)
+                await conn.executescript(
+                    f"BEGIN; {drops} {_SCHEMA} PRAGMA user_version = {_VERSION}; COMMIT;"
+                )
         except BaseException:
             await conn.close()
             raise
@@ -141,20 +167,21 @@ class SQLiteReportIndex(ReportIndex):
     async def _apply(
         self, station_id: str, identity: str, results: Sequence[dict[str, Any]], last_seq: Any
     ) -> None:
-        upserts, gone = [], []
-        for change in results:
-            doc = change.get("doc")
-            row = report_row(station_id, doc) if isinstance(doc, dict) else None
-            if row is None:
-                gone.append((station_id, change["id"]))
-            else:
-                upserts.append(astuple(row))  # the columns of _UPSERT, in order
+        # Every changed record's old row out, its new one (if any) in: the
+        # triggers then move the counts from the old bucket to the new.
+        gone = [(station_id, change["id"]) for change in results]
+        rows = [
+            report_row(station_id, doc)
+            for change in results
+            if isinstance(doc := change.get("doc"), dict)
+        ]
+        upserts = [astuple(row) for row in rows if row is not None]  # _INSERT's columns
         await self._conn.execute("BEGIN")
         try:
             await self._conn.executemany(
                 "DELETE FROM records WHERE station_id = ? AND doc_id = ?", gone
             )
-            await self._conn.executemany(_UPSERT, upserts)
+            await self._conn.executemany(_INSERT, upserts)
             await self._conn.execute(
                 "INSERT OR REPLACE INTO checkpoints (station_id, store, seq) VALUES (?, ?, ?)",
                 (station_id, identity, orjson.dumps(last_seq).decode()),
@@ -168,23 +195,22 @@ class SQLiteReportIndex(ReportIndex):
 
     async def counts(self, station_id: str | None, month: str) -> Counts:
         await self._fresh()
-        where, args = "type = 'complaint' AND month = ?", [month]
+        where, args = "month = ? AND n > 0", [month]
         if station_id is not None:
             where, args = where + " AND station_id = ?", [*args, station_id]
         rows = await self._conn.execute_fetchall(
-            "SELECT station_id, status, category, COUNT(*) FROM records"
-            f" WHERE {where} GROUP BY station_id, status, category",
-            args,
+            f"SELECT station_id, status, category, n FROM complaint_counts WHERE {where}", args
         )
         return Counts.of([(s, st, c, int(n)) for s, st, c, n in rows])
 
     async def months(self, station_id: str | None, first: str, last: str) -> dict[str, int]:
         await self._fresh()
-        where, args = "type = 'complaint' AND month BETWEEN ? AND ?", [first, last]
+        where, args = "month BETWEEN ? AND ?", [first, last]
         if station_id is not None:
             where, args = where + " AND station_id = ?", [*args, station_id]
         rows = await self._conn.execute_fetchall(
-            f"SELECT month, COUNT(*) FROM records WHERE {where} GROUP BY month ORDER BY month",
+            f"SELECT month, SUM(n) FROM complaint_counts WHERE {where}"
+            " GROUP BY month HAVING SUM(n) > 0 ORDER BY month",
             args,
         )
         return {str(m): int(n) for m, n in rows}

@@ -40,6 +40,7 @@ from server.state.models import (
     audit_fields,
 )
 from server.state.sqlite_conflicts import CONFLICTS_MIGRATION, SQLiteConflicts
+from server.state.sqlite_sessions import SESSIONS_MIGRATION, SQLiteSessions
 from server.state.timestamps import utc_now
 from sync.codec import BodyCodec, PlainCodec, body_aad
 from sync.database import Doc
@@ -117,6 +118,13 @@ _MIGRATIONS: list[str] = [
     """,
     # 6: the office's conflict queue.
     CONFLICTS_MIGRATION,
+    # 7: the office's sessions (by token hash), so they outlive a restart.
+    SESSIONS_MIGRATION,
+    # 8: what each device said it still had to push at its last contact.
+    """
+    ALTER TABLE devices ADD COLUMN pending INTEGER;
+    ALTER TABLE devices ADD COLUMN pending_at TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -137,7 +145,7 @@ def _audit_row(r: aiosqlite.Row) -> AuditEntry:
     )
 
 
-class SQLiteGatewayState(SQLiteConflicts, GatewayState):
+class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
     def __init__(
         self, conn: aiosqlite.Connection, *, audit_key: Path, codec: BodyCodec | None = None
     ) -> None:
@@ -312,6 +320,8 @@ class SQLiteGatewayState(SQLiteConflicts, GatewayState):
             json.loads(row["last_seq"]) if row["last_seq"] is not None else None,
             row["last_checkpoint_at"],
             row["checkpoint_writes"],
+            row["pending"],
+            row["pending_at"],
         )
 
     async def add_device(
@@ -360,14 +370,22 @@ class SQLiteGatewayState(SQLiteConflicts, GatewayState):
     # -- device status -----------------------------------------------------------
 
     async def seen(
-        self, device_id: str, db: str, *, last_seq: Any = None, checkpoint: bool = False
+        self,
+        device_id: str,
+        db: str,
+        *,
+        last_seq: Any = None,
+        checkpoint: bool = False,
+        pending: int | None = None,
     ) -> None:
         now = utc_now()
         await self._write(
             "UPDATE devices SET last_seen = ?, last_db = ?,"
             " last_seq = COALESCE(?, last_seq),"
             " last_checkpoint_at = CASE WHEN ? THEN ? ELSE last_checkpoint_at END,"
-            " checkpoint_writes = checkpoint_writes + ? WHERE id = ?",
+            " checkpoint_writes = checkpoint_writes + ?,"
+            " pending = COALESCE(?, pending),"
+            " pending_at = CASE WHEN ? IS NULL THEN pending_at ELSE ? END WHERE id = ?",
             (
                 now,
                 db,
@@ -375,6 +393,9 @@ class SQLiteGatewayState(SQLiteConflicts, GatewayState):
                 int(checkpoint),
                 now,
                 int(checkpoint),
+                pending,
+                pending,
+                now,
                 device_id,
             ),
         )

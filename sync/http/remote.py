@@ -91,7 +91,8 @@ class HttpDatabase(Database):
     ``compress_requests`` gzips request bodies of 1 KB and more (CouchDB and
     our gateway accept ``Content-Encoding: gzip``). ``request_timeout`` is
     the longest silence, in seconds, tolerated while connecting or waiting
-    for an answer.
+    for an answer. ``headers`` go with every request, read at each one (the
+    caller may change the mapping between requests).
     """
 
     def __init__(
@@ -102,10 +103,12 @@ class HttpDatabase(Database):
         session: aiohttp.ClientSession | None = None,
         compress_requests: bool = False,
         request_timeout: float = 60.0,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._http = Transport(
             url, auth=auth, session=session,
             compress_requests=compress_requests, request_timeout=request_timeout,
+            headers=headers,
         )
         # None until the first _bulk_get says whether the server has one.
         self._has_bulk_get: bool | None = None

@@ -221,8 +221,12 @@ class Transport:
         session: aiohttp.ClientSession | None,
         compress_requests: bool,
         request_timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base, self._auth_header = split_credentials(url)
+        # Sent with every request, read at each one: the owner may change them
+        # between requests (a device's report of what it still has to push).
+        self._extra_headers = headers
         # An explicit ``auth`` wins over credentials in the URL. (aiohttp 3.14
         # deprecates BasicAuth; one given to us is still honoured, read as UTF-8.)
         if isinstance(auth, str):
@@ -270,6 +274,8 @@ class Transport:
         headers = {"Accept": _JSON, "Accept-Encoding": "gzip"}
         if self._auth_header is not None:
             headers["Authorization"] = self._auth_header
+        if self._extra_headers:
+            headers.update(self._extra_headers)
         if extra:
             headers.update(extra)
         return headers

@@ -30,7 +30,7 @@ from server.config import GatewayConfig
 from server.gateway.app import create_app, open_state
 from server.gateway.keys import STATE, STORES
 from server.policy import admin
-from sync import journal, signing
+from sync import journal, session_wire, signing
 from sync.errors import BadRequest
 from tests.field_client.support import (
     PASSPHRASE,
@@ -328,6 +328,27 @@ async def test_a_record_the_gateway_refuses_is_in_status_with_its_reason_and_off
         await replica.close()
 
 
+async def test_the_gateway_hears_what_the_device_still_has_to_push(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    replica = await _enrolled(gateway, tmp_path / "device", "tablet 10")
+    try:
+        device_id = (await replica.status()).device_id
+        state = gateway.app[STATE]
+        for _ in range(2):
+            await replica.save_record(complaint())
+        assert (await replica.sync()).refused == ()
+        device = await state.get_device(device_id)
+        assert (device.pending, device.pending_at is not None) == (0, True)
+        # One record the gateway refuses: it stays on the device, and the office hears so.
+        await replica.db.put({"_id": "stray-record", "type": "visitor_entry", "station_id": "x"})
+        await replica.save_record(complaint())
+        assert len((await replica.sync()).refused) == 1
+        assert (await state.get_device(device_id)).pending == 1
+    finally:
+        await replica.close()
+
+
 def test_the_servers_words_are_shown_whole_not_read_as_console_markup() -> None:
     reason = '_revisions must be {"start": integer, "ids": [string, ...]}'
     console = Console(record=True, width=400)
@@ -426,6 +447,10 @@ async def test_a_sync_cut_short_says_what_it_sent_and_exactly_what_still_waits(
 
     @web.middleware
     async def link_drops_after_one_batch(request: web.Request, handler: Any) -> Any:
+        if request.path == "/":  # no sync session offered: the standard replication's batches
+            welcome = orjson.loads((await handler(request)).body)
+            welcome.pop(session_wire.FEATURE)
+            return web.json_response(welcome)
         if request.path.endswith("/_bulk_docs"):
             pushes[0] += 1
             if pushes[0] > 1:  # the signal goes after the first batch

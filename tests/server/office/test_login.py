@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,8 +11,10 @@ from aiohttp.test_utils import TestClient
 
 from server.config import GatewayConfig
 from server.gateway.app import create_app
+from server.gateway.keys import STATE
 from server.office.app import create_office
 from server.office.sessions import SESSION_COOKIE, Sessions
+from server.site import create_site
 from tests.server.conftest import WRONG_PASSWORD
 from tests.server.office.conftest import log_in, post
 
@@ -113,3 +116,30 @@ async def test_an_idle_session_expires(
     assert (await client.get("/office/conflicts")).status == 200
     now[0] += 61
     assert (await client.get("/office/conflicts", allow_redirects=False)).status == 303
+
+
+async def test_a_session_outlives_a_gateway_restart_and_only_its_hash_is_kept(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    config_on_both: GatewayConfig,
+) -> None:
+    first = await aiohttp_client(create_site(config_on_both))
+    assert await log_in(first, "central") == 303
+    token = next(c.value for c in first.session.cookie_jar if c.key == SESSION_COOKIE)
+    state = first.server.app[STATE]
+    stored = await state.get_session(hashlib.sha256(token.encode()).hexdigest())
+    assert stored is not None
+    assert stored.officer_id == "central"
+    assert await state.get_session(token) is None  # not kept under the token itself
+    await first.close()  # the gateway stops: its files and connections close
+
+    second = await aiohttp_client(create_site(config_on_both))
+    second.session.cookie_jar.update_cookies({SESSION_COOKIE: token})
+    answer = await second.get("/office/conflicts", allow_redirects=False)
+    assert answer.status == 200
+    assert "central" in await answer.text()
+    # Logged out on the new gateway: the stored session is gone for every gateway.
+    status, _ = await post(second, "/office/logout", {}, form_page="/office/conflicts")
+    assert status == 303
+    assert await second.server.app[STATE].get_session(stored.key) is None
+    second.session.cookie_jar.update_cookies({SESSION_COOKIE: token})
+    assert (await second.get("/office/conflicts", allow_redirects=False)).status == 303

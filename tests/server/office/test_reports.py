@@ -234,3 +234,29 @@ async def test_the_report_pages_stay_light(office: TestClient[Any, Any]) -> None
         css_path = html.decode().split('rel="stylesheet" href="')[1].split('"')[0]
         css = await (await office.get(css_path)).read()
         assert len(gzip.compress(html)) + len(gzip.compress(css)) <= 30 * 1024, path
+
+
+async def test_a_changed_or_deleted_record_moves_out_of_its_count(
+    office: TestClient[Any, Any],
+) -> None:
+    ids = await seeded(office)
+    headers = basic("so-alpha")
+    closed = await (await office.get(f"/station-alpha/{ids['theft-1']}", headers=headers)).json()
+    closed["status"] = "closed"
+    closed["action_log"].append({"at": _stamp(NOW), "by": "so-alpha", "action": "closed"})
+    gone = await (await office.get(f"/station-alpha/{ids['assault']}", headers=headers)).json()
+    await _write(
+        office, [closed, {"_id": gone["_id"], "_rev": gone["_rev"], "_deleted": True}], "alpha"
+    )
+    index = office.server.app[REPORTS]
+    deadline = time.monotonic() + 30
+    while True:
+        counts = await index.counts(None, MONTH)
+        if counts.total == 3 and counts.by_status.get("closed") == 1:
+            break
+        assert time.monotonic() < deadline, counts
+        await asyncio.sleep(0.5)
+    assert counts.by_status == {"registered": 2, "closed": 1}
+    assert counts.by_category == {"theft": 3}
+    assert counts.by_station == {"alpha": 2, "bravo": 1}
+    assert (await index.months("alpha", MONTH, MONTH)) == {MONTH: 2}
