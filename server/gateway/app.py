@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -58,6 +59,8 @@ from sync.files import private_dir
 
 __all__ = ["STATE_FILE", "STATIONS_DIR", "create_app", "open_state"]
 
+log = logging.getLogger("beatsync.reports")
+
 STATE_FILE = "gateway.sqlite"
 
 
@@ -95,6 +98,15 @@ async def _report_index(
     return await SQLiteReportIndex.open(config.data_dir / REPORTS_FILE, state, stores)
 
 
+async def _warm(reports: ReportIndex) -> None:
+    try:
+        await reports.warm()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the first report tries again
+        log.warning("report index not built at start", extra={"fields": {"error": str(exc)[:200]}})
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     state = await open_state(config)
@@ -121,9 +133,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[REPORTS] = await _report_index(state, stores, config)
     stop = asyncio.Event()
     merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None
+    warming = asyncio.create_task(_warm(app[REPORTS]))
     try:
         yield
     finally:
+        warming.cancel()  # a catch-up cut short resumes from its last committed page
+        with contextlib.suppress(asyncio.CancelledError):
+            await warming
         if merging is not None:
             stop.set()
             merging.cancel()  # a pass in flight is safe to cut: it resumes from its checkpoint

@@ -232,5 +232,10 @@ class ReportIndex(abc.ABC):
     async def overdue(self, query: OverdueQuery) -> OverduePage:
         """One page of the records the query asks for, longest waiting first."""
 
+    async def warm(self) -> None:
+        """Build what the first report would otherwise wait for (the gateway
+        runs this in the background at start); nothing by default."""
+        return None
+
     async def close(self) -> None:
         return None
