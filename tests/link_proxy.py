@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Self
@@ -29,6 +30,9 @@ __all__ = ["LinkProxy", "LinkTraffic"]
 # Bytes read per forwarding step: small enough that a cut lands mid-body and
 # the bandwidth pacing is smooth, large enough to keep loopback cheap.
 _CHUNK = 4 * 1024
+# An HTTP/1.1 request line: what the request count counts. A body that holds
+# one verbatim would count too; gzipped or JSON bodies do not in practice.
+_REQUEST_LINE = re.compile(rb"(?:GET|HEAD|POST|PUT|DELETE|COPY|OPTIONS) [^ \r\n]+ HTTP/1\.1\r\n")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class LinkTraffic:
     bytes_up: int = 0  # client -> server
     bytes_down: int = 0  # server -> client
     connections: int = 0
+    requests: int = 0  # HTTP/1.1 request lines seen going up (a count for benchmarks)
     cuts: int = 0
 
 
@@ -79,6 +84,11 @@ class LinkProxy:
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def shape(self, *, round_trip: float, down_bps: float | None, up_bps: float | None) -> None:
+        """Change the link from now on (a benchmark sets up over a fast link first)."""
+        self.round_trip = round_trip
+        self._down.bps, self._up.bps = down_bps, up_bps
 
     def cut_every_bytes(self, every: int | None) -> None:
         """From now on, reset the link every ``every`` bytes (None: never)."""
@@ -171,7 +181,7 @@ class LinkProxy:
                 cut = allowed is not None
                 if cut:
                     data = data[:allowed]
-                self._count(upward, len(data))
+                self._count(upward, data)
                 due = line.departure(len(data)) + self.round_trip / 2
                 queue.put_nowait((due, data, cut))
                 if cut:
@@ -208,8 +218,10 @@ class LinkProxy:
             for writer in pair:
                 reset_connection(writer)
 
-    def _count(self, upward: bool, size: int) -> None:
+    def _count(self, upward: bool, data: bytes) -> None:
+        size = len(data)
         if upward:
             self.traffic.bytes_up += size
+            self.traffic.requests += len(_REQUEST_LINE.findall(data))
         else:
             self.traffic.bytes_down += size
