@@ -35,7 +35,7 @@ from server.state.reports import (
 )
 from server.state.stations import StationDatabases
 from sync.database import Database
-from sync.files import sqlite_files
+from sync.sqlite.schema import open_connection
 
 __all__ = ["REPORTS_FILE", "SQLiteReportIndex"]
 
@@ -103,7 +103,7 @@ class SQLiteReportIndex(ReportIndex):
     async def open(
         cls, path: Path, state: GatewayState, stores: StationDatabases
     ) -> SQLiteReportIndex:
-        conn = await aiosqlite.connect(sqlite_files(path), isolation_level=None)
+        conn = await open_connection(path, isolation_level=None)
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA busy_timeout=10000")

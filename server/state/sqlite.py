@@ -45,7 +45,7 @@ from server.state.timestamps import utc_now
 from sync.codec import BodyCodec, PlainCodec, body_aad
 from sync.database import Doc
 from sync.errors import Conflict, NotFound
-from sync.files import sqlite_files
+from sync.sqlite.schema import open_connection
 
 __all__ = ["SCHEMA_VERSION", "SQLiteGatewayState"]
 
@@ -162,15 +162,19 @@ class SQLiteGatewayState(SQLiteConflicts, SQLiteSessions, GatewayState):
         """The state in the file at ``path``; ``audit_key`` is the gateway's audit
         signing key (default: ``audit-signing.key`` beside the file, made on first
         use); ``codec`` seals the audited record bodies (the only record text here)."""
-        conn = await aiosqlite.connect(sqlite_files(path))
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        # synchronous=FULL: an acknowledged audit entry survives a power cut.
-        await conn.execute("PRAGMA synchronous=FULL")
-        state = cls(conn, audit_key=audit_key or path.parent / KEY_FILE, codec=codec)
-        await state._migrate()
+        conn = await open_connection(path)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            # synchronous=FULL: an acknowledged audit entry survives a power cut.
+            await conn.execute("PRAGMA synchronous=FULL")
+            state = cls(conn, audit_key=audit_key or path.parent / KEY_FILE, codec=codec)
+            await state._migrate()
+        except BaseException:
+            await conn.close()
+            raise
         return state
 
     async def close(self) -> None:

@@ -90,28 +90,33 @@ class StoreCore:
     ) -> StoreCore:
         """Connect to (creating and migrating as needed) the file at ``path``."""
         writer = await connect(path)
+        reader = None
+        # Until the core is returned, nothing else can close its connections:
+        # a failure or a cancel here closes them.
         try:
             await migrate(writer)
             reader = await connect(path) if str(path) != ":memory:" else writer
+            meta: dict[str, str] = {
+                key: value
+                for key, value in await writer.execute_fetchall("SELECT key, value FROM meta")
+            }
+            core = cls(
+                writer,
+                reader,
+                path=path,
+                name=name or path.stem,
+                codec=codec or PlainCodec(),
+                db_uuid=meta["uuid"],
+                revs_limit=int(meta["revs_limit"]),
+                update_seq=int(meta["update_seq"]),
+            )
+            if revs_limit is not None:
+                await core.set_revs_limit(revs_limit)
         except BaseException:
+            if reader is not None and reader is not writer:
+                await reader.close()
             await writer.close()
             raise
-        meta: dict[str, str] = {
-            key: value
-            for key, value in await writer.execute_fetchall("SELECT key, value FROM meta")
-        }
-        core = cls(
-            writer,
-            reader,
-            path=path,
-            name=name or path.stem,
-            codec=codec or PlainCodec(),
-            db_uuid=meta["uuid"],
-            revs_limit=int(meta["revs_limit"]),
-            update_seq=int(meta["update_seq"]),
-        )
-        if revs_limit is not None:
-            await core.set_revs_limit(revs_limit)
         return core
 
     async def close(self) -> None:

@@ -25,9 +25,12 @@ Layout (schema version 1, see ``MIGRATIONS``)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -35,7 +38,15 @@ from sync.errors import PreconditionFailed
 from sync.files import sqlite_files
 from sync.revtree import DEFAULT_REVS_LIMIT
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "connect", "get_meta_int", "migrate", "set_meta"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "connect",
+    "get_meta_int",
+    "migrate",
+    "open_connection",
+    "set_meta",
+]
 
 # Each entry upgrades the file by one version (PRAGMA user_version); never edit
 # a released entry, append a new one.
@@ -61,13 +72,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+async def open_connection(path: Path, **options: Any) -> aiosqlite.Connection:
+    """``aiosqlite.connect`` to the private file at ``path``, never leaked by a cancel.
+
+    aiosqlite opens the file in its own thread, which finishes whatever the
+    awaiting task does: a task cancelled meanwhile (a gateway stopping while a
+    background job opens a station) would drop a connection that is open,
+    holding its file locks, and warn from its finaliser. So a cancelled open
+    waits for the connection and closes it before it lets the cancel through."""
+    if str(path) != ":memory:":
+        sqlite_files(path)
+    opening = asyncio.ensure_future(aiosqlite.connect(str(path), **options))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await (await opening).close()
+        raise
+
+
 async def connect(path: Path) -> aiosqlite.Connection:
     """A connection to the file at ``path`` with the settings every store connection uses;
     the file and its ``-wal``/``-shm`` are owner-only (:mod:`sync.files`)."""
-    if str(path) != ":memory:":
-        sqlite_files(path)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn = await open_connection(path, isolation_level=None)
     try:
         # WAL: readers never block the writer and see only committed data.
         # synchronous=NORMAL: in WAL mode a killed *process* loses nothing that

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 import random
 import signal
 import sqlite3
 import sys
+import threading
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -504,3 +507,28 @@ async def test_reads_and_writes_cancelled_midway_leave_no_transaction_open(
             written = await db.put({**current, "n": -n})  # a write still commits...
             after = await db.get("v", attachments=True)  # ...and a snapshot read sees it
             assert (after["_rev"], after["n"]) == (written["rev"], -n)
+
+
+async def test_a_cancelled_open_leaves_no_connection_open(tmp_path: Path) -> None:
+    """A gateway stopping while a background job opens a station cancels the open
+    at any await in it; no connection may outlive it (each holds the file's locks
+    and warns from its finaliser)."""
+    path = tmp_path / "station.sqlite"
+    await (await SQLiteDatabase.open(path)).close()  # migrated: the open's other path too
+    threads = threading.active_count()  # aiosqlite: one thread per open connection
+    for step in range(60):
+        for target in (path, tmp_path / f"new-{step}.sqlite"):
+            task = asyncio.create_task(SQLiteDatabase.open(target))
+            await asyncio.sleep(step / 4000)  # 0 to 15 ms: every await of the open
+            task.cancel()
+            try:
+                db = await task
+            except asyncio.CancelledError:
+                pass
+            else:
+                await db.close()  # it finished first: an ordinary open
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert threading.active_count() == threads
