@@ -15,7 +15,9 @@ const PouchDB = require('pouchdb');
 
 function remoteDb(url, keepAlive) {
   if (!keepAlive) return new PouchDB(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  // pouchdb-server drops a connection idle for 5 s; PouchDB does not retry a
+  // request sent on one just dropped, so the agent lets idle ones go at 4 s.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 6, timeout: 4000 });
   return new PouchDB(url, {
     fetch: (u, opts) => PouchDB.fetch(u, Object.assign({}, opts, { agent })),
   });
