@@ -133,9 +133,11 @@ async def _pouchdb(
         link.shape(round_trip=RTT, down_bps=DOWN, up_bps=PUSH_UP if scenario == "push" else UP)
         link.reset_traffic()
         go.touch()
-        result = orjson.loads(await asyncio.wait_for(process.stdout.readline(), 900))
-        traffic_seconds = float(result["seconds"])
-        out.add(traffic_seconds, link)
+        line = await asyncio.wait_for(process.stdout.readline(), 900)
+        if not line.strip():  # it failed (its error is on stderr): no figure for this run
+            print(f"PouchDB {scenario} (keep-alive {keep_alive}) failed", flush=True)
+            return
+        out.add(float(orjson.loads(line)["seconds"]), link)
     finally:
         link.shape(round_trip=0, down_bps=None, up_bps=None)
         if process.returncode is None:

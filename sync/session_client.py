@@ -45,9 +45,9 @@ __all__ = [
 # Pulled docs written to the local store per transaction.
 _WRITE_BATCH: Final = 200
 # Changed docs pushed per request, and their bytes (JSON, before gzip, about
-# 15 KB on the wire for records): see _Outbox.
+# 30 KB on the wire for records, 50 of them with journals): see _Outbox.
 _PUSH_ROWS: Final = 200
-_PUSH_BYTES: Final = 64 * 1024
+_PUSH_BYTES: Final = 128 * 1024
 # Longest silence while the answer streams: a 2G link stalls for seconds, not minutes.
 _IDLE_TIMEOUT: Final = 60.0
 
