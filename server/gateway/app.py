@@ -137,9 +137,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        warming.cancel()  # a catch-up cut short resumes from its last committed page
-        with contextlib.suppress(asyncio.CancelledError):
-            await warming
+        # Closing the index stops its catch-up at the next page (from where the
+        # next start resumes); then the task ends by itself.
+        await app[REPORTS].close()
+        await warming
         if merging is not None:
             stop.set()
             merging.cancel()  # a pass in flight is safe to cut: it resumes from its checkpoint
@@ -147,7 +148,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 await merging
         # Runs after in-flight requests finished (aiohttp's graceful shutdown),
         # so every acknowledged write is committed before the files close.
-        await app[REPORTS].close()
         await stores.close()
         await state.close()
 

@@ -98,6 +98,7 @@ class SQLiteReportIndex(ReportIndex):
         # One catch-up at a time: two reports at once would index the same pages twice.
         self._lock = asyncio.Lock()
         self._caught_up_at = -FRESH_S
+        self._closing = False
 
     @classmethod
     async def open(
@@ -121,7 +122,11 @@ class SQLiteReportIndex(ReportIndex):
         return cls(conn, state, stores)
 
     async def close(self) -> None:
-        await self._conn.close()
+        # Never cancelled mid-page (a store being opened would leak its
+        # connection): a catch-up stops at its next page once this is set.
+        self._closing = True
+        async with self._lock:
+            await self._conn.close()
 
     # -- keeping up with the stations -------------------------------------------------
 
@@ -137,6 +142,8 @@ class SQLiteReportIndex(ReportIndex):
     async def catch_up(self) -> int:
         """Index every station's changes since its checkpoint; how many rows were read."""
         async with self._lock:
+            if self._closing:
+                return 0
             self._caught_up_at = time.monotonic()
             rows = await self._conn.execute_fetchall(
                 "SELECT station_id, store, seq FROM checkpoints"
@@ -144,6 +151,8 @@ class SQLiteReportIndex(ReportIndex):
             checkpoints = {station: (store, seq) for station, store, seq in rows}
             read = 0
             for station in await self._state.list_stations():
+                if self._closing:
+                    break
                 store = await self._stores.get(station.id)
                 read += await self._catch_up(station.id, store, checkpoints.get(station.id))
             return read
@@ -165,7 +174,7 @@ class SQLiteReportIndex(ReportIndex):
                 await self._apply(station_id, identity, results, page["last_seq"])
             read += len(results)
             since = page["last_seq"]
-            if len(results) < _PAGE:
+            if len(results) < _PAGE or self._closing:
                 return read
 
     async def _apply(
