@@ -44,6 +44,7 @@ from server.state.stations import StationDatabases
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc, Seq
 from sync.errors import Conflict, CouchError, NotFound
+from sync.replication.stopping import Stopped, until_stopped
 
 __all__ = [
     "CHECKPOINT_ID",
@@ -234,8 +235,13 @@ class MergeRunner:
                     continue
                 store = await self._stores.get(station_id)
                 since = (await _read_checkpoint(store)).get("seq", 0)
-                # Wait for the next change (or the timeout), then merge from the checkpoint.
-                await store.changes(since=since, feed="longpoll", timeout=LONGPOLL_S, limit=1)
+                # Wait for the next change (or the timeout, or stop: a hub shuts
+                # its jobs down by `stop` alone), then merge from the checkpoint.
+                await until_stopped(
+                    store.changes(since=since, feed="longpoll", timeout=LONGPOLL_S, limit=1), stop
+                )
+            except Stopped:
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

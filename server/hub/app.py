@@ -17,8 +17,8 @@ station, and two background jobs:
   syncing at the station see merged records while the link is down. It
   writes the same deterministic revisions the district would, merges only
   records the district already holds, and leaves what it cannot merge in
-  conflict for the district's office queue. Off with ``HubOptions(merge=False)``
-  (``serve --hub --no-merge``).
+  conflict for the district's office queue. On with ``HubOptions(merge=True)``,
+  as ``serve --hub`` does unless ``--no-merge``.
 * **relay**: the station database kept in step with the upstream gateway
   (:func:`sync.session_relay.keep_in_step`: one sync session a round when
   the district offers it, else the standard continuous replication), resuming
@@ -74,7 +74,12 @@ class HubOptions:
     refresh_s: float = DEFAULT_REFRESH_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     upstream_timeout_s: float = UPSTREAM_TIMEOUT_S
-    merge: bool = True  # merge the station's conflicts here too (see the module docstring)
+    # Merge the station's conflicts here too (see the module docstring). Off
+    # unless asked (`serve --hub` asks, unless --no-merge), like the gateway's
+    # merge_conflicts: the district refuses a hub's merge revisions and must
+    # merge the same ones itself, so a hub merging beside a district that does
+    # not would keep revisions the district never takes.
+    merge: bool = False
 
 
 class _Hub:

@@ -37,7 +37,10 @@ from tests.server.couch_support import hub_config, running, wait_for
 # session ends and then sleeps out its 25 s longpoll (sync/session_relay.py).
 RELAY_WAIT = 400
 FAST_HUB = HubOptions(
-    refresh_s=0.3, retry=RetryPolicy(base_delay=0.1, max_delay=0.5), upstream_timeout_s=5
+    refresh_s=0.3,
+    retry=RetryPolicy(base_delay=0.1, max_delay=0.5),
+    upstream_timeout_s=5,
+    merge=True,
 )
 
 
