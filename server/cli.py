@@ -111,7 +111,8 @@ def main(ctx: click.Context) -> None:
     default=True,
     show_default=True,
     help="Merge conflicting edits in the background where the record type allows, and "
-    "queue the rest for the central office (a station hub never merges: see server/README).",
+    "queue the rest for the central office (a station hub leaves the rest in conflict for "
+    "the district to queue: see server/README).",
 )
 @click.option("--hub", is_flag=True, help="Run as a station hub (needs --station, --upstream).")
 @click.option("--station", "hub_station", help="The hub's station id.")
@@ -174,8 +175,7 @@ def serve(
         body_timeout_s=body_timeout,
         min_body_bytes_per_s=min_body_rate,
         trusted_proxies=trusted_proxies,
-        # A hub's merges would be refused at the district (unsigned, not by
-        # the edits' authors); the district merges what the hub relays.
+        # A hub merges as its own job (HubOptions.merge), without a queue.
         merge_conflicts=merge and not hub,
     )
     if demo and couchdb_url:
@@ -184,12 +184,12 @@ def serve(
             "add stations and officers with BEATSYNC_COUCHDB set."
         )
     if hub:
-        from server.hub.app import create_hub_app
+        from server.hub.app import HubOptions, create_hub_app
 
         if not hub_station or not upstream or couchdb_url:
             raise click.UsageError("--hub needs --station and --upstream, and no --couchdb.")
         try:
-            app = create_hub_app(config, hub_station, upstream)
+            app = create_hub_app(config, hub_station, upstream, options=HubOptions(merge=merge))
         except CouchError as exc:  # no hub.json, or another station's
             raise click.ClickException(exc.reason) from None
     else:

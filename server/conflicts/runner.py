@@ -12,6 +12,16 @@ Where it got to is kept per station database in ``_local/beatsync-merge``
 (never replicated), so a restart resumes there; every write it makes is a
 deterministic revision, so two gateways following the same database write
 the same revisions and a replayed page writes nothing new.
+
+A station hub runs the same runner on its own station database, with
+``relayed`` (:data:`Relayed`) set. It has no office queue: what it cannot
+merge stays a conflict, which the district queues once the hub relays it.
+And it merges only what the district will merge alike: a record whose every
+leaf the district already holds (else the devices' signed edits would reach
+the district only as ancestors of the merge, their bodies lost there), and
+whose common ancestor's body the hub knows (the district merges with it; a
+merge without it could differ). So the hub's merge and the district's are
+the same revisions.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 import schemas
@@ -34,8 +44,16 @@ from server.state.stations import StationDatabases
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc, Seq
 from sync.errors import Conflict, CouchError, NotFound
+from sync.replication.stopping import Stopped, until_stopped
 
-__all__ = ["CHECKPOINT_ID", "MERGE_AUTHOR", "MergeRunner", "QueueListener", "close_if_settled"]
+__all__ = [
+    "CHECKPOINT_ID",
+    "MERGE_AUTHOR",
+    "MergeRunner",
+    "QueueListener",
+    "Relayed",
+    "close_if_settled",
+]
 
 log = logging.getLogger("beatsync.merge")
 
@@ -59,6 +77,11 @@ RETRY_S: Final = 5.0
 # calls nobody again.
 QueueListener = Callable[[QueuedConflict, Conflicted], Awaitable[None]]
 
+# A station hub's question to the district: of these records ({id: leaf
+# revs}), which has the district every leaf of? (An empty set when it cannot
+# be asked: offline, nothing is merged at the hub, and all waits.)
+Relayed = Callable[[Mapping[str, Sequence[str]]], Awaitable[set[str]]]
+
 
 class MergeRunner:
     def __init__(
@@ -67,11 +90,14 @@ class MergeRunner:
         stores: StationDatabases,
         stats: MergeStats | None = None,
         listeners: Sequence[QueueListener] = (),
+        *,
+        relayed: Relayed | None = None,
     ) -> None:
         self._state = state
         self._stores = stores
         self.stats = stats if stats is not None else MergeStats()
         self._listeners = listeners
+        self._relayed = relayed  # set at a station hub (see the module docstring)
 
     async def merge_station(self, station_id: str) -> MergeReport:
         """Follow the station's changes from the checkpoint to the end, once."""
@@ -82,6 +108,10 @@ class MergeRunner:
         while True:
             page = await store.changes(since=since, style="all_docs", limit=PAGE)
             await self._merge_page(station_id, store, page["results"], report)
+            if report.deferred:
+                # A hub's record not yet at the district: this page is read
+                # again next pass (what it merged then writes nothing new).
+                return report
             if page["last_seq"] != since:
                 since = page["last_seq"]
                 checkpoint = await _write_checkpoint(store, checkpoint, since)
@@ -98,15 +128,26 @@ class MergeRunner:
             for row in rows
             if len(row.get("changes", ())) > 1 and not str(row["id"]).startswith("_design/")
         }
+        if candidates and self._relayed is not None:
+            ready = await self._relayed(candidates)
+            report.deferred += sorted(set(candidates) - ready)
+            candidates = {doc_id: revs for doc_id, revs in candidates.items() if doc_id in ready}
         if not candidates:
             return
         conflicted = await read_conflicted(store, self._state, db, candidates)
-        queued = await self._state.open_conflicts(station_id, list(candidates))
+        hub = self._relayed is not None
+        queued = {} if hub else await self._state.open_conflicts(station_id, list(candidates))
         writes: list[Doc] = []
         audit: list[NewAuditEntry] = []
         for record in conflicted:
+            if hub and record.base is None:
+                report.left.append(record.doc_id)  # the district merges it, with the base
+                continue
             result = merge_leaves(record.leaves, record.base)
             fields = result.unmergeable or _schema_problems(record.doc_id, result)
+            if fields and hub:
+                report.left.append(record.doc_id)  # the district queues it
+                continue
             if fields:
                 if await self._queue(station_id, record, fields, queued.get(record.doc_id)):
                     report.queued.append(record.doc_id)
@@ -174,7 +215,7 @@ class MergeRunner:
             while not stop.is_set():
                 for station in await self._state.list_stations():
                     if station.id not in tasks or tasks[station.id].done():
-                        tasks[station.id] = asyncio.create_task(self._follow(station.id, stop))
+                        tasks[station.id] = asyncio.create_task(self.follow(station.id, stop))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), STATIONS_EVERY_S)
         finally:
@@ -182,14 +223,25 @@ class MergeRunner:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
 
-    async def _follow(self, station_id: str, stop: asyncio.Event) -> None:
+    async def follow(self, station_id: str, stop: asyncio.Event) -> None:
+        """Merge one station as its changes come, until ``stop`` (a hub's job)."""
         while not stop.is_set():
             try:
-                await self.merge_station(station_id)
+                report = await self.merge_station(station_id)
+                if report.deferred:
+                    # Waiting for the relay: ask again after a while, not at once.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), RETRY_S)
+                    continue
                 store = await self._stores.get(station_id)
                 since = (await _read_checkpoint(store)).get("seq", 0)
-                # Wait for the next change (or the timeout), then merge from the checkpoint.
-                await store.changes(since=since, feed="longpoll", timeout=LONGPOLL_S, limit=1)
+                # Wait for the next change (or the timeout, or stop: a hub shuts
+                # its jobs down by `stop` alone), then merge from the checkpoint.
+                await until_stopped(
+                    store.changes(since=since, feed="longpoll", timeout=LONGPOLL_S, limit=1), stop
+                )
+            except Stopped:
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

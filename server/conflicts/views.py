@@ -90,3 +90,7 @@ class MergeReport:
     checked: int = 0  # changes rows read
     merged: list[str] = field(default_factory=list)  # doc ids
     queued: list[str] = field(default_factory=list)
+    # At a station hub: records not yet relayed to the district (merged once
+    # they are), and those left in conflict for the district to merge or queue.
+    deferred: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)

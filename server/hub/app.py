@@ -12,6 +12,13 @@ station, and two background jobs:
   for days while the station's internet is down. Devices enrol at the
   district (the hub refuses enrolment: a key the centre never saw would make
   every record from it unverifiable there).
+* **merge**: the gateway's own merge runner (:mod:`server.conflicts.runner`,
+  with ``relayed``) on the station database as its changes come, so devices
+  syncing at the station see merged records while the link is down. It
+  writes the same deterministic revisions the district would, merges only
+  records the district already holds, and leaves what it cannot merge in
+  conflict for the district's office queue. On with ``HubOptions(merge=True)``,
+  as ``serve --hub`` does unless ``--no-merge``.
 * **relay**: the station database kept in step with the upstream gateway
   (:func:`sync.session_relay.keep_in_step`: one sync session a round when
   the district offers it, else the standard continuous replication), resuming
@@ -29,8 +36,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -38,9 +46,10 @@ from aiohttp import web
 
 from schemas.identity import check_slug
 from server.config import GatewayConfig
+from server.conflicts.runner import MergeRunner
 from server.gateway.app import create_app
 from server.gateway.handlers_hub import HUB_IDENTITIES_PATH
-from server.gateway.keys import DISTRICT, STATE, STORES
+from server.gateway.keys import DISTRICT, MERGER, STATE, STORES
 from server.hub.enrolment import HUB_FILE, UPSTREAM_TIMEOUT_S, HubCredential
 from server.hub.identity_cache import apply_snapshot
 from server.state.models import station_db_name
@@ -65,6 +74,12 @@ class HubOptions:
     refresh_s: float = DEFAULT_REFRESH_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     upstream_timeout_s: float = UPSTREAM_TIMEOUT_S
+    # Merge the station's conflicts here too (see the module docstring). Off
+    # unless asked (`serve --hub` asks, unless --no-merge), like the gateway's
+    # merge_conflicts: the district refuses a hub's merge revisions and must
+    # merge the same ones itself, so a hub merging beside a district that does
+    # not would keep revisions the district never takes.
+    merge: bool = False
 
 
 class _Hub:
@@ -137,18 +152,39 @@ class _Hub:
         finally:
             await upstream.close()
 
+    def _upstream_db(self) -> HttpDatabase:
+        return HttpDatabase(
+            f"{self.credential.upstream}/{station_db_name(self.credential.station_id)}",
+            auth=self.credential.token,
+            compress_requests=True,
+            request_timeout=self.options.upstream_timeout_s,
+        )
+
+    async def merge(self) -> None:
+        upstream = self._upstream_db()
+
+        async def relayed(leaves: Mapping[str, Sequence[str]]) -> set[str]:
+            try:
+                missing = await upstream.revs_diff(leaves)
+            except (CouchError, OSError, ValueError):
+                return set()  # offline: merge later, once the district has them
+            return {doc_id for doc_id in leaves if doc_id not in missing}
+
+        app = self.app
+        # The gateway's runner and counters, asking the district before each merge.
+        runner = MergeRunner(app[STATE], app[STORES], app[MERGER].stats, relayed=relayed)
+        try:
+            await runner.follow(self.credential.station_id, self.stop)
+        finally:
+            await upstream.close()
+
     def _relay_retry(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
         log.info("relay retrying", extra={"fields": {"error": self.last_error}})
 
     async def relay(self) -> None:
         local = await self.app[STORES].get(self.credential.station_id)
-        upstream = HttpDatabase(
-            f"{self.credential.upstream}/{station_db_name(self.credential.station_id)}",
-            auth=self.credential.token,
-            compress_requests=True,
-            request_timeout=self.options.upstream_timeout_s,
-        )
+        upstream = self._upstream_db()
         try:
             attempt = 0
             while not self.stop.is_set():
@@ -156,7 +192,10 @@ class _Hub:
                     # Continuous: transient failures back off and resume from the
                     # checkpoints inside; only a permanent refusal comes out here.
                     await keep_in_step(
-                        local, upstream, stop=self.stop, retry=self.options.retry,
+                        local,
+                        upstream,
+                        stop=self.stop,
+                        retry=self.options.retry,
                         on_retry=self._relay_retry,
                     )
                 except ReplicationError as exc:
@@ -174,7 +213,8 @@ class _Hub:
         # unsigned ones could never be relayed to the centre.
         await app[DISTRICT].set_refuse_unsigned(True)
         self.revoked = await app[STATE].get_setting(_HUB_REVOKED) == "true"
-        tasks = [asyncio.create_task(self.refresh_loop()), asyncio.create_task(self.relay())]
+        jobs = [self.refresh_loop(), self.relay(), *([self.merge()] if self.options.merge else [])]
+        tasks = [asyncio.create_task(job) for job in jobs]
         try:
             yield
         finally:
@@ -230,7 +270,9 @@ def create_hub_app(
         credential = HubCredential(
             upstream.rstrip("/"), credential.station_id, credential.device_id, credential.token
         )
-    app = create_app(config)
+    # The gateway's background merge would queue conflicts in the hub's own
+    # state, where no office sees them: the hub merges as the `merge` job.
+    app = create_app(dataclasses.replace(config, merge_conflicts=False))
     # Inside `errors` and `authenticate`, so the refusal is CouchDB-shaped JSON.
     app.middlewares.append(_hub_rules)
     hub = _Hub(app, credential, options or HubOptions())

@@ -3,8 +3,8 @@ converge: the same revisions, written twice, are one revision.
 
 CouchDB only: the embedded store belongs to one gateway process. Both
 gateways read the merge's base from the audit log they share, which is what
-makes their merges equal (a merger without it, a station hub say, could
-merge differently: the hub does not merge).
+makes their merges equal (a merger without it could merge differently: a
+station hub merges only where it keeps the base, tests/server/hub/test_hub_merge.py).
 """
 
 from __future__ import annotations
