@@ -191,11 +191,12 @@ class ConflictDesk:
             raise_for_result(failure)
         officer = scope.principal.officer.id
         closed = entry.closed("resolved", utc_now(), by=officer, reason=note, rev=docs[0]["_rev"])
-        await self._state.close_conflict(closed)
-        self.stats.resolved += 1
-        # After the entry is closed: a resolution tried again finds it closed
-        # (NotFound above) and tells nobody twice.
-        await tell_listeners(self._listeners, closed, record, docs[0])
+        # Told after the entry is closed, by the one call that closed it: a
+        # resolution tried again finds it closed (NotFound above), and of two
+        # at once (a double click) the second tells nobody.
+        if await self._state.close_conflict(closed):
+            self.stats.resolved += 1
+            await tell_listeners(self._listeners, closed, record, docs[0])
         return Resolution(doc_id, docs[0]["_rev"], tuple(d["_rev"] for d in docs[1:]))
 
     async def counts(self, station_id: str | None = None) -> ConflictCounts:

@@ -7,15 +7,18 @@ on both backends (the whole site: gateway, portal, office)."""
 
 from __future__ import annotations
 
+import asyncio
 import html as htmllib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from server.config import GatewayConfig
-from server.gateway.keys import CONFLICTS, MERGER, STATE
+from server.conflicts.desk import ConflictDesk
+from server.gateway.keys import CONFLICTS, MERGE_LISTENERS, MERGER, STATE, STORES
 from server.portal.outbox import Message
 from server.site import create_site
 from server.state.models import Principal
@@ -136,3 +139,26 @@ async def test_the_office_gives_the_slot_to_the_walk_in_and_the_citizen_may_rebo
     page = await _status_after_a_second_try(site, path, told, number, pin)
     assert "The office gave this time to another booking." in page
     assert "/portal/booking/cancel" not in page
+
+
+async def test_two_resolutions_at_once_tell_each_party_once(site: TestClient[Any, Any]) -> None:
+    """A double click: two requests resolve the same conflict at the same
+    moment. Both pass the desk's checks; only the one that closed the queue
+    entry tells the citizens."""
+    app = site.server.app
+    _slot, _number, _pin, ticket, _store, ours = await double_booked(site)
+    await app[MERGER].merge_station("alpha")
+    # The same clock for both, as two requests in the same second have.
+    moment = datetime.now(UTC).isoformat(timespec="seconds")
+    desk = ConflictDesk(
+        app[STATE], app[STORES], listeners=app[MERGE_LISTENERS], clock=lambda: moment
+    )
+    central = await app[STATE].get_officer("central")
+    assert central is not None
+    who, doc_id = Principal(central), ticket.doc_id
+    answers = await asyncio.gather(
+        *(desk.resolve(who, "alpha", doc_id, reason=REASON, choose=ours["_rev"]) for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert any(not isinstance(answer, BaseException) for answer in answers), answers
+    assert sorted(await _decided(site)) == sorted([CITIZEN["phone"], WALK_IN])
