@@ -25,6 +25,12 @@ more live leaves is merged by :func:`schemas.merge.merge_leaves`:
 ``await runner.merge_station(station_id)`` does one pass and returns a
 :class:`MergeReport`; the gateway runs ``runner.run(stop)`` in the background.
 
+Listeners (:data:`server.conflicts.runner.QueueListener`, the gateway's
+``MERGE_LISTENERS``) are told of each entry the runner queues (status
+``open``) and each the desk resolves (status ``resolved``, with the body the
+resolution wrote), once, after the entry is stored: the portal tells both
+citizens of a double booking when it is queued and when it is decided.
+
 The office's API (:mod:`server.conflicts.desk`)
 -----------------------------------------------
 ``desk = app[CONFLICTS]`` (a :class:`ConflictDesk`; the gateway's app key
@@ -59,7 +65,9 @@ of :mod:`sync.errors` (their ``status`` and ``error_name`` are the HTTP answer).
     ordinary revision by the officer: written through
     :func:`server.policy.writes.write_docs` (schema, station, transitions,
     audit), on the winning leaf, deleting the losers, in one ``_bulk_docs``;
-    devices pull it like any edit.
+    devices pull it like any edit. It goes on the leaf whose attachments and
+    fixed fields (``created_by``, ``created_at``...) were chosen: no
+    revision may change those, so they come with their branch.
 ``await desk.counts(station_id=None)``
     -> :class:`ConflictCounts`: ``open`` (queued, unresolved, from the
     queue's storage) and this process's ``merged``, ``queued``, ``resolved``

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from schemas.identity import Role
+from schemas.immutable import IMMUTABLE_FIELDS
 from schemas.merge import (
     CONFLICT_RESOLVED,
     RULES,
@@ -28,7 +29,7 @@ from server.conflicts.leaves import (
     read_conflicted,
     replacement_docs,
 )
-from server.conflicts.runner import close_if_settled
+from server.conflicts.runner import QueueListener, close_if_settled, tell_listeners
 from server.conflicts.views import (
     ConflictCounts,
     ConflictPage,
@@ -73,11 +74,14 @@ class ConflictDesk:
         state: GatewayState,
         stores: StationDatabases,
         stats: MergeStats | None = None,
+        listeners: Sequence[QueueListener] = (),
         *,
         clock: Callable[[], str] = _now_local,
     ) -> None:
         self._state = state
         self._stores = stores
+        # The merge runner's listeners: told of a resolution as of a queueing.
+        self._listeners = listeners
         self.stats = stats if stats is not None else MergeStats()
         self._clock = clock
 
@@ -186,10 +190,13 @@ class ConflictDesk:
         ):
             raise_for_result(failure)
         officer = scope.principal.officer.id
-        await self._state.close_conflict(
-            entry.closed("resolved", utc_now(), by=officer, reason=note, rev=docs[0]["_rev"])
-        )
-        self.stats.resolved += 1
+        closed = entry.closed("resolved", utc_now(), by=officer, reason=note, rev=docs[0]["_rev"])
+        # Told after the entry is closed, by the one call that closed it: a
+        # resolution tried again finds it closed (NotFound above), and of two
+        # at once (a double click) the second tells nobody.
+        if await self._state.close_conflict(closed):
+            self.stats.resolved += 1
+            await tell_listeners(self._listeners, closed, record, docs[0])
         return Resolution(doc_id, docs[0]["_rev"], tuple(d["_rev"] for d in docs[1:]))
 
     async def counts(self, station_id: str | None = None) -> ConflictCounts:
@@ -226,9 +233,7 @@ class ConflictDesk:
         note: str,
     ) -> tuple[dict[str, Any], str]:
         body = with_choices(result.body, record.leaves, choices, keep=_unions(record).__contains__)
-        # Attachments cannot be carried to another branch as stubs: the
-        # resolution goes on the leaf whose attachments were chosen.
-        parent = choices.get("_attachments", result.parent)
+        parent = _parent_of(result, choices)
         if parent != result.parent:
             chosen = next(leaf for leaf in record.leaves if leaf.rev == parent)
             body.pop("_attachments", None)
@@ -242,6 +247,20 @@ class ConflictDesk:
                 {"at": now, "by": officer, "action": RESOLVED_ACTION, "note": note},
             ]
         return body, parent
+
+
+def _parent_of(result: MergeResult, choices: Mapping[str, str]) -> str:
+    """The leaf the resolution goes on. Attachments cannot be carried to
+    another branch as stubs, and who made a record and when
+    (:data:`schemas.immutable.IMMUTABLE_FIELDS`) no revision may change: so
+    the resolution extends the leaf they were chosen from (a double booking
+    given to the booking that lost CouchDB's pick, say)."""
+    anchors = {choices[name] for name in ("_attachments", *IMMUTABLE_FIELDS) if name in choices}
+    if len(anchors) > 1:
+        raise BadRequest(
+            "Choose the photos and who made the record, and when, from the same version."
+        )
+    return anchors.pop() if anchors else result.parent
 
 
 def _text(value: object) -> str | None:

@@ -53,6 +53,7 @@ __all__ = [
     "QueueListener",
     "Relayed",
     "close_if_settled",
+    "tell_listeners",
 ]
 
 log = logging.getLogger("beatsync.merge")
@@ -72,10 +73,13 @@ STATIONS_EVERY_S: Final = 60.0
 RETRY_S: Final = 5.0
 
 # Told of each conflict the runner queues (newly, or with other leaves than
-# before): the portal tells both citizens of a double booking. Called after
-# the queue entry is stored, so a restart that finds the entry as it stands
-# calls nobody again.
-QueueListener = Callable[[QueuedConflict, Conflicted], Awaitable[None]]
+# before; the entry ``open``) and of each the office's desk resolves (the
+# entry ``resolved``, with the body the resolution wrote as the third
+# argument, ``None`` when queued): the portal tells both citizens of a double
+# booking when it is queued and when it is decided. Called after the entry
+# is stored, so a restart that finds the entry as it stands, or a resolution
+# tried again on an entry already closed, calls nobody again.
+QueueListener = Callable[[QueuedConflict, Conflicted, Doc | None], Awaitable[None]]
 
 # A station hub's question to the district: of these records ({id: leaf
 # revs}), which has the district every leaf of? (An empty set when it cannot
@@ -193,20 +197,8 @@ class MergeRunner:
         changed = await self._state.queue_conflict(entry)
         if changed:
             self.stats.queued += 1
-            await self._tell(entry, record)
+            await tell_listeners(self._listeners, entry, record)
         return changed
-
-    async def _tell(self, entry: QueuedConflict, record: Conflicted) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(entry, record)
-            except Exception as exc:
-                # A listener's failure (the outbox's disk) must not stop merging.
-                log.warning(
-                    "conflict listener failed",
-                    exc_info=True,
-                    extra={"fields": {"doc": record.doc_id, "error": str(exc)[:200]}},
-                )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every station until ``stop`` is set (the gateway's background task)."""
@@ -254,6 +246,26 @@ class MergeRunner:
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), RETRY_S)
+
+
+async def tell_listeners(
+    listeners: Sequence[QueueListener],
+    entry: QueuedConflict,
+    record: Conflicted,
+    resolved: Doc | None = None,
+) -> None:
+    """Tell every listener of ``entry`` (queued, or resolved into ``resolved``)."""
+    for listener in listeners:
+        try:
+            await listener(entry, record, resolved)
+        except Exception as exc:
+            # A listener's failure (the outbox's disk) must not stop merging,
+            # nor turn a resolution already written into an error page.
+            log.warning(
+                "conflict listener failed",
+                exc_info=True,
+                extra={"fields": {"doc": record.doc_id, "error": str(exc)[:200]}},
+            )
 
 
 async def close_if_settled(state: GatewayState, station_id: str, doc_id: str) -> None:

@@ -90,17 +90,22 @@ class CouchConflicts(ConflictQueue):
         )
         return {entry.doc_id: entry for entry in entries}
 
-    async def close_conflict(self, closed: QueuedConflict) -> None:
+    async def close_conflict(self, closed: QueuedConflict) -> bool:
         # Written before the open entry goes: a crash in between leaves the
         # record queued (and the next pass closes it again), never forgotten.
-        with contextlib.suppress(Conflict):  # the same closing, by another gateway
+        try:
             await self._conflicts_db.put({"_id": _doc_id(closed), **closed.public()})
+        except Conflict:  # the same closing, by another request or gateway
+            closed_here = False
+        else:
+            closed_here = True
         current = await self._open_doc(closed.station_id, closed.doc_id)
         if current is not None:
             with contextlib.suppress(Conflict, NotFound):
                 await self._conflicts_db.bulk_docs(
                     [{"_id": current["_id"], "_rev": current["_rev"], "_deleted": True}]
                 )
+        return closed_here
 
     async def list_conflicts(
         self,

@@ -129,7 +129,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     stats = MergeStats()  # one set of counters for the runner and the desk
     listeners = app[MERGE_LISTENERS]
     app[MERGER] = MergeRunner(state, stores, stats, listeners)
-    app[CONFLICTS] = ConflictDesk(state, stores, stats)
+    app[CONFLICTS] = ConflictDesk(state, stores, stats, listeners)
     app[REPORTS] = await _report_index(state, stores, config)
     stop = asyncio.Event()
     merging = asyncio.create_task(app[MERGER].run(stop)) if config.merge_conflicts else None

@@ -19,7 +19,7 @@ from server.portal.handlers_certificate import add_certificate_routes
 from server.portal.handlers_complaint import add_complaint_routes
 from server.portal.handlers_status import add_status_routes
 from server.portal.handlers_visitor import add_visitor_routes
-from server.portal.notices import double_booking_notice
+from server.portal.notices import booking_notices
 from server.portal.outbox import Outbox
 from server.portal.reminders import ReminderScheduler
 from server.portal.services import OUTBOX, OUTBOX_FILE, PORTAL, REMINDERS, Limits, Portal
@@ -57,7 +57,7 @@ def attach_portal(gateway: web.Application) -> None:
     bookings, and the reminder scheduler running beside the gateway."""
     outbox = Outbox(gateway[CONFIG].data_dir / OUTBOX_FILE)
     gateway[OUTBOX] = outbox
-    gateway[MERGE_LISTENERS].append(double_booking_notice(outbox))
+    gateway[MERGE_LISTENERS].append(booking_notices(outbox, lambda: gateway[STATE]))
     gateway.cleanup_ctx.append(_reminders)
 
 

@@ -22,14 +22,15 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from schemas.i18n import translations
+from server.portal.bilingual import both_languages
 from server.portal.directory import Schedule, load_schedules
 from server.portal.forms import N_
-from server.portal.notices import both_languages
 from server.portal.outbox import Message, Outbox
 from server.portal.slots import local_time, slot_doc_id
 from server.state.interface import GatewayState
@@ -42,6 +43,7 @@ __all__ = [
     "REMINDER_BEFORE",
     "ReminderScheduler",
     "booking_key",
+    "booking_number",
     "remember_booking",
 ]
 
@@ -58,7 +60,7 @@ _PREFIX = "portal.reminder."
 _LIVE = ("requested", "confirmed")
 
 
-def booking_key(doc: Doc) -> str:
+def booking_key(doc: Mapping[str, Any]) -> str:
     """One booking of a slot: its id, and who made it when (a slot cancelled
     and booked again keeps its id but is another booking)."""
     made = hashlib.sha256(f"{doc.get('created_by')}|{doc.get('created_at')}".encode()).hexdigest()
@@ -80,6 +82,13 @@ async def remember_booking(state: GatewayState, doc: Doc, number: str, lang: str
 async def _mark(state: GatewayState, key: str) -> _Mark | None:
     raw = await state.get_setting(key)
     return _Mark(**json.loads(raw)) if raw else None
+
+
+async def booking_number(state: GatewayState, doc: Mapping[str, Any]) -> str:
+    """The tracking number of booking ``doc`` (a leaf of its slot), or "" for
+    one made at the station."""
+    mark = await _mark(state, booking_key(doc))
+    return mark.number if mark else ""
 
 
 class ReminderScheduler:

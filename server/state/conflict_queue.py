@@ -134,8 +134,10 @@ class ConflictQueue(abc.ABC):
         return (await self.open_conflicts(station_id, [doc_id])).get(doc_id)
 
     @abc.abstractmethod
-    async def close_conflict(self, closed: QueuedConflict) -> None:
-        """Store ``closed`` (an open entry's :meth:`QueuedConflict.closed`) in its place."""
+    async def close_conflict(self, closed: QueuedConflict) -> bool:
+        """Store ``closed`` (an open entry's :meth:`QueuedConflict.closed`) in its
+        place. False when it was closed already (two resolutions of the same
+        conflict at once, or by two gateways): only one is told to listeners."""
 
     @abc.abstractmethod
     async def list_conflicts(

@@ -71,12 +71,13 @@ class SQLiteConflicts(ConflictQueue):
         )
         return {entry.doc_id: entry for entry in map(_entry, rows)}
 
-    async def close_conflict(self, closed: QueuedConflict) -> None:
-        await self._write(
+    async def close_conflict(self, closed: QueuedConflict) -> bool:
+        changed = await self._write(
             "UPDATE conflicts SET status = ?, entry = ?"
             " WHERE station_id = ? AND doc_id = ? AND status = 'open'",
             (closed.status, json.dumps(closed.public()), closed.station_id, closed.doc_id),
         )
+        return changed > 0
 
     async def list_conflicts(
         self,
