@@ -53,9 +53,10 @@ log = logging.getLogger("beatsync.portal.reminders")
 REMINDER_BEFORE: Final = timedelta(days=1)
 # How often the scheduler looks; a reminder is at most this late.
 EVERY_S: Final = 300.0
-REMINDER = N_("Reminder: your meeting %(number)s at %(station)s police station is on %(slot)s.")
+# %(station)s is the station's name, which says "police station" itself.
+REMINDER = N_("Reminder: your meeting %(number)s at %(station)s is on %(slot)s.")
 # A booking made at the station has no tracking number.
-REMINDER_WALK_IN = N_("Reminder: your meeting at %(station)s police station is on %(slot)s.")
+REMINDER_WALK_IN = N_("Reminder: your meeting at %(station)s is on %(slot)s.")
 _PREFIX = "portal.reminder."
 _LIVE = ("requested", "confirmed")
 

@@ -69,6 +69,7 @@ async def test_reminders_are_queued_a_day_ahead_once(portal: TestClient[Any, Any
     assert online.number == number
     assert online.text.startswith("Reminder: your meeting")  # the English page it was booked on
     assert number in online.text
+    assert "police station police station" not in online.text  # the name says it already
     walked = by_phone[WALK_IN_PHONE]
     assert walked.number == ""
     assert "याद दिलाना" in walked.text  # Hindi, then English
