@@ -9,13 +9,16 @@ office's decision. Records without an action log carry no decision to show.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.merge import CONFLICT_RESOLVED
+from sync import journal
+from sync.database import Database
 
-__all__ = ["Decision", "decision_of"]
+__all__ = ["Decision", "decided_among", "decision_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +39,21 @@ def decision_of(doc: Mapping[str, Any]) -> Decision | None:
                 str(entry.get("at", "")), str(entry.get("by", "")), str(entry.get("note", ""))
             )
     return None
+
+
+async def decided_among(db: Database, ids: Iterable[str]) -> tuple[dict[str, str], ...]:
+    """Those of the records ``ids`` (just received) whose newest revision is the
+    office's decision: the entry that ends their action log."""
+    keys = sorted(doc_id for doc_id in ids if not journal.is_entry_id(doc_id))
+    if not keys:
+        return ()
+    decided = []
+    for row in (await db.all_docs(keys=keys, include_docs=True))["rows"]:
+        doc = row.get("doc")
+        log = doc.get("action_log") if isinstance(doc, dict) else None
+        decision = decision_of({"action_log": log[-1:]}) if isinstance(log, list) else None
+        if doc is not None and decision is not None:
+            decided.append(
+                {"id": doc["_id"], "type": str(doc.get("type")), **dataclasses.asdict(decision)}
+            )
+    return tuple(decided)

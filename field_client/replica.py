@@ -15,7 +15,6 @@ Every command but :meth:`FieldReplica.sync` works with no network.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import schemas
 from field_client import keys, refusals
-from field_client.decisions import decision_of
+from field_client.decisions import decided_among
 from field_client.errors import (
     AlreadyInitialised,
     DeviceRevoked,
@@ -50,13 +49,14 @@ from field_client.remote import Enrolment, connect, enrol, is_revocation, pendin
 from field_client.reports import Conflicted, SaveReport, Status, SyncProgress, SyncReport
 from field_client.settings import Settings, load_settings, save_settings
 from field_client.signed_edit import signed_edit
+from field_client.sync_tally import SyncTally
 from field_client.syncing import Failed, two_way
 from schemas.identity import is_slug
 from sync import journal
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, CouchError, NotFound, PeerUnreachable
 from sync.files import private_dir
-from sync.replication import Progress, RetryPolicy, is_transient
+from sync.replication import RetryPolicy, is_transient
 from sync.sqlite import SQLiteDatabase
 
 __all__ = ["FIELD_RETRY", "UNASSIGNED", "FieldReplica"]
@@ -450,7 +450,7 @@ class FieldReplica:
         """Ids of the records changed here since the last point known to be on the
         server (journal entries left out: each travels with its record)."""
         pending = await self.db.changes(since=self._settings.synced_seq)
-        return [row["id"] for row in pending["results"] if not is_journal(row["id"])]
+        return [row["id"] for row in pending["results"] if not journal.is_entry_id(row["id"])]
 
     async def _scan(self) -> tuple[dict[str, int], list[Conflicted]]:
         """Records per type, and the records in conflict (one pass over every record)."""
@@ -474,7 +474,7 @@ class FieldReplica:
     async def status(self) -> Status:
         s = self._settings
         pending = await self.db.changes(since=s.synced_seq)
-        journal_rows = sum(1 for row in pending["results"] if is_journal(row["id"]))
+        journal_rows = sum(1 for row in pending["results"] if journal.is_entry_id(row["id"]))
         counts, conflicts = await self._scan()
         return Status(
             officer_id=s.officer_id,
@@ -522,7 +522,7 @@ class FieldReplica:
         report = pending_report(len(waiting)) if own else None
         target = self.remote(report=report) if remote is None else remote
         start_seq = (await self.db.info())["update_seq"]
-        tally = _Tally(len(waiting), start_seq, on_progress, report)
+        tally = SyncTally(len(waiting), start_seq, on_progress, report)
         try:
             done = await two_way(
                 self.db,
@@ -561,99 +561,19 @@ class FieldReplica:
             pulled=tally.received,
             refused=refused,
             at=at,
-            decided=await self._decided(tally.pulled_ids),
+            decided=await decided_among(self.db, tally.pulled_ids),
         )
 
-    async def _decided(self, pulled: set[str]) -> tuple[dict[str, str], ...]:
-        """The records just received whose newest revision is the office's decision."""
-        keys = sorted(doc_id for doc_id in pulled if not is_journal(doc_id))
-        if not keys:
-            return ()
-        rows = (await self.db.all_docs(keys=keys, include_docs=True))["rows"]
-        decided = []
-        for row in rows:
-            doc = row.get("doc")
-            log = doc.get("action_log") if isinstance(doc, dict) else None
-            decision = decision_of({"action_log": log[-1:]}) if isinstance(log, list) else None
-            if doc is not None and decision is not None:
-                decided.append(
-                    {"id": doc["_id"], "type": str(doc.get("type")), **dataclasses.asdict(decision)}
-                )
-        return tuple(decided)
-
-    async def _advance(self, tally: _Tally) -> None:
-        """Move ``synced_seq`` past what is now on the server, also after a cut sync:
-        what the push wrote, and what the pull brought if nothing was edited here
-        meanwhile (an edit saved during the sync stays waiting)."""
-        seq = self._settings.synced_seq
-        if tally.pushed_all and isinstance(tally.push_end, int):
-            seq = tally.push_end
-            since_push = await self.db.changes(since=seq)
-            if all(row["id"] in tally.pulled_ids for row in since_push["results"]):
-                seq = since_push["last_seq"]
-        elif isinstance(tally.pushed_to, int):
-            seq = tally.pushed_to
-        if isinstance(seq, int) and seq > self._settings.synced_seq:
+    async def _advance(self, tally: SyncTally) -> None:
+        """Move ``synced_seq`` past what is now on the server (:meth:`SyncTally.synced_seq`)."""
+        seq = await tally.synced_seq(self.db, self._settings.synced_seq)
+        if seq != self._settings.synced_seq:
             self._save_settings(self._settings.replace(synced_seq=seq))
 
     async def wipe(self) -> None:
         """Close and crypto-shred this replica (see :func:`wipe_replica`)."""
         await self.close()
         wipe_replica(self.home)
-
-
-is_journal = journal.is_entry_id
-
-
-class _Tally:
-    """A sync's progress in records, and how far the push got (for ``_advance``).
-
-    Both ways of syncing (the session and the standard replication) push
-    everything before they pull, so the first pull report means the push is
-    over: with nothing refused, every change up to ``push_end`` (the local
-    seq when the sync began) is on the server. An edit saved during the sync
-    is after it, so it stays waiting until the next sync."""
-
-    def __init__(
-        self,
-        waiting: int,
-        start_seq: Any,
-        listener: Callable[[SyncProgress], None] | None,
-        report: dict[str, str] | None = None,
-    ) -> None:
-        self.waiting, self.listener, self.report = waiting, listener, report
-        self.sent = self.received = 0
-        self.pushed_to: Any = None  # local seq up to which every change is on the server
-        self.push_failures = 0
-        self.pushed_all = False
-        self.push_end: Any = start_seq
-        self.pulled_ids: set[str] = set()
-        self._pulling = False
-
-    def update(self, direction: str, progress: Progress) -> None:
-        if direction == "push":
-            self._push(progress)
-        else:
-            self._pull(progress)
-
-    def _push(self, progress: Progress) -> None:
-        self.sent += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
-        self.push_failures = progress.doc_write_failures
-        if progress.doc_write_failures == 0 and progress.last_seq is not None:
-            self.pushed_to = progress.last_seq
-        if self.report is not None:  # the next request tells the gateway
-            self.report.update(pending_report(max(self.waiting - self.sent, 0)))
-        if self.listener is not None:
-            self.listener(SyncProgress("push", self.sent, max(self.waiting, self.sent)))
-
-    def _pull(self, progress: Progress) -> None:
-        if not self._pulling:
-            self._pulling = True
-            self.pushed_all = self.push_failures == 0
-        self.pulled_ids.update(progress.written_ids)
-        self.received += sum(1 for doc_id in progress.written_ids if not is_journal(doc_id))
-        if self.listener is not None:
-            self.listener(SyncProgress("pull", self.received, None))
 
 
 def _check_identity(settings: Settings) -> None:

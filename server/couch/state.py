@@ -14,6 +14,7 @@ Implements every repository of :mod:`server.state.interface` over three database
 * ``beatsync-device-status``: ``status:<device_id>``, kept apart because it
   changes on every sync while identities change rarely.
 * ``beatsync-conflicts``: the office's conflict queue (:mod:`server.couch.conflict_docs`).
+* the office's sessions, in the identities database (:mod:`server.couch.session_docs`).
 
 Several gateways share these: every request reads the officer and device
 documents afresh, so a revocation made through any gateway or the CLI takes
@@ -27,7 +28,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +39,8 @@ from server.config import GatewayConfig
 from server.couch.audit_docs import audit_doc, audit_entry, chained_entry
 from server.couch.backend import CouchServer, redact
 from server.couch.conflict_docs import CONFLICTS_DB, CouchConflicts
+from server.couch.docs import create_doc, get_or_none, list_prefixed, update_doc
+from server.couch.session_docs import CouchOfficeSessions
 from server.state.audit_chain import (
     KEY_FILE,
     AuditSigner,
@@ -55,7 +58,6 @@ from server.state.models import (
     Station,
     audit_fields,
 )
-from server.state.office_sessions import StoredSession
 from server.state.timestamps import utc_now
 from sync.database import Database, Doc
 from sync.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -71,15 +73,12 @@ __all__ = [
 ]
 
 IDENTITIES_DB: Final = "beatsync-identities"
-_SESSION_PREFIX: Final = "office-session:"
 AUDIT_DB: Final = "beatsync-audit"
 DEVICE_STATUS_DB: Final = "beatsync-device-status"
 # Every station replicated into one database, for the office's reports.
 DISTRICT_DB: Final = "beatsync-district"
 # The Mango index (name and fields) that serves one station's audit entries.
 AUDIT_INDEX: Final = ("audit-by-db-seq", ["db", "seq"])
-# Read-modify-write attempts against a concurrent writer before giving up with 409.
-_UPDATE_ATTEMPTS: Final = 5
 # Device status is written at every checkpoint, and otherwise at most this
 # often: a `_changes` poll must not cost two CouchDB round trips each time.
 _SEEN_INTERVAL_S: Final = 30.0
@@ -95,12 +94,7 @@ _CACHE_MAX: Final = 10_000
 STARTUP_WAIT_S: Final = 30.0
 
 
-def _stored_session(doc: Doc) -> StoredSession:
-    key = str(doc["_id"]).removeprefix(_SESSION_PREFIX)
-    return StoredSession(key, doc["officer_id"], float(doc["started"]), float(doc["last_seen"]))
-
-
-class CouchGatewayState(CouchConflicts, GatewayState):
+class CouchGatewayState(CouchConflicts, CouchOfficeSessions, GatewayState):
     """Identities, audit log, device status and settings in CouchDB."""
 
     def __init__(
@@ -157,6 +151,10 @@ class CouchGatewayState(CouchConflicts, GatewayState):
                 delay = min(delay * 2, 5.0)
 
     @property
+    def _sessions_db(self) -> Database:
+        return self._ids
+
+    @property
     def _conflicts_db(self) -> Database:
         return self._conflicts
 
@@ -169,43 +167,6 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         if self._owns_server:
             await self._server.close()
 
-    # -- helpers ----------------------------------------------------------------
-
-    async def _get(self, db: Database, doc_id: str) -> Doc | None:
-        try:
-            return await db.get(doc_id)
-        except NotFound:
-            return None
-
-    async def _create(self, db: Database, doc: Doc) -> None:
-        # PUT without _rev: CouchDB answers 409 when the id exists, which is the
-        # "already exists" the SQLite repository reports too.
-        try:
-            await db.put(doc)
-        except Conflict:
-            raise Conflict(f"already exists: {doc['_id']}") from None
-
-    async def _update(
-        self, db: Database, doc_id: str, change: Callable[[Doc], Doc], *, create: Doc | None = None
-    ) -> Doc:
-        for _ in range(_UPDATE_ATTEMPTS):
-            current = await self._get(db, doc_id)
-            if current is None:
-                if create is None:
-                    raise NotFound(f"no {doc_id.replace(':', ' ', 1)}")
-                current = {"_id": doc_id, **create}
-            updated = change(dict(current))
-            try:
-                result = await db.put(updated)
-            except Conflict:
-                continue  # another gateway wrote in between: read again
-            return {**updated, "_rev": result["rev"]}
-        raise Conflict(f"{doc_id} keeps changing under concurrent writers; try again")
-
-    async def _list(self, db: Database, prefix: str) -> list[Doc]:
-        result = await db.all_docs(startkey=prefix, endkey=prefix + "\ufff0", include_docs=True)
-        return [row["doc"] for row in result["rows"] if isinstance(row.get("doc"), dict)]
-
     # -- stations and beats ---------------------------------------------------------
 
     @staticmethod
@@ -215,7 +176,7 @@ class CouchGatewayState(CouchConflicts, GatewayState):
     async def add_station(
         self, station_id: str, name: str, *, beat_scoped: bool = False
     ) -> Station:
-        await self._create(
+        await create_doc(
             self._ids,
             {
                 "_id": f"station:{station_id}",
@@ -228,21 +189,21 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         return Station(station_id, name, beat_scoped)
 
     async def set_beat_scoped(self, station_id: str, beat_scoped: bool) -> Station:
-        doc = await self._update(
+        doc = await update_doc(
             self._ids, f"station:{station_id}", lambda d: {**d, "beat_scoped": beat_scoped}
         )
         return self._station(doc)
 
     async def get_station(self, station_id: str) -> Station | None:
-        doc = await self._get(self._ids, f"station:{station_id}")
+        doc = await get_or_none(self._ids, f"station:{station_id}")
         return self._station(doc) if doc else None
 
     async def list_stations(self) -> list[Station]:
-        return [self._station(d) for d in await self._list(self._ids, "station:")]
+        return [self._station(d) for d in await list_prefixed(self._ids, "station:")]
 
     async def add_beat(self, station_id: str, beat_id: str, name: str) -> Beat:
         await self.require_place(station_id)
-        await self._create(
+        await create_doc(
             self._ids,
             {
                 "_id": f"beat:{station_id}:{beat_id}",
@@ -257,7 +218,7 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         prefix = f"beat:{station_id}:" if station_id else "beat:"
         return [
             Beat(d["station_id"], d["_id"].rsplit(":", 1)[1], d["name"])
-            for d in await self._list(self._ids, prefix)
+            for d in await list_prefixed(self._ids, prefix)
         ]
 
     # -- officers ---------------------------------------------------------------------
@@ -285,7 +246,7 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         beat_id: str | None = None,
     ) -> Officer:
         await self.require_place(station_id, beat_id)
-        await self._create(
+        await create_doc(
             self._ids,
             {
                 "_id": f"officer:{officer_id}",
@@ -302,20 +263,20 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         return Officer(officer_id, name, role, station_id, beat_id, password_hash)
 
     async def get_officer(self, officer_id: str) -> Officer | None:
-        doc = await self._get(self._ids, f"officer:{officer_id}")
+        doc = await get_or_none(self._ids, f"officer:{officer_id}")
         return self._officer(doc) if doc else None
 
     async def list_officers(self, station_id: str | None = None) -> list[Officer]:
-        officers = [self._officer(d) for d in await self._list(self._ids, "officer:")]
+        officers = [self._officer(d) for d in await list_prefixed(self._ids, "officer:")]
         return [o for o in officers if station_id is None or o.station_id == station_id]
 
     async def set_password_hash(self, officer_id: str, password_hash: str) -> None:
-        await self._update(
+        await update_doc(
             self._ids, f"officer:{officer_id}", lambda d: {**d, "password_hash": password_hash}
         )
 
     async def revoke_officer(self, officer_id: str) -> None:
-        await self._update(self._ids, f"officer:{officer_id}", lambda d: {**d, "revoked": True})
+        await update_doc(self._ids, f"officer:{officer_id}", lambda d: {**d, "revoked": True})
 
     # -- devices ------------------------------------------------------------------------
 
@@ -359,22 +320,22 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         # The token document first, and a full copy of the device: every request
         # authenticates with ONE read by token, and no device document is ever
         # reachable by a token that another device already holds.
-        await self._create(
+        await create_doc(
             self._ids,
             {"_id": f"token:{token_hash}", "kind": "token", "device_id": device_id, **record},
         )
-        await self._create(
+        await create_doc(
             self._ids,
             {"_id": f"device:{device_id}", "kind": "device", "token_hash": token_hash, **record},
         )
         return Device(device_id, officer_id, name, public_key, now)
 
     async def device_by_token_hash(self, token_hash: str) -> Device | None:
-        doc = await self._get(self._ids, f"token:{token_hash}")
+        doc = await get_or_none(self._ids, f"token:{token_hash}")
         return self._device(doc) if doc is not None else None
 
     async def device_token_hash(self, device_id: str) -> str | None:
-        doc = await self._get(self._ids, f"device:{device_id}")
+        doc = await get_or_none(self._ids, f"device:{device_id}")
         return str(doc["token_hash"]) if doc else None
 
     async def get_device(self, device_id: str) -> Device | None:
@@ -386,8 +347,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         if cached is not None and cached[0] > now:
             return cached[1]
         doc, status = await asyncio.gather(
-            self._get(self._ids, f"device:{device_id}"),
-            self._get(self._status, f"status:{device_id}"),
+            get_or_none(self._ids, f"device:{device_id}"),
+            get_or_none(self._status, f"status:{device_id}"),
         )
         device = self._device(doc, status) if doc is not None else None
         if len(self._device_cache) > _CACHE_MAX:
@@ -396,10 +357,11 @@ class CouchGatewayState(CouchConflicts, GatewayState):
         return device
 
     async def list_devices(self, officer_id: str | None = None) -> list[Device]:
-        statuses = {d["_id"].split(":", 1)[1]: d for d in await self._list(self._status, "status:")}
+        status_docs = await list_prefixed(self._status, "status:")
+        statuses = {d["_id"].split(":", 1)[1]: d for d in status_docs}
         devices = [
             self._device(d, statuses.get(d["_id"].split(":", 1)[1]))
-            for d in await self._list(self._ids, "device:")
+            for d in await list_prefixed(self._ids, "device:")
             if officer_id is None or d.get("officer_id") == officer_id
         ]
         return sorted(devices, key=lambda d: (d.enrolled_at, d.id))
@@ -415,8 +377,8 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             return {**doc, "revoked": True, "revoked_at": doc.get("revoked_at") or stamp}
 
         # The token copy first: it is what authentication reads.
-        await self._update(self._ids, f"token:{token_hash}", revoke)
-        await self._update(self._ids, f"device:{device_id}", revoke)
+        await update_doc(self._ids, f"token:{token_hash}", revoke)
+        await update_doc(self._ids, f"device:{device_id}", revoke)
 
     # -- device status --------------------------------------------------------------------
 
@@ -456,7 +418,7 @@ class CouchGatewayState(CouchConflicts, GatewayState):
             return doc
 
         self._seen_written[device_id] = now
-        await self._update(self._status, f"status:{device_id}", change, create={})
+        await update_doc(self._status, f"status:{device_id}", change, create={})
 
     # -- audit --------------------------------------------------------------------------------
 
@@ -593,45 +555,14 @@ class CouchGatewayState(CouchConflicts, GatewayState):
                 found[key] = audit_entry(doc)
         return found
 
-    # -- office sessions: `office-session:<token hash>` in the identities database ------------
-
-    async def put_session(self, session: StoredSession) -> None:
-        fields = {"officer_id": session.officer_id, "started": session.started}
-        await self._update(
-            self._ids,
-            f"{_SESSION_PREFIX}{session.key}",
-            lambda d: {**d, **fields, "last_seen": session.last_seen},
-            create={"kind": "office_session"},
-        )
-
-    async def get_session(self, key: str) -> StoredSession | None:
-        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
-        return _stored_session(doc) if doc is not None else None
-
-    async def delete_session(self, key: str) -> None:
-        doc = await self._get(self._ids, f"{_SESSION_PREFIX}{key}")
-        if doc is not None:
-            with contextlib.suppress(Conflict, NotFound):  # gone or touched meanwhile: fine
-                await self._ids.put({"_id": doc["_id"], "_rev": doc["_rev"], "_deleted": True})
-
-    async def forget_sessions(self, *, seen_before: float, started_before: float) -> int:
-        gone = [
-            {"_id": d["_id"], "_rev": d["_rev"], "_deleted": True}
-            for d in await self._list(self._ids, _SESSION_PREFIX)
-            if d.get("last_seen", 0) < seen_before or d.get("started", 0) < started_before
-        ]
-        if gone:
-            await self._ids.bulk_docs(gone)
-        return len(gone)
-
     # -- settings --------------------------------------------------------------------------------
 
     async def get_setting(self, key: str, default: str | None = None) -> str | None:
-        doc = await self._get(self._ids, f"setting:{key}")
+        doc = await get_or_none(self._ids, f"setting:{key}")
         return str(doc["value"]) if doc else default
 
     async def set_setting(self, key: str, value: str) -> None:
-        await self._update(
+        await update_doc(
             self._ids,
             f"setting:{key}",
             lambda d: {**d, "value": value},
