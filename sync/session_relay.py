@@ -34,13 +34,20 @@ __all__ = ["keep_in_step"]
 LONGPOLL_TIMEOUT: Final = 25.0
 
 
-async def _news(local: Database, remote: HttpDatabase, local_id: str, timeout: float) -> None:
-    """Return when either side has a change the last session did not carry (or on timeout)."""
+async def _news(
+    local: Database, remote: HttpDatabase, local_id: str, here: object, timeout: float
+) -> None:
+    """Return when either side has a change since the last session began (or on timeout).
+
+    ``here`` is the local seq read *before* that session: a write landing while it ran
+    may have missed its push, and reading the seq afterwards would leave that write
+    waiting out the whole longpoll. What the session pulled is past ``here`` too, so a
+    round that pulled is followed by one quiet round, which is cheap; a lost write is not.
+    """
     try:
         pull_seq = (await local.get_local(local_id))["pull_seq"]
     except NotFound:
         pull_seq = 0
-    here = (await local.info())["update_seq"]
     waits = {
         asyncio.ensure_future(local.changes(since=here, feed="longpoll", timeout=timeout, limit=1)),
         asyncio.ensure_future(
@@ -79,9 +86,10 @@ async def keep_in_step(
             if not offered:
                 await sync(local, remote, continuous=True, stop=stop, retry=retry)
                 return
+            here = (await local.info())["update_seq"]
             await until_stopped(session_sync(local, remote.transport, local_id=local_id), stop)
             attempt = 0
-            await until_stopped(_news(local, remote, local_id, longpoll_timeout), stop)
+            await until_stopped(_news(local, remote, local_id, here, longpoll_timeout), stop)
         except Stopped:
             return
         except (NotFound, MethodNotAllowed):

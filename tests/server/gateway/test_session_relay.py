@@ -102,3 +102,46 @@ async def test_stop_ends_it_while_the_remote_is_unreachable(tmp_path: Path) -> N
     finally:
         with contextlib.suppress(Exception):
             await local.close()
+
+
+class _WritesDuringTheSession(SQLiteDatabase):
+    """A hub store on which a desk officer saves a record while a session is in flight:
+    right after the session has read its outbox, before the server answers."""
+
+    armed = False
+
+    async def changes(self, **options: Any) -> Any:
+        feed = await super().changes(**options)
+        if self.armed and options.get("feed") is None:
+            self.armed = False
+            await self.bulk_docs([record(7)])
+        return feed
+
+
+async def test_a_write_during_a_session_goes_up_without_waiting_out_the_longpoll(
+    client: Any, tmp_path: Path
+) -> None:
+    # The seq the wait starts from is read before the session, not after: read after,
+    # the write above would sit in the hub until the 25 s longpoll ran out.
+    url = client.server.make_url("/station-alpha").with_user("so-alpha").with_password(PASSWORD)
+    local = await _WritesDuringTheSession.open(tmp_path / "hub.sqlite")
+    central = await store_of(client)
+    stop = asyncio.Event()
+    try:
+        async with HttpDatabase(str(url)) as remote:
+            await local.bulk_docs([record(1)])
+            relay = asyncio.create_task(
+                keep_in_step(local, remote, stop=stop, retry=FAST, longpoll_timeout=60)
+            )
+            try:
+                await _converged(local, central, 1)
+                local.armed = True
+                await central.bulk_docs([record(101)])  # wakes the relay into a session
+                await _converged(local, central, 3)  # polls for 10 s: a sixth of the longpoll
+                assert local.armed is False  # the write did land during a session
+            finally:
+                stop.set()
+                async with asyncio.timeout(10):
+                    await relay
+    finally:
+        await local.close()

@@ -33,9 +33,6 @@ from tests.server.conflicts.support import NAMES
 from tests.server.conftest import PASSWORD, District
 from tests.server.couch_support import hub_config, running, wait_for
 
-# Polls of 0.1 s: the relay's wait for news can miss a write that lands as a
-# session ends and then sleeps out its 25 s longpoll (sync/session_relay.py).
-RELAY_WAIT = 400
 FAST_HUB = HubOptions(
     refresh_s=0.3,
     retry=RetryPolicy(base_delay=0.1, max_delay=0.5),
@@ -134,7 +131,7 @@ async def test_the_hub_merges_as_the_district_and_leaves_the_rest_for_its_queue(
         async def hub_merged() -> bool:
             return len((await _leaves(at_hub, mergeable))[0]) == 1
 
-        await wait_for(hub_merged, attempts=RELAY_WAIT)
+        await wait_for(hub_merged)
         (merged_rev,), hub_all = await _leaves(at_hub, mergeable)
         merged = await at_hub.get(mergeable)
         assert merged["description"] == "Two men."
@@ -148,7 +145,7 @@ async def test_the_hub_merges_as_the_district_and_leaves_the_rest_for_its_queue(
         async def relayed() -> bool:
             return len((await _leaves(central, named))[0]) == 2
 
-        await wait_for(relayed, attempts=RELAY_WAIT)
+        await wait_for(relayed)
         report = await station.district[MERGER].merge_station("alpha")
         assert report.queued == [named]
         queued = await station.district[STATE].open_conflicts("alpha", [mergeable, named])
@@ -182,7 +179,7 @@ async def test_no_merge_leaves_every_conflict_to_the_district(
         async def relayed() -> bool:
             return len((await _leaves(central, doc_id))[0]) == 2
 
-        await wait_for(relayed, attempts=RELAY_WAIT)
+        await wait_for(relayed)
         at_hub = await station.hub_app[STORES].get("alpha")
         assert len((await _leaves(at_hub, doc_id))[0]) == 2
         report = await station.district[MERGER].merge_station("alpha")
