@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Final
 
-from sync.database import Database
+from sync.database import Database, Seq
 from sync.errors import CouchError, MethodNotAllowed, NotFound
 from sync.http import HttpDatabase
 from sync.replication import RetryPolicy, is_transient, sync
@@ -35,7 +35,7 @@ LONGPOLL_TIMEOUT: Final = 25.0
 
 
 async def _news(
-    local: Database, remote: HttpDatabase, local_id: str, here: object, timeout: float
+    local: Database, remote: HttpDatabase, local_id: str, here: Seq, timeout: float
 ) -> None:
     """Return when either side has a change since the last session began (or on timeout).
 
