@@ -13,11 +13,13 @@ every string a template or face module marks for translation is translated.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import gettext
 import io
 from pathlib import Path
 
+from babel.dates import format_date
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -27,6 +29,7 @@ __all__ = [
     "LANGUAGES",
     "LOCALE_DIR",
     "catalog",
+    "month_name",
     "negotiate",
     "translations",
 ]
@@ -81,3 +84,10 @@ def negotiate(accept_language: str | None) -> str:
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def month_name(month: str, language: str, pattern: str = "MMM") -> str:
+    """A ``YYYY-MM`` month as the reader names it (``Nov``, ``नव॰``), from Babel's CLDR data:
+    month names are the locale's, not the catalogue's, so they are never left untranslated."""
+    year, number = (int(part) for part in month.split("-"))
+    return format_date(datetime.date(year, number, 1), pattern, locale=language)

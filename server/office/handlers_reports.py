@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from schemas.i18n import month_name
 from schemas.web.labels import CATEGORY_LABELS, COMPLAINT_STATUS_LABELS, N_
 from server.gateway.keys import REPORTS, STATE
 from server.office.chart import HEIGHT, WIDTH, bars
@@ -26,7 +27,7 @@ from server.office.reports import (
     overdue_query,
 )
 from server.state.reports import OverdueItem, OverdueQuery
-from server.web.pages import gettext_for
+from server.web.pages import LANGUAGE, gettext_for
 from sync.errors import BadRequest
 
 __all__ = ["add_report_routes"]
@@ -75,9 +76,10 @@ async def report(request: web.Request) -> web.Response:
         {
             "title": _("Reports"),
             "report": monthly,
+            "month_name": month_name(monthly.month, request[LANGUAGE], "MMMM y"),
             "by_status": _labelled(request, monthly.counts.by_status, COMPLAINT_STATUS_LABELS),
             "by_category": _labelled(request, monthly.counts.by_category, CATEGORY_LABELS),
-            "bars": bars([(m[5:], n) for m, n in monthly.trend]),
+            "bars": bars([(month_name(m, request[LANGUAGE]), n) for m, n in monthly.trend]),
             "chart_width": WIDTH,
             "chart_height": HEIGHT,
             "stations": await stations_for(request, request[OFFICER]),

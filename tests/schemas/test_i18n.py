@@ -12,7 +12,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from schemas.i18n import LANGUAGES, catalog, catalog_files, negotiate, translations
+from schemas.i18n import LANGUAGES, catalog, catalog_files, month_name, negotiate, translations
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
@@ -101,3 +101,10 @@ def test_the_checks_above_can_fail() -> None:
 def test_the_browser_s_language_is_chosen(header: str | None, expected: str) -> None:
     assert expected in LANGUAGES
     assert negotiate(header) == expected
+
+
+def test_months_are_named_in_the_readers_language() -> None:
+    assert month_name("2026-11", "en") == "Nov"
+    assert month_name("2026-11", "hi") == "नव॰"
+    assert month_name("2026-01", "en", "MMMM y") == "January 2026"
+    assert month_name("2026-11", "hi", "MMMM y") == "नवंबर 2026"

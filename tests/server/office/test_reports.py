@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from schemas.i18n import month_name
 from server.gateway.keys import REPORTS
 from server.office.csv_export import safe_cell
 from server.state.reports import OverdueQuery, canonical_time, month_of
@@ -100,16 +101,17 @@ async def test_the_month_is_counted_by_station_status_and_category(
     answer = await office.get(f"/office/reports?month={MONTH}")
     assert answer.status == 200
     html = await answer.text()
-    assert f"Complaints made in {MONTH}: 4" in html
+    assert f"Complaints made in {month_name(MONTH, 'en', 'MMMM y')}: 4" in html
     assert _table(html, "by-station") == {"alpha": "3", "bravo": "1"}
     assert _table(html, "by-status") == {"Registered": "4"}
     assert _table(html, "by-category") == {"Theft": "3", "Assault": "1"}
     # The chart: twelve bars, this month's the last, with its number.
     assert html.count("<rect ") == 12
-    assert f"<title>{MONTH[5:]}: 4</title>" in html
+    assert f"<title>{month_name(MONTH, 'en')}: 4</title>" in html
     assert "<script" not in html
     hindi = await (await office.get(f"/office/reports?month={MONTH}&lang=hi")).text()
-    assert f"{MONTH} में दर्ज शिकायतें: 4" in hindi
+    assert f"{month_name(MONTH, 'hi', 'MMMM y')} में दर्ज शिकायतें: 4" in hindi
+    assert f"<title>{month_name(MONTH, 'hi')}: 4</title>" in hindi
     assert "चोरी" in hindi  # the category, from the shared labels
 
 
@@ -117,7 +119,7 @@ async def test_an_sho_reports_on_their_station_only(office: TestClient[Any, Any]
     await seeded(office)
     assert await log_in(office, "so-bravo") == 303
     html = await (await office.get(f"/office/reports?month={MONTH}")).text()
-    assert f"Complaints made in {MONTH}: 1" in html
+    assert f"Complaints made in {month_name(MONTH, 'en', 'MMMM y')}: 1" in html
     assert _table(html, "by-station") == {"bravo": "1"}
     assert (await office.get(f"/office/reports?month={MONTH}&station=alpha")).status == 403
     overdue = await (await office.get("/office/overdue/complaint?days=1")).text()
