@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from schemas.i18n import translations
+from schemas.i18n import month_name, translations
 from tests.browser import OpenBrowser, fits_phone, screenshot
 from tests.server.conftest import PASSWORD
 from tests.server.office.test_reports import MONTH, seeded
@@ -36,7 +36,8 @@ async def test_the_reports_in_the_browser(
     await page.click("nav.menu a:has-text('Reports')")
     await page.fill("#f-month", MONTH)
     await page.click("form.filters button[type=submit]")
-    assert await page.locator("#total").inner_text() == f"Complaints made in {MONTH}: 4"
+    total = f"Complaints made in {month_name(MONTH, 'en', 'MMMM y')}: 4"
+    assert await page.locator("#total").inner_text() == total
     assert await page.locator("svg.chart rect").count() == 12
     assert (
         await page.locator("#by-station").inner_text() == "Station\tComplaints\nalpha\t3\nbravo\t1"
