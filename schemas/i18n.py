@@ -18,17 +18,20 @@ import functools
 import gettext
 import io
 from pathlib import Path
+from typing import Final
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "IST",
     "LANGUAGES",
     "LOCALE_DIR",
     "catalog",
+    "local_moment",
     "month_name",
     "negotiate",
     "translations",
@@ -38,6 +41,9 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 # The order is the switch's order on every page.
 LANGUAGES = ("hi", "en")
 DEFAULT_LANGUAGE = "en"
+# The district works in India time; stored times are UTC. One clock for every
+# page, report month and slot, so a booking at 23:30 is in the month it says.
+IST: Final = datetime.timezone(datetime.timedelta(hours=5, minutes=30), "IST")
 
 
 def catalog_files(language: str) -> list[Path]:
@@ -84,6 +90,14 @@ def negotiate(accept_language: str | None) -> str:
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def local_moment(
+    moment: datetime.datetime, language: str, pattern: str = "EEE d MMM, HH:mm"
+) -> str:
+    """A moment on the district's clock as the reader names it (``Mon 7 Dec, 10:00``,
+    ``सोम 7 दिस॰, 10:00``): day and month names are CLDR's, like :func:`month_name`."""
+    return format_datetime(moment, pattern, tzinfo=IST, locale=language)
 
 
 def month_name(month: str, language: str, pattern: str = "MMM") -> str:

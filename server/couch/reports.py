@@ -41,7 +41,7 @@ from sync.errors import BadRequest
 __all__ = ["REPORTS_DDOC", "REPORTS_DESIGN", "CouchReportIndex"]
 
 REPORTS_DDOC: Final = "beatsync-reports"
-# 5 h 30 min in milliseconds: the month is India time's (server.state.reports.IST).
+# 5 h 30 min in milliseconds: the month is India time's (schemas.i18n.IST).
 _IST_MS: Final = 19_800_000
 _MAP_COMPLAINTS: Final = (
     "function (doc) {"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
-__all__ = ["IST", "at_path", "local_time", "shown"]
+from schemas.i18n import IST
 
-# The district works in India time; stored times are UTC.
-IST: Final = timezone(timedelta(hours=5, minutes=30))
+__all__ = ["at_path", "local_time", "shown"]
+
 _MAX_SHOWN: Final = 400
 
 

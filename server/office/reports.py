@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from schemas.i18n import IST
 from schemas.identity import Role
 from server.policy.access import require_role
 from server.state.interface import GatewayState
 from server.state.models import Principal
 from server.state.reports import (
-    IST,
     OVERDUE_KINDS,
     Counts,
     OverdueKind,

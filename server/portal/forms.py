@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.i18n import IST
 from schemas.web.labels import (
     BAD_CHOICE,
     BAD_PHONE,
@@ -26,7 +27,6 @@ from schemas.web.labels import (
     REQUIRED,
     TOO_LONG,
 )
-from server.portal.slots import IST
 
 __all__ = ["N_", "Field", "Form", "Submission"]
 

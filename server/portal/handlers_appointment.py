@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from schemas.i18n import DEFAULT_LANGUAGE, local_moment
 from server.portal.booking import announce, book, cancel, slot_text, taken_slots
 from server.portal.directory import Schedule, load_schedules
 from server.portal.filing import issue_ticket, receipt
@@ -14,7 +15,7 @@ from server.portal.forms import N_, Field, Form, Submission
 from server.portal.handlers_status import open_ticket
 from server.portal.outbox import Message
 from server.portal.services import portal_of, state_of, stores_of
-from server.portal.slots import IST, open_slots, slot_doc_id, utc_now
+from server.portal.slots import open_slots, slot_doc_id, utc_now
 from server.portal.tickets import Ticket, save_ticket
 from server.portal.tracking import Kind
 from server.portal.writer import new_citizen_ref
@@ -58,7 +59,7 @@ def _offered(schedule: Schedule) -> set[str]:
 async def _free(request: web.Request, schedule: Schedule) -> list[tuple[str, str]]:
     taken = await taken_slots(stores_of(request), schedule)
     return [
-        (start.isoformat(), start.astimezone(IST).strftime("%a %d-%m %H:%M"))
+        (start.isoformat(), local_moment(start, request.get(LANGUAGE, DEFAULT_LANGUAGE)))
         for start in open_slots(schedule, utc_now())
         if slot_doc_id(schedule.officer_id, start) not in taken
     ]
@@ -217,7 +218,7 @@ async def move_booking(request: web.Request) -> web.Response:
 async def _announce(request: web.Request, doc: dict[str, Any], number: str) -> None:
     confirmation = _texts(request, number, doc)["confirmation"]
     outbox = portal_of(request).outbox(request)
-    lang = request.get(LANGUAGE, "en")
+    lang = request.get(LANGUAGE, DEFAULT_LANGUAGE)
     await announce(state_of(request), outbox, doc, number, lang, confirmation)
 
 

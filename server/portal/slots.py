@@ -10,13 +10,13 @@ they meet, never two appointments. Times are India Standard Time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
+from schemas.i18n import IST
 from server.portal.directory import WEEKDAYS, Schedule
 
-__all__ = ["BOOKING_DAYS", "IST", "open_slots", "parse_slot", "slot_doc_id"]
+__all__ = ["BOOKING_DAYS", "open_slots", "parse_slot", "slot_doc_id"]
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
 # How far ahead a citizen may book.
 BOOKING_DAYS = 14
 _ID_TIME = "%Y%m%dT%H%M"

@@ -25,16 +25,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
 
 import orjson
 
+from schemas.i18n import IST
 from schemas.lifecycle import FINAL_STATUSES
 from sync.errors import BadRequest
 
 __all__ = [
-    "IST",
     "OVERDUE_KINDS",
     "Counts",
     "OverdueItem",
@@ -48,9 +48,6 @@ __all__ = [
     "report_row",
 ]
 
-# The district works in India time: a complaint made at 23:00 on the 31st
-# is in that month, whatever the UTC date.
-IST: Final = timezone(timedelta(hours=5, minutes=30))
 OverdueKind: TypeAlias = Literal["verification_visit", "complaint"]
 OVERDUE_KINDS: Final[tuple[OverdueKind, ...]] = ("verification_visit", "complaint")
 _COMPLAINT_DONE: Final = FINAL_STATUSES["complaint"]

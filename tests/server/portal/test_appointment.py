@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import html as htmllib
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
+from schemas.i18n import IST
 from server.conflicts.runner import MergeRunner
 from server.gateway.keys import CONFIG, MERGE_LISTENERS, MERGER, STATE, STORES
 from server.portal.booking import cancel
@@ -326,3 +328,21 @@ async def test_only_the_citizen_who_booked_frees_the_slot(portal: TestClient[Any
     assert (await store.info())["doc_count"] == before  # no cancelled copy either
     assert (await store.get(ticket.doc_id))["status"] == "requested"
     assert slot not in await free_slots(portal)
+
+
+async def test_slots_are_named_in_the_readers_language(portal: TestClient[Any, Any]) -> None:
+    """A Hindi page offers 'सोम 7 दिस॰, 10:00', not strftime's English 'Mon 07-12'."""
+    weekdays = {
+        "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        "hi": ("सोम", "मंगल", "बुध", "गुरु", "शुक्र", "शनि", "रवि"),
+    }
+    other_script = {"en": re.compile("[\u0900-\u097f]"), "hi": re.compile("[A-Za-z]")}
+    for language, names in weekdays.items():
+        page = await (await portal.get(SLOTS, headers={"Accept-Language": language})).text()
+        options = re.findall(r'<option value="(\d{4}-[^"]+)"[^>]*>([^<]+)</option>', page)
+        assert options, page
+        for value, label in options:
+            start = datetime.fromisoformat(value).astimezone(IST)
+            assert label.split()[0] == names[start.weekday()], (language, label)
+            assert label.endswith(f"{start:%H:%M}")
+            assert not other_script[language].search(label), (language, label)
